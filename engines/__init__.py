@@ -1,0 +1,33 @@
+"""The physics: working media, reservoirs, GKSL generators, continuous engines and their NESS.
+
+Units hbar = k_B = 1.  Heat J_a > 0 flows from reservoir a into the medium; output power P > 0
+leaves the medium as work (see ../shared/PHYSICS.md).
+"""
+
+from engines._checks import ThermodynamicsWarning, UserCodeError, WorkbenchError
+from engines.engine import Engine, SteadyState
+from engines.generators import Drive, Generator, build_generator
+from engines.media import Composite, Custom, HarmonicOscillator, Levels, Medium, Qubit, Spin, SpinChain
+from engines.reservoirs import BosonicBath, FermionicLead, Reservoir
+
+__all__ = [
+    "BosonicBath",
+    "Composite",
+    "Custom",
+    "Drive",
+    "Engine",
+    "FermionicLead",
+    "Generator",
+    "HarmonicOscillator",
+    "Levels",
+    "Medium",
+    "Qubit",
+    "Reservoir",
+    "Spin",
+    "SpinChain",
+    "SteadyState",
+    "ThermodynamicsWarning",
+    "UserCodeError",
+    "WorkbenchError",
+    "build_generator",
+]

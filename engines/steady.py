@@ -1,0 +1,337 @@
+"""Steady states (NESS) of GKSL generators, verified before they are returned.
+
+Solvers (``solver=`` in `Engine.steady_state`):
+
+``"pauli"``
+    Global (secular) generators only.  The secular generator maps the zero-frequency sector
+    (populations and the coherences inside degenerate blocks) to itself, so the NESS is found
+    there: a d x d rate equation W_kl = sum_a gamma_a(E_l - E_k) |<k|A_a|l>|^2 for a
+    non-degenerate spectrum, plus the coherences of each degenerate block otherwise
+    (Breuer & Petruccione, *The Theory of Open Quantum Systems*, 3.3.2).
+``"dense"``
+    LU of the full d^2 x d^2 generator with the trace constraint (small d).
+``"sparse"``
+    Sparse LU of the generator restricted to the invariant sector that holds the populations:
+    basis states are grouped into the blocks that H and the L^dag L connect, and only ket/bra
+    block pairs reachable from the diagonal are kept (for a chain conserving magnetisation with
+    single-spin jumps at its ends: the sector M_ket = M_bra, C(2N, N) instead of 4^N unknowns).
+``"iterative"``
+    GMRES with an incomplete-LU preconditioner on the same sector; falls back to sparse LU when it
+    misses its tolerance.
+
+Every solution is checked: residual ||L rho||, Hermiticity, unit trace and positivity.  A
+non-unique steady state is detected; it is resolved from an initial state with the spectral
+projector onto the kernel of L, P = R (Lt^dag R)^{-1} Lt^dag (right and left null vectors).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as la
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+from scipy.sparse.csgraph import connected_components
+
+from engines import _kernels
+from engines._checks import WorkbenchError, choice, matrix
+from engines.superop import unvec, vec
+
+__all__ = ["SOLVERS", "solve_steady_state"]
+
+SOLVERS = ("auto", "pauli", "dense", "sparse", "iterative")
+
+#: Largest dimension for which "auto" uses the dense d^2 x d^2 solve.
+DENSE_MAX_DIM = 24
+#: Acceptance thresholds for a steady state.
+RESIDUAL_TOL = 1e-8
+STATE_TOL = 1e-8
+#: Reciprocal condition number below which the kernel of L is examined for degeneracy.
+RCOND_SUSPECT = 1e-12
+#: Singular values below this (relative) count as zero modes.
+NULL_TOL = 1e-10
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A verified steady state in the generator's basis, with how it was found."""
+
+    rho: np.ndarray
+    solver: str
+    residual: float
+    kernel_dim: int
+    energy_currents: np.ndarray  # per dissipator, Tr[H_ref D_a(rho)]
+    particle_currents: np.ndarray  # per dissipator, Tr[N_a rho]
+
+
+def solve_steady_state(generator, solver="auto", initial=None) -> Solution:
+    """Steady state of `generator` (see module docstring for the solvers).
+
+    Parameters
+    ----------
+    generator : engines.generators.Generator
+    solver : {"auto", "pauli", "dense", "sparse", "iterative"}
+    initial : ndarray (d, d), optional
+        Initial state in the medium's basis; selects the steady state when it is not unique.
+
+    Returns
+    -------
+    Solution
+    """
+    solver = choice("steady_state", "solver", solver, SOLVERS)
+    d = generator.dim
+    if initial is not None:
+        initial = generator.from_medium_basis(matrix("steady_state", "initial", initial, dim=d, hermitian=True))
+    if solver == "auto":
+        if generator.davies is not None and not generator.driven:
+            solver = "pauli"
+        else:
+            solver = "dense" if d <= DENSE_MAX_DIM else "sparse"
+    if solver == "pauli":
+        if generator.davies is None or generator.driven:
+            raise WorkbenchError(
+                "steady_state: `solver` 'pauli' needs an undriven global (secular) generator; "
+                "use 'dense', 'sparse' or 'auto'."
+            )
+        return _pauli(generator, initial)
+    if solver == "dense":
+        A = generator.superoperator().toarray()
+        trace = vec(np.eye(d)).astype(complex)
+        x0 = None if initial is None else vec(initial)
+        x, res, k = _dense_null_vector(A, trace, x0)
+        return _verified(generator, unvec(x, d), solver, res, k)
+    return _sparse(generator, initial, iterative=solver == "iterative")
+
+
+# ----------------------------------------------------------------------------------------------
+# dense linear algebra shared by the "dense" and "pauli" paths
+
+
+def _dense_null_vector(A: np.ndarray, trace: np.ndarray, x0: np.ndarray | None):
+    """Solve A x = 0 with trace . x = 1; returns (x, residual, kernel dimension).
+
+    One row of A (a population row, linearly dependent on the others because trace . A = 0) is
+    replaced by the trace constraint.  An ill-conditioned result triggers an SVD of A to count
+    the zero modes; several zero modes need `x0` to pick the steady state.
+    """
+    n = A.shape[0]
+    row = int(np.flatnonzero(trace)[0])
+    B = A.copy()
+    B[row, :] = trace
+    b = np.zeros(n, dtype=complex)
+    b[row] = 1.0
+    lu = la.lu_factor(B, check_finite=False)
+    norm1 = np.linalg.norm(B, 1)
+    gecon = la.get_lapack_funcs("gecon", (lu[0],))
+    rcond, _ = gecon(lu[0], norm1, norm="1")
+    kernel_dim = 1
+    if rcond < RCOND_SUSPECT:
+        kernel_dim, x = _kernel_by_svd(A, trace, x0)
+    else:
+        x = la.lu_solve(lu, b, check_finite=False)
+    residual = float(np.linalg.norm(A @ x))
+    return x, residual, kernel_dim
+
+
+def _kernel_by_svd(A, trace, x0):
+    """Zero modes of A by SVD; the steady state from x0 by the spectral projector if several."""
+    U, s, Vh = la.svd(A)
+    null = s <= NULL_TOL * max(s[0], 1e-300)
+    k = int(np.count_nonzero(null))
+    if k <= 1:
+        x = Vh[-1].conj()
+        return 1, x / (trace @ x)
+    if x0 is None:
+        raise WorkbenchError(
+            f"steady_state: the steady state is not unique (the generator has {k} zero modes: "
+            "conserved quantities or disconnected sectors); pass `initial=` a density matrix to "
+            "select the one reached from it."
+        )
+    right = Vh[null].conj().T  # columns span ker A
+    left = U[:, null]  # columns span ker A^dag
+    P = right @ la.solve(left.conj().T @ right, left.conj().T)
+    x = P @ x0
+    return k, x / (trace @ x)
+
+
+def _verified(generator, rho, solver, residual, kernel_dim, eigenvalues=None, currents=None) -> Solution:
+    """Check Hermiticity, trace and positivity; return a Solution with the currents, or raise."""
+    scale = max(1.0, float(np.max(np.abs(rho))))
+    herm = float(np.max(np.abs(rho - rho.conj().T))) / scale
+    trace = abs(np.trace(rho) - 1.0)
+    rho = 0.5 * (rho + rho.conj().T)
+    if eigenvalues is None:
+        eigenvalues = np.linalg.eigvalsh(rho)
+    lowest = float(np.min(eigenvalues))
+    problems = []
+    if not np.all(np.isfinite(rho)):
+        problems.append("non-finite entries")
+    if herm > STATE_TOL:
+        problems.append(f"not Hermitian (max |rho - rho^dag| = {herm:.2e})")
+    if trace > STATE_TOL:
+        problems.append(f"trace off by {trace:.2e}")
+    if lowest < -STATE_TOL:
+        problems.append(f"not positive (lowest eigenvalue {lowest:.2e})")
+    if not residual <= RESIDUAL_TOL * scale:
+        problems.append(f"residual ||L rho|| = {residual:.2e} above {RESIDUAL_TOL:.0e}")
+    if problems:
+        raise WorkbenchError(f"steady_state: the {solver!r} solver returned an invalid state: "
+                             + "; ".join(problems) + ". Try solver='dense' or check the model.")
+    rho.setflags(write=False)
+    energy, number = generator.currents(rho) if currents is None else currents
+    return Solution(rho, solver, residual, kernel_dim, energy, number)
+
+
+# ----------------------------------------------------------------------------------------------
+# populations-only (block-secular) path
+
+
+def _pauli(generator, initial) -> Solution:
+    dav = generator.davies
+    starts = dav.starts
+    sizes = np.diff(starts)
+    n = int(np.sum(sizes**2))
+    M = np.zeros((n, n), dtype=complex)
+    for channels in dav.couplings:
+        for X, R in channels:
+            _kernels.sector_superoperator(starts, X, R, M)
+    offs = np.concatenate(([0], np.cumsum(sizes**2)))
+    trace = np.zeros(n, dtype=complex)
+    for b, s in enumerate(sizes):
+        trace[offs[b] + np.arange(s) * (s + 1)] = 1.0
+    x0 = None
+    if initial is not None:
+        x0 = np.concatenate([vec(initial[a:b, a:b]) for a, b in zip(starts[:-1], starts[1:])])
+    x, res, k = _dense_null_vector(M, trace, x0)
+    rho = np.zeros((generator.dim, generator.dim), dtype=complex)
+    eigenvalues = []
+    for b, (a, e) in enumerate(zip(starts[:-1], starts[1:])):
+        s = e - a
+        block = unvec(x[offs[b]:offs[b + 1]], s)
+        rho[a:e, a:e] = block
+        eigenvalues.append(np.linalg.eigvalsh(0.5 * (block + block.conj().T)))
+    rho = 0.5 * (rho + rho.conj().T)
+    energy, number = [], []
+    for D, channels in zip(generator.dissipators, dav.couplings):
+        e_a = n_a = 0.0
+        for (X, R), ch in zip(channels, D.reservoir.channels()):
+            de, jumps = _block_currents(dav.energies, starts, X, R, rho)
+            e_a += de
+            n_a += ch.particles * jumps
+        energy.append(e_a)
+        number.append(n_a)
+    return _verified(generator, rho, "pauli", res, k, np.concatenate(eigenvalues), (np.array(energy), np.array(number)))
+
+
+def _block_currents(E, starts, X, R, rho):
+    """Energy current sum_m E_m (D rho)_mm and jump rate Tr[Gamma rho] of one channel, rho block diagonal.
+
+    (D rho)_mm = sum_{k,k'} R[m,k] X[m,k] rho_kk' conj(X[m,k']) - (Gamma rho)_mm with
+    Gamma = (R o X)^dag X inside each degenerate block (R is constant on block pairs).
+    """
+    RX = R * X
+    if starts.size == E.size + 1:  # non-degenerate: populations only
+        p = np.real(np.diag(rho))
+        W = np.real(RX * X.conj())
+        gain, loss = W @ p, W.sum(axis=0) * p
+    else:
+        gain, loss = np.zeros(E.size), np.zeros(E.size)
+        for a, b in zip(starts[:-1], starts[1:]):
+            block = rho[a:b, a:b]
+            gain += np.real(np.sum((RX[:, a:b] @ block) * X[:, a:b].conj(), axis=1))
+            loss[a:b] += np.real(np.diag(RX[:, a:b].conj().T @ X[:, a:b] @ block))
+    return float(E @ (gain - loss)), float(gain.sum())
+
+
+# ----------------------------------------------------------------------------------------------
+# sparse path on the invariant sector holding the populations
+
+
+def population_sector(generator) -> np.ndarray:
+    """Indices (into vec) of the smallest union of invariant sectors that contains every population.
+
+    Basis states are grouped into blocks connected by H or by any L^dag L; a jump L maps block
+    pairs (c, c') to (a, b) where L connects c -> a and c' -> b.  The ket/bra block pairs
+    connected to a diagonal pair (c, c) span an invariant subspace of L and its adjoint.
+    """
+    d = generator.dim
+    H = sp.csr_matrix(generator.hamiltonian)
+    pattern = abs(H) > 0
+    jumps = [sp.csr_matrix(L) for D in generator.dissipators for L in D.jumps]
+    for D in generator.dissipators:
+        pattern = pattern + (abs(sp.csr_matrix(D.decay)) > 0)
+    nb, label = connected_components(pattern, directed=False)
+    if nb == 1:
+        return np.arange(d * d)
+    onehot = sp.csr_matrix((np.ones(d), (np.arange(d), label)), shape=(d, nb))
+    pair = sp.csr_matrix((nb * nb, nb * nb))
+    for L in jumps:
+        B = (onehot.T @ (abs(L) > 0).astype(float) @ onehot) > 0
+        pair = pair + sp.kron(B, B)
+    pair = pair + sp.identity(nb * nb)
+    _, comp = connected_components(pair, directed=False)
+    diag_comps = np.unique(comp[np.arange(nb) * (nb + 1)])
+    keep = np.isin(comp, diag_comps)  # over pair index c + nb * c'
+    ket_block = label[np.arange(d * d) % d]
+    bra_block = label[np.arange(d * d) // d]
+    return np.flatnonzero(keep[ket_block + nb * bra_block])
+
+
+def _sparse(generator, initial, iterative: bool) -> Solution:
+    d = generator.dim
+    idx = population_sector(generator)
+    A = generator.superoperator()[idx][:, idx].tocsc()
+    diag_pos = np.flatnonzero(idx % (d + 1) == 0)
+    trace = np.zeros(idx.size, dtype=complex)
+    trace[diag_pos] = 1.0
+    row = int(diag_pos[0])
+    B = _replace_row(A, row, trace)
+    b = np.zeros(idx.size, dtype=complex)
+    b[row] = 1.0
+    solver = "iterative" if iterative else "sparse"
+    x = None
+    if iterative:
+        x = _gmres(B, b)
+        if x is not None and np.linalg.norm(A @ x) > RESIDUAL_TOL:
+            x = None
+        if x is None:
+            solver = "sparse (iterative fell back to LU)"
+    if x is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", spla.MatrixRankWarning)
+            try:
+                x = spla.spsolve(B.tocsc(), b, permc_spec="COLAMD")
+            except (spla.MatrixRankWarning, RuntimeError):
+                x = None
+        if x is None or not np.all(np.isfinite(x)):
+            if idx.size > 4096:
+                raise WorkbenchError(
+                    "steady_state: the sparse solve found a singular generator (the steady state is "
+                    "probably not unique); pass `initial=` on a smaller model or check the couplings."
+                )
+            x0 = None if initial is None else vec(initial)[idx]
+            x, _, k = _dense_null_vector(A.toarray(), trace, x0)
+            solver = "dense (sector)"
+    rho_vec = np.zeros(d * d, dtype=complex)
+    rho_vec[idx] = x
+    res = float(np.linalg.norm(A @ x))
+    return _verified(generator, unvec(rho_vec, d), solver, res, 1)
+
+
+def _replace_row(B: sp.csr_matrix, row: int, values: np.ndarray) -> sp.csr_matrix:
+    B = B.tolil()
+    B.rows[row] = list(np.flatnonzero(values))
+    B.data[row] = list(values[np.flatnonzero(values)])
+    return B.tocsr()
+
+
+def _gmres(B, b):
+    try:
+        ilu = spla.spilu(B.tocsc(), drop_tol=1e-5, fill_factor=20)
+    except RuntimeError:
+        return None
+    M = spla.LinearOperator(B.shape, ilu.solve, dtype=complex)
+    x, info = spla.gmres(B, b, M=M, rtol=1e-12, atol=0.0, restart=200, maxiter=50)
+    return x if info == 0 else None
