@@ -6,22 +6,58 @@ COP = J_cold / (-P) when work drives it, J_cold / J_hot when heat from the hotte
 (absorption refrigerator).  Accelerator: work pushes heat from hot to cold.  Heater: all heat flows into
 the reservoirs.  Transport: no work, heat flows down the temperature gradient.
 Entropy production (Clausius form at a steady state or per cycle): sigma = -sum_a J_a / T_a.
+The same quantities serve cycles with W and Q per cycle in place of P and J.
 """
 
 from __future__ import annotations
 
-import math
+import numpy as np
 
-__all__ = ["MODES", "carnot_efficiency", "classify", "entropy_production"]
+__all__ = ["MODES", "carnot_efficiency", "classify", "classify_many", "entropy_production",
+           "entropy_production_many"]
 
 MODES = ("engine", "refrigerator", "accelerator", "heater", "transport", "equilibrium")
 
 #: Currents below this fraction of the largest current count as zero when classifying.
 RELATIVE_ZERO = 1e-9
+_ABSOLUTE_ZERO = 1e-15
 
 
-def _zero(scale: float) -> float:
-    return RELATIVE_ZERO * scale + 1e-15
+def classify_many(power, heat, temperatures):
+    """Vectorised `classify`: power (n,), heat and temperatures (n, n_reservoirs).
+
+    Returns mode (n,) strings and efficiency, cop (n,) floats, NaN where the mode leaves them
+    undefined (efficiency only for engines, COP only for refrigerators).
+    """
+    power = np.asarray(power, dtype=float)
+    heat = np.asarray(heat, dtype=float)
+    temperatures = np.asarray(temperatures, dtype=float)
+    rows = np.arange(power.size)
+    scale = np.maximum(np.abs(power), np.max(np.abs(heat), axis=1))
+    tiny = RELATIVE_ZERO * scale + _ABSOLUTE_ZERO
+    cold = np.argmin(temperatures, axis=1)
+    hot = np.argmax(temperatures, axis=1)
+    J_cold, J_hot = heat[rows, cold], heat[rows, hot]
+    gradient = temperatures[rows, cold] < temperatures[rows, hot]
+    absorbed = np.where(heat > 0, heat, 0.0).sum(axis=1)
+    mode = np.full(power.size, "transport", dtype=object)
+    efficiency = np.full(power.size, np.nan)
+    cop = np.full(power.size, np.nan)
+    consumes = power < -tiny
+    idle = ~consumes & (power <= tiny)
+    engine = power > tiny
+    mode[engine] = "engine"
+    efficiency[engine] = power[engine] / absorbed[engine]
+    fridge = consumes & (J_cold > tiny)
+    mode[fridge] = "refrigerator"
+    cop[fridge] = J_cold[fridge] / -power[fridge]
+    mode[consumes & ~fridge & (J_hot > tiny)] = "accelerator"
+    mode[consumes & ~fridge & ~(J_hot > tiny)] = "heater"
+    absorption = idle & (J_cold > tiny) & (J_hot > tiny) & gradient
+    mode[absorption] = "refrigerator"
+    cop[absorption] = J_cold[absorption] / J_hot[absorption]
+    mode[scale <= _ABSOLUTE_ZERO] = "equilibrium"
+    return mode, efficiency, cop
 
 
 def classify(power: float, heat: dict, temperatures: dict) -> tuple[str, float | None, float | None]:
@@ -40,43 +76,31 @@ def classify(power: float, heat: dict, temperatures: dict) -> tuple[str, float |
     (mode, efficiency, cop)
         `efficiency` is None unless the mode is "engine"; `cop` is None unless "refrigerator".
     """
-    scale = max([abs(power), *map(abs, heat.values())])
-    tiny = _zero(scale)
-    if scale <= 1e-15:
-        return "equilibrium", None, None
-    if power > tiny:
-        absorbed = sum(J for J in heat.values() if J > 0)
-        return "engine", power / absorbed, None
-    cold = min(temperatures, key=temperatures.get)
-    hot = max(temperatures, key=temperatures.get)
-    J_cold, J_hot = heat[cold], heat[hot]
-    if power < -tiny:
-        if J_cold > tiny:
-            return "refrigerator", None, J_cold / -power
-        if J_hot > tiny:
-            return "accelerator", None, None
-        return "heater", None, None
-    if J_cold > tiny and J_hot > tiny and temperatures[cold] < temperatures[hot]:
-        return "refrigerator", None, J_cold / J_hot
-    return "transport", None, None
+    names = list(heat)
+    mode, eta, cop = classify_many([power], [[heat[n] for n in names]], [[temperatures[n] for n in names]])
+    return str(mode[0]), (None if np.isnan(eta[0]) else float(eta[0])), (None if np.isnan(cop[0]) else float(cop[0]))
+
+
+def entropy_production_many(heat, temperatures):
+    """-sum_a J_a / T_a per row; a nonzero current into (out of) a T = 0 reservoir gives +inf (-inf)."""
+    heat = np.asarray(heat, dtype=float)
+    temperatures = np.asarray(temperatures, dtype=float)
+    scale = np.max(np.abs(heat), axis=1, keepdims=True)
+    J = np.where(np.abs(heat) > RELATIVE_ZERO * scale + _ABSOLUTE_ZERO, heat, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(temperatures > 0, -heat / np.where(temperatures > 0, temperatures, 1.0),
+                         np.where(J == 0, 0.0, -np.sign(J) * np.inf))
+    return terms.sum(axis=1)
 
 
 def entropy_production(heat: dict, temperatures: dict) -> float:
-    """-sum_a J_a / T_a; a nonzero current into or out of a T = 0 reservoir gives +-inf."""
-    scale = max(map(abs, heat.values()), default=0.0)
-    total = 0.0
-    for name, J in heat.items():
-        T = temperatures[name]
-        if T == 0.0:
-            if abs(J) > _zero(scale):
-                total += math.inf if J < 0 else -math.inf
-        else:
-            total -= J / T
-    return total
+    """-sum_a J_a / T_a over the reservoirs (see `entropy_production_many`)."""
+    names = list(heat)
+    return float(entropy_production_many([[heat[n] for n in names]], [[temperatures[n] for n in names]])[0])
 
 
 def carnot_efficiency(temperatures: dict) -> float | None:
-    """1 - T_cold / T_hot over the reservoirs (None with fewer than two temperatures)."""
+    """1 - T_cold / T_hot over the reservoirs (None with fewer than two distinct temperatures)."""
     values = sorted(temperatures.values())
     if len(values) < 2 or values[-1] <= 0 or values[0] == values[-1]:
         return None
