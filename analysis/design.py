@@ -44,9 +44,9 @@ Hermitian conjugate is added when the product is not Hermitian)::
     factors = [["sigma_plus", 0], ["sigma_minus", 1]]
 
 ``[engine]`` (optional): ``flavour`` = ``"global"`` (default) or ``"local"``; ``bookkeeping`` =
-``"bare"`` (default) or ``"full"``, local flavour only (the global flavour always books heat
-against the full Hamiltonian); ``solver`` = ``"auto"`` (default), ``"pauli"``, ``"dense"``,
-``"sparse"`` or ``"iterative"``.
+``"bare"`` (default) or ``"full"`` for the local flavour (the global flavour always books heat
+against the full Hamiltonian, so it accepts only ``"full"``); ``solver`` = ``"auto"``
+(default), ``"pauli"``, ``"dense"``, ``"sparse"`` or ``"iterative"``.
 
 ``[[reservoirs]]`` (one or more tables, names unique): ``name``, ``type`` (``"bosonic"`` or
 ``"fermionic"``), ``T`` (>= 0), ``coupling`` (>= 0), ``operator`` (a name of the medium's
@@ -71,14 +71,13 @@ Examples
 
 from __future__ import annotations
 
-import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 import engines
-from engines._checks import WorkbenchError, choice, fail
+from engines._checks import WorkbenchError, choice
 from engines.generators import BOOKKEEPINGS, FLAVOURS
 from engines.reservoirs import SPECTRA
 from engines.steady import SOLVERS
@@ -134,8 +133,17 @@ class Design:
     source: str = "<dict>"
 
     def steady_state(self, solver: str | None = None) -> engines.SteadyState:
-        """The machine's NESS with `solver` (default: the design's own `solver`)."""
-        return self.engine.steady_state(self.solver if solver is None else solver)
+        """The machine's NESS with `solver` (default: the design's own `solver`).
+
+        Raises
+        ------
+        WorkbenchError
+            From the solver or the medium's state check, prefixed with the design's `source`.
+        """
+        try:
+            return self.engine.steady_state(self.solver if solver is None else solver)
+        except WorkbenchError as e:
+            raise type(e)(f"{self.source}: {e}") from e
 
     def __repr__(self) -> str:
         return f"Design({self.name!r}, {self.engine!r}, solver={self.solver!r})"
@@ -201,21 +209,20 @@ def design_from_dict(data: Mapping, source: str = "<dict>") -> Design:
     description = b.string(top, "the design", "description", default="")
     medium = b.medium(top["medium"])
     eng = b.table(top.get("engine", {}), "[engine]", _ENGINE_KEYS)
-    flavour = b.check("[engine]", lambda: choice("[engine]", "flavour", eng.get("flavour", "global"), FLAVOURS))
+    flavour = b.choice("[engine]", "flavour", eng.get("flavour", "global"), FLAVOURS)
     bookkeeping = eng.get("bookkeeping")
     if bookkeeping is not None:
-        b.check("[engine]", lambda: choice("[engine]", "bookkeeping", bookkeeping, BOOKKEEPINGS))
-        if flavour == "global":
+        b.choice("[engine]", "bookkeeping", bookkeeping, BOOKKEEPINGS)
+        if flavour == "global" and bookkeeping != "full":
             b.fail(
-                f"[engine]: `bookkeeping` applies to the local flavour only (the global flavour books heat "
-                f"against the full Hamiltonian), got bookkeeping = {bookkeeping!r} with flavour = 'global'; "
-                "remove it or set flavour = 'local'."
+                f"[engine]: `bookkeeping` = {bookkeeping!r} needs flavour = 'local' (the global flavour "
+                "always books heat against the full Hamiltonian); remove it or set flavour = 'local'."
             )
-    solver = b.check("[engine]", lambda: choice("[engine]", "solver", eng.get("solver", "auto"), SOLVERS))
+    solver = b.choice("[engine]", "solver", eng.get("solver", "auto"), SOLVERS)
     reservoirs = b.reservoirs(top["reservoirs"], medium)
     drive = b.drive(top["drive"]) if "drive" in top else None
     engine = b.check(
-        "[engine]",
+        "building the engine",
         lambda: engines.Engine(medium, reservoirs, flavour, drive, bookkeeping=bookkeeping),
     )
     return Design(engine=engine, solver=solver, name=name, description=description, source=source)
@@ -237,7 +244,7 @@ def _kind(value) -> str:
 
 
 class _Builder:
-    """Checks and builds the parts of one design; every error is prefixed with the source."""
+    """Checks and builds the parts of one design; every error message starts with the source."""
 
     def __init__(self, source: str):
         self.source = source
@@ -251,8 +258,14 @@ class _Builder:
             return build()
         except WorkbenchError as e:
             raise type(e)(f"{self.source}: {where}: {e}") from e
-        except TypeError as e:  # a constructor given a value of a type it does not expect
+        except TypeError as e:  # a constructor handed a value of a type it does not check for
             raise WorkbenchError(f"{self.source}: {where}: a value has the wrong type ({e}).") from e
+
+    def choice(self, where: str, key: str, value, allowed) -> str:
+        try:
+            return choice(where, key, value, tuple(allowed))
+        except WorkbenchError as e:
+            raise WorkbenchError(f"{self.source}: {e}") from None
 
     def table(self, value, where: str, allowed, required=()) -> Mapping:
         """`value` checked to be a table holding only `allowed` keys and every `required` one."""
@@ -260,13 +273,21 @@ class _Builder:
             self.fail(f"{where} must be a table, got {_kind(value)} ({value!r}).")
         for key in value:
             if key not in allowed:
-                self.fail(
-                    f"unknown key {key!r} in {where}; allowed keys: {', '.join(allowed)}."
-                )
+                self.fail(f"unknown key {key!r} in {where}; allowed keys: {', '.join(allowed)}.")
         for key in required:
             if key not in value:
-                self.fail(f"{where} is missing the required key {key!r} (allowed keys: {', '.join(allowed)}).")
+                self.fail(
+                    f"{where} is missing the required key {key!r} (allowed keys: {', '.join(allowed)})."
+                )
         return value
+
+    def typed(self, value, where: str, allowed) -> Mapping:
+        """A table whose `type` key picks the schema: returns its (checked) type."""
+        if not isinstance(value, Mapping):
+            self.fail(f"{where} must be a table, got {_kind(value)} ({value!r}).")
+        if "type" not in value:
+            self.fail(f"{where} is missing the required key 'type' (one of {', '.join(map(repr, allowed))}).")
+        return self.choice(where, "type", value["type"], allowed)
 
     def string(self, table: Mapping, where: str, key: str, default=None) -> str:
         value = table.get(key, default)
@@ -274,34 +295,35 @@ class _Builder:
             self.fail(f"{where}: `{key}` must be a string, got {_kind(value)} ({value!r}).")
         return value
 
-    def array(self, value, where: str, key: str) -> list:
-        if not isinstance(value, list):
-            self.fail(f"{where}: `{key}` must be an array ([[{key}]] tables), got {_kind(value)} ({value!r}).")
-        return value
+    def array(self, value, where: str, key: str, table: str) -> list:
+        if isinstance(value, Mapping):
+            self.fail(f"{where}: `{key}` must be an array of tables: write [[{table}]], not [{table}].")
+        if not isinstance(value, (list, tuple)):
+            self.fail(
+                f"{where}: `{key}` must be an array of [[{table}]] tables, got {_kind(value)} ({value!r})."
+            )
+        return list(value)
 
     # ------------------------------------------------------------------------------------ media
     def medium(self, value) -> engines.Medium:
         where = "[medium]"
-        if not isinstance(value, Mapping):
-            self.fail(f"{where} must be a table, got {_kind(value)} ({value!r}).")
-        if "type" not in value:
-            self.fail(f"{where} is missing the required key 'type' (one of {', '.join(MEDIA)}).")
-        kind = self.check(where, lambda: choice("medium", "type", value["type"], MEDIA))
+        kind = self.typed(value, where, MEDIA)
         if kind == "Composite":
             return self.composite(value)
         if kind == "SpinChain":
-            self.table(value, where, ("type", *_CHAIN_REQUIRED, *_CHAIN_OPTIONAL), _CHAIN_REQUIRED)
+            self.table(
+                value,
+                f"{where} (type 'SpinChain')",
+                ("type", *_CHAIN_REQUIRED, *_CHAIN_OPTIONAL),
+                _CHAIN_REQUIRED,
+            )
             args = {k: v for k, v in value.items() if k != "type"}
             return self.check(where, lambda: engines.SpinChain(**args))
         return self.site(value, where)
 
     def site(self, value, where: str) -> engines.Medium:
         """A single-site medium from its table."""
-        if not isinstance(value, Mapping):
-            self.fail(f"{where} must be a table, got {_kind(value)} ({value!r}).")
-        if "type" not in value:
-            self.fail(f"{where} is missing the required key 'type' (one of {', '.join(SITE_MEDIA)}).")
-        kind = self.check(where, lambda: choice(where, "type", value["type"], tuple(SITE_MEDIA)))
+        kind = self.typed(value, where, SITE_MEDIA)
         cls, required, optional = SITE_MEDIA[kind]
         self.table(value, f"{where} (type {kind!r})", ("type", *required, *optional), required)
         args = {k: v for k, v in value.items() if k != "type"}
@@ -310,16 +332,17 @@ class _Builder:
     def composite(self, value) -> engines.Composite:
         where = "[medium]"
         self.table(value, f"{where} (type 'Composite')", ("type", "sites", "couplings"), ("sites",))
-        sites = self.array(value["sites"], where, "medium.sites")
+        sites = self.array(value["sites"], where, "sites", "medium.sites")
         if not sites:
             self.fail(f"{where}: `sites` must hold at least one [[medium.sites]] table, got [].")
         media = [self.site(s, f"medium.sites[{i}]") for i, s in enumerate(sites)]
         couplings = []
-        for k, c in enumerate(self.array(value.get("couplings", []), where, "medium.couplings")):
+        for k, c in enumerate(self.array(value.get("couplings", []), where, "couplings", "medium.couplings")):
             at = f"medium.couplings[{k}]"
             self.table(c, at, _COUPLING_KEYS, _COUPLING_KEYS)
             factors = c["factors"]
-            if not isinstance(factors, list) or not all(isinstance(f, list) for f in factors):
+            pairs = isinstance(factors, (list, tuple)) and all(isinstance(f, (list, tuple)) for f in factors)
+            if not pairs:
                 self.fail(
                     f"{at}: `factors` must be an array of [operator_name, site] pairs, "
                     f"e.g. [['sigma_plus', 0], ['sigma_minus', 1]], got {factors!r}."
@@ -329,22 +352,25 @@ class _Builder:
 
     # ------------------------------------------------------------------------------- reservoirs
     def reservoirs(self, value, medium) -> list:
-        if isinstance(value, Mapping):
-            self.fail("`reservoirs` must be an array of tables: write [[reservoirs]], not [reservoirs].")
-        value = self.array(value, "the design", "reservoirs")
-        if not value:
+        tables = self.array(value, "the design", "reservoirs", "reservoirs")
+        if not tables:
             self.fail("`reservoirs` must hold at least one [[reservoirs]] table, got [].")
-        return [self.reservoir(r, i, medium) for i, r in enumerate(value)]
+        out = [self.reservoir(r, i, medium) for i, r in enumerate(tables)]
+        seen = {}
+        for i, r in enumerate(out):
+            if r.name in seen:
+                self.fail(
+                    f"reservoirs[{i}]: `name` {r.name!r} is already used by reservoirs[{seen[r.name]}]; "
+                    "reservoir names must be unique (heat currents are keyed by them)."
+                )
+            seen[r.name] = i
+        return out
 
     def reservoir(self, value, index: int, medium) -> engines.Reservoir:
         where = f"reservoirs[{index}]"
         if isinstance(value, Mapping) and isinstance(value.get("name"), str):
             where += f" ({value['name']!r})"
-        if not isinstance(value, Mapping):
-            self.fail(f"{where} must be a table, got {_kind(value)} ({value!r}).")
-        if "type" not in value:
-            self.fail(f"{where} is missing the required key 'type' (one of {', '.join(RESERVOIR_TYPES)}).")
-        kind = self.check(where, lambda: choice("reservoir", "type", value["type"], RESERVOIR_TYPES))
+        kind = self.typed(value, where, RESERVOIR_TYPES)
         allowed = (*_RESERVOIR_COMMON, *_RESERVOIR_EXTRA[kind])
         r = self.table(value, f"{where} (type {kind!r})", allowed, _RESERVOIR_REQUIRED)
         op, site = r["operator"], r.get("site")
@@ -358,15 +384,18 @@ class _Builder:
             self.fail(
                 f"{where}: `site` is required for a medium with {n_sites} sites: an integer 0..{n_sites - 1}."
             )
-        # Check the operator name on its site now, so the error names this reservoir.
+        # Check the operator on its site now (cheap: the site's own space), so the error names this
+        # reservoir rather than surfacing later from the generator.
         self.check(where, lambda: medium.local_operator(op, 0 if site is None else site))
         common = dict(name=r["name"], T=r["T"], coupling=r["coupling"], operator=op, site=site)
         if kind == "fermionic":
             return self.check(where, lambda: engines.FermionicLead(mu=r.get("mu", 0.0), **common))
-        spectrum = self.check(where, lambda: choice("reservoir", "spectrum", r.get("spectrum", "flat"), SPECTRA))
+        spectrum = self.choice(where, "spectrum", r.get("spectrum", "flat"), SPECTRA)
         for key in _OHMIC_ONLY:
             if key in r and spectrum != "ohmic":
-                self.fail(f"{where}: `{key}` applies to spectrum = 'ohmic' only, got spectrum = {spectrum!r}.")
+                self.fail(
+                    f"{where}: `{key}` applies to spectrum = 'ohmic' only, got spectrum = {spectrum!r}."
+                )
         if "dephasing" in r and spectrum == "ohmic":
             self.fail(
                 f"{where}: `dephasing` applies to spectrum = 'flat' only (the ohmic zero-frequency rate is "
@@ -379,11 +408,7 @@ class _Builder:
     def drive(self, value) -> engines.Drive:
         where = "[drive]"
         d = self.table(value, where, (*_DRIVE_REQUIRED, *_DRIVE_OPTIONAL), _DRIVE_REQUIRED)
+        detuning = d.get("detuning", 0.0)
         return self.check(
-            where,
-            lambda: engines.Drive(levels=d["levels"], strength=d["strength"], detuning=d.get("detuning", 0.0)),
+            where, lambda: engines.Drive(levels=d["levels"], strength=d["strength"], detuning=detuning)
         )
-
-
-# `math` is kept for the docstring's mention of inf in TOML; tomllib parses `inf` to float("inf").
-assert math.inf == float("inf")

@@ -87,11 +87,16 @@ def rates_from_table(kind, T, mu, coupling, cutoff, w0, dephasing, omega, out):
         w = flat_w[i]
         if kind >= 2:
             x = (w - mu) if kind == 2 else (-w - mu)
+            # occupation f(x) for addition, 1 - f(x) = f(-x) for removal: no subtraction
+            y = -x if kind == 2 else x
             if T == 0.0:
-                f = 1.0 if x < 0 else (0.0 if x > 0 else 0.5)
+                f = 1.0 if y < 0 else (0.0 if y > 0 else 0.5)
+            elif y > 0:
+                e = np.exp(-y / T)
+                f = e / (1.0 + e)
             else:
-                f = 0.5 * (1.0 - np.tanh(0.5 * x / T))
-            flat_out[i] = coupling * (1.0 - f) if kind == 2 else coupling * f
+                f = 1.0 / (1.0 + np.exp(y / T))
+            flat_out[i] = coupling * f
             continue
         if w == 0.0:
             flat_out[i] = coupling * T / w0 if kind == 1 else dephasing

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from scipy.special import expit
 
 from engines._checks import UserCodeError, choice, fail, integer, name, real
 
@@ -38,12 +39,15 @@ def bose(omega, T):
 
 
 def fermi(omega, T, mu):
-    """Fermi occupation f(w) = 1/(exp((w - mu)/T) + 1); a step (1/2 at w = mu) at T = 0."""
+    """Fermi occupation f(w) = 1/(exp((w - mu)/T) + 1); a step (1/2 at w = mu) at T = 0.
+
+    Evaluated as a logistic function so that both tails keep full relative precision
+    (1 - f(w) is ``fermi`` at the mirrored argument, never a subtraction).
+    """
     x = np.asarray(omega, dtype=float) - mu
     if T == 0.0:
         return np.where(x < 0, 1.0, np.where(x > 0, 0.0, 0.5))
-    # 1/(exp(y)+1) = 0.5 (1 - tanh(y/2)): no overflow for any y.
-    return 0.5 * (1.0 - np.tanh(0.5 * x / T))
+    return expit(-x / T)
 
 
 @dataclass(frozen=True)
@@ -211,7 +215,7 @@ class FermionicLead(Reservoir):
 
     def rate_out(self, omega) -> np.ndarray:
         """Rate Gamma (1 - f(w)) of removing a particle of energy w from the medium."""
-        return self.coupling * (1.0 - fermi(omega, self.T, self.mu))
+        return self.coupling * fermi(2 * self.mu - np.asarray(omega, dtype=float), self.T, self.mu)
 
     def rate_in(self, omega) -> np.ndarray:
         """Rate Gamma f(w) of adding a particle of energy w to the medium."""

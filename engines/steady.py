@@ -122,7 +122,10 @@ def _dense_null_vector(A: np.ndarray, trace: np.ndarray, x0: np.ndarray | None):
     B[row, :] = trace
     b = np.zeros(n, dtype=complex)
     b[row] = 1.0
-    lu = la.lu_factor(B, check_finite=False)
+    with warnings.catch_warnings():
+        # A singular B is expected when the steady state is not unique; gecon below detects it.
+        warnings.simplefilter("ignore", la.LinAlgWarning)
+        lu = la.lu_factor(B, check_finite=False)
     norm1 = np.linalg.norm(B, 1)
     gecon = la.get_lapack_funcs("gecon", (lu[0],))
     rcond, _ = gecon(lu[0], norm1, norm="1")

@@ -35,8 +35,11 @@ def classify_many(power, heat, temperatures):
     rows = np.arange(power.size)
     scale = np.maximum(np.abs(power), np.max(np.abs(heat), axis=1))
     tiny = RELATIVE_ZERO * scale + _ABSOLUTE_ZERO
-    cold = np.argmin(temperatures, axis=1)
-    hot = np.argmax(temperatures, axis=1)
+    # Among reservoirs sharing the lowest (highest) temperature, the one giving most heat counts.
+    t_min = temperatures.min(axis=1, keepdims=True)
+    t_max = temperatures.max(axis=1, keepdims=True)
+    cold = np.argmax(np.where(temperatures == t_min, heat, -np.inf), axis=1)
+    hot = np.argmax(np.where(temperatures == t_max, heat, -np.inf), axis=1)
     J_cold, J_hot = heat[rows, cold], heat[rows, hot]
     gradient = temperatures[rows, cold] < temperatures[rows, hot]
     absorbed = np.where(heat > 0, heat, 0.0).sum(axis=1)

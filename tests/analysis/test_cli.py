@@ -1,0 +1,189 @@
+"""Facts about the ``qhe`` command line (`analysis.cli`): every example runs, reports and emits JSON;
+the published results survive the round trip through the CLI; bad input is one line on stderr and
+exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analysis.cli import SOLVER_NAMES, main
+from engines.steady import SOLVERS
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.toml"))
+TOL = 1e-9
+
+
+def _run(capsys, *argv):
+    code = main(list(map(str, argv)))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _example(stem: str) -> Path:
+    return next(p for p in EXAMPLES if p.stem == stem)
+
+
+def test_examples_exist():
+    assert {p.stem for p in EXAMPLES} >= {
+        "maser",
+        "absorption_refrigerator",
+        "qubit_two_baths",
+        "two_qubit_chain",
+    }
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.stem) for p in EXAMPLES])
+def test_example_runs_and_reports(capsys, path):
+    code, out, err = _run(capsys, "run", path)
+    assert (code, err) == (0, "")
+    for label in (
+        "mode",
+        "power P",
+        "entropy production",
+        "reservoir",
+        "heat current J",
+        "solver",
+        "flavour",
+    ):
+        assert label in out
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.stem) for p in EXAMPLES])
+def test_example_json_parses(capsys, path):
+    code, out, err = _run(capsys, "run", path, "--json")
+    assert (code, err) == (0, "")
+    result = json.loads(out)
+    assert {"mode", "power", "heat_currents", "residual", "solver", "flavour"} <= result.keys()
+    assert result["residual"] < 1e-8
+
+
+def test_maser_example_has_scovil_schulz_dubois_efficiency(capsys):
+    """eta = 1 - w_c/w_h = 2/3 for the example maser (w_c = 1, w_h = 3).
+
+    H. E. D. Scovil and E. O. Schulz-DuBois, Phys. Rev. Lett. 2, 262 (1959).
+    """
+    code, out, _ = _run(capsys, "run", _example("maser"), "--json")
+    result = json.loads(out)
+    assert (code, result["mode"]) == (0, "engine")
+    assert result["efficiency"] == pytest.approx(1.0 - 1.0 / 3.0, abs=TOL)
+
+
+def test_absorption_refrigerator_example_is_a_refrigerator(capsys):
+    """Linden, Popescu and Skrzypczyk, Phys. Rev. Lett. 105, 130401 (2010): heat leaves the cold bath."""
+    code, out, _ = _run(capsys, "run", _example("absorption_refrigerator"), "--json")
+    result = json.loads(out)
+    assert (code, result["mode"]) == (0, "refrigerator")
+    assert result["heat_currents"]["cold"] > 0
+    assert result["cop"] == pytest.approx(0.5, abs=1e-3)
+
+
+def test_report_shows_efficiency_and_carnot_for_an_engine(capsys):
+    _, out, _ = _run(capsys, "run", _example("maser"))
+    assert "three-level maser" in out
+    assert "efficiency          0.666667" in out
+    assert "Carnot efficiency   0.95" in out
+
+
+def test_solver_option_overrides_the_design(capsys):
+    """--solver picks the solver; dense and Pauli agree on a secular generator."""
+    path = _example("qubit_two_baths")
+    pauli = json.loads(_run(capsys, "run", path, "--json")[1])
+    code, out, _ = _run(capsys, "run", path, "--json", "--solver", "dense")
+    dense = json.loads(out)
+    assert (code, pauli["solver"], dense["solver"]) == (0, "pauli", "dense")
+    assert dense["heat_currents"]["hot"] == pytest.approx(pauli["heat_currents"]["hot"], rel=TOL)
+
+
+def test_solver_names_in_help_match_the_engine():
+    assert SOLVER_NAMES == SOLVERS
+
+
+# ----------------------------------------------------------------------------------- bad input
+
+_GOOD = """\
+[medium]
+type = "Qubit"
+omega = 1.0
+
+[engine]
+flavour = "global"
+
+[[reservoirs]]
+name = "hot"
+type = "bosonic"
+T = 2.0
+coupling = 0.01
+operator = "sigma_x"
+"""
+
+BAD = [
+    pytest.param(_GOOD.replace("omega = 1.0", "omega = "), "line 3, column 9", id="malformed-toml"),
+    pytest.param("temperature = 1\n" + _GOOD, "'temperature'", id="unknown-top-level-key"),
+    pytest.param(_GOOD + "colour = 'red'\n", "'colour'", id="unknown-reservoir-key"),
+    pytest.param(_GOOD.replace("T = 2.0", "T = -1.0"), "`T`", id="negative-T"),
+    pytest.param(_GOOD + "spectrum = 'lorentzian'\n", "`spectrum`", id="unknown-spectrum"),
+    pytest.param(_GOOD.replace('"global"', '"regional"'), "`flavour`", id="unknown-flavour"),
+    pytest.param(_GOOD.replace('"Qubit"', '"Qutrit"'), "`type`", id="unknown-medium-type"),
+    pytest.param(_GOOD.replace("T = 2.0", 'T = "hot"'), "`T` must be a real number", id="wrong-value-type"),
+    pytest.param(None, "no such design file", id="missing-file"),
+]
+
+
+@pytest.mark.parametrize(("text", "field"), BAD)
+def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, text, field):
+    path = tmp_path / "design.toml"
+    if text is not None:
+        path.write_text(text)
+    code, out, err = _run(capsys, "run", path)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("qhe: error: ") and err.count("\n") == 1, err
+    assert str(path) in err and field in err
+    assert "Traceback" not in err
+
+
+def test_bad_solver_option_exits_2(capsys):
+    code, out, err = _run(capsys, "run", _example("maser"), "--solver", "magic")
+    assert (code, out) == (2, "")
+    assert err == "qhe: error: qhe run: `--solver` must be one of " + ", ".join(map(repr, SOLVERS)) + (
+        ", got 'magic'.\n"
+    )
+
+
+def test_pauli_solver_on_a_driven_design_exits_2(capsys):
+    """The Pauli solver needs an undriven secular generator: the error names the design and the fix."""
+    code, _, err = _run(capsys, "run", _example("maser"), "--solver", "pauli")
+    assert code == 2
+    assert err.startswith(f"qhe: error: {_example('maser')}: steady_state: `solver` 'pauli'")
+
+
+def test_usage_errors_exit_2(capsys):
+    assert main([]) == 2
+    assert main(["run"]) == 2
+    assert main(["fly", "x.toml"]) == 2
+    capsys.readouterr()
+
+
+def test_help_exits_0(capsys):
+    assert main(["--help"]) == 0
+    assert main(["run", "--help"]) == 0
+    out, _ = capsys.readouterr()
+    assert "--json" in out and "--solver" in out
+
+
+def test_run_does_not_import_pandas_or_matplotlib():
+    """Start-up stays light: `qhe run` needs numpy, scipy and numba only."""
+    code = (
+        "import sys; from analysis.cli import main; "
+        f"assert main(['run', {str(_example('qubit_two_baths'))!r}, '--json']) == 0; "
+        "heavy = [m for m in ('pandas', 'matplotlib') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
