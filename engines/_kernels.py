@@ -111,7 +111,6 @@ def rates_from_table(kind, T, mu, coupling, cutoff, w0, dephasing, omega, out):
             flat_out[i] = J / np.expm1(x / T)
 
 
-
 @njit
 def _rate(kind, T, mu, coupling, cutoff, w0, dephasing, w):
     """Scalar twin of `rates_from_table` for use inside other kernels."""
@@ -261,8 +260,27 @@ def solve_with_trace(A, trace, x):
 
 
 @njit(parallel=True)
-def batched_ness(values, targets, target_res, Hd0, Hd_coef, Hc0, Hc_coef, driven, fixed_basis,
-                 X, ch_res, ch_kind, res_params, tol, energy, number, residual, lowest, rho_out):
+def batched_ness(
+    values,
+    targets,
+    target_res,
+    Hd0,
+    Hd_coef,
+    Hc0,
+    Hc_coef,
+    driven,
+    fixed_basis,
+    X,
+    ch_res,
+    ch_kind,
+    res_params,
+    tol,
+    energy,
+    number,
+    residual,
+    lowest,
+    rho_out,
+):
     """Steady states and currents of many global-flavour machines at once (prange over points).
 
     Per point p: the parameters values[p] shift Hamiltonians (targets == 0, by coefficient
@@ -308,8 +326,16 @@ def batched_ness(values, targets, target_res, Hd0, Hd_coef, Hc0, Hc_coef, driven
             r = ch_res[c]
             for m in range(d):
                 for k in range(d):
-                    Re[c, m, k] = _rate(ch_kind[c], params[r, 0], params[r, 1], params[r, 2], params[r, 3],
-                                        params[r, 4], params[r, 5], E[k] - E[m])
+                    Re[c, m, k] = _rate(
+                        ch_kind[c],
+                        params[r, 0],
+                        params[r, 1],
+                        params[r, 2],
+                        params[r, 3],
+                        params[r, 4],
+                        params[r, 5],
+                        E[k] - E[m],
+                    )
         rho = np.zeros((d, d), dtype=np.complex128)
         if driven:
             n = d * d

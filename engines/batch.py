@@ -70,8 +70,13 @@ class BatchResult:
         import pandas as pd
 
         data = {name: self.values[:, i] for i, name in enumerate(self.parameters)}
-        data.update(power=self.power, efficiency=self.efficiency, cop=self.cop, mode=self.mode,
-                    entropy_production=self.entropy_production)
+        data.update(
+            power=self.power,
+            efficiency=self.efficiency,
+            cop=self.cop,
+            mode=self.mode,
+            entropy_production=self.entropy_production,
+        )
         for j, name in enumerate(self.reservoirs):
             data[f"J_{name}"] = self.heat[:, j]
         for j, name in enumerate(self.reservoirs):
@@ -102,11 +107,20 @@ class Batch:
     def __init__(self, engine, parameters):
         gen = engine.generator
         if gen.flavour != "global":
-            fail("Batch", "engine.flavour", gen.flavour, "'global' (the batched kernel builds Davies generators)")
+            fail(
+                "Batch",
+                "engine.flavour",
+                gen.flavour,
+                "'global' (the batched kernel builds Davies generators)",
+            )
         medium = engine.medium
         if medium.dim > MAX_DIM:
-            fail("Batch", "medium", f"a medium of dimension {medium.dim}",
-                 f"dimension <= {MAX_DIM} (solve larger machines one by one)")
+            fail(
+                "Batch",
+                "medium",
+                f"a medium of dimension {medium.dim}",
+                f"dimension <= {MAX_DIM} (solve larger machines one by one)",
+            )
         self.engine = engine
         self.parameters = tuple(parameters)
         if not self.parameters:
@@ -158,7 +172,9 @@ class Batch:
         else:
             self._V = np.eye(d, dtype=complex)
         Vh = self._V.conj().T
-        self._Hd0 = np.ascontiguousarray(Vh @ Hd0 @ self._V if not self._fixed else np.diag(E).astype(complex))
+        self._Hd0 = np.ascontiguousarray(
+            Vh @ Hd0 @ self._V if not self._fixed else np.diag(E).astype(complex)
+        )
         self._Hd_coef = np.ascontiguousarray(Vh @ Hd_coef @ self._V)
         self._Hc0 = np.ascontiguousarray(Vh @ Hc0 @ self._V)
         self._Hc_coef = np.ascontiguousarray(Vh @ Hc_coef @ self._V)
@@ -170,8 +186,12 @@ class Batch:
         for r_i, r in enumerate(self.reservoirs):
             if isinstance(r, BosonicBath):
                 if callable(r.spectrum):
-                    fail("Batch", f"reservoirs[{r.name!r}].spectrum", "a callable",
-                         "'flat' or 'ohmic' on the batched path")
+                    fail(
+                        "Batch",
+                        f"reservoirs[{r.name!r}].spectrum",
+                        "a callable",
+                        "'flat' or 'ohmic' on the batched path",
+                    )
                 kinds = [0 if r.spectrum == "flat" else 1]
             elif isinstance(r, FermionicLead):
                 kinds = [2, 3]
@@ -183,8 +203,14 @@ class Batch:
                 X.append(Vh @ Xk @ self._V)
                 ch_res.append(r_i)
                 ch_kind.append(kind)
-            params[r_i] = (r.T, r.mu, r.coupling, getattr(r, "cutoff", np.inf), getattr(r, "w0", 1.0),
-                           getattr(r, "dephasing", 0.0))
+            params[r_i] = (
+                r.T,
+                r.mu,
+                r.coupling,
+                getattr(r, "cutoff", np.inf),
+                getattr(r, "w0", 1.0),
+                getattr(r, "dephasing", 0.0),
+            )
         self._X = np.ascontiguousarray(np.array(X, dtype=complex))
         self._ch_res = np.array(ch_res, dtype=np.int64)
         self._ch_kind = np.array(ch_kind, dtype=np.int64)
@@ -202,8 +228,12 @@ class Batch:
         predicted = H_base + sum(ti * coef[i] for ti, i in zip(t, swept))
         actual = np.asarray(medium.hamiltonian(**shifted), dtype=complex)
         if np.max(np.abs(actual - predicted)) > 1e-9 * max(1.0, np.max(np.abs(actual))):
-            fail("Batch", "parameters", [self.parameters[i] for i in swept],
-                 "controls that enter the Hamiltonian affinely (H = H_0 + sum_i p_i H_i)")
+            fail(
+                "Batch",
+                "parameters",
+                [self.parameters[i] for i in swept],
+                "controls that enter the Hamiltonian affinely (H = H_0 + sum_i p_i H_i)",
+            )
 
     def solve(self, values) -> BatchResult:
         """Solve every point; `values` has shape (n_points, n_parameters) (or (n,) for one parameter).
@@ -218,8 +248,12 @@ class Batch:
         if values.ndim == 1 and len(self.parameters) == 1:
             values = values[:, None]
         if values.ndim != 2 or values.shape[1] != len(self.parameters):
-            fail("Batch.solve", "values", f"an array of shape {values.shape}",
-                 f"shape (n_points, {len(self.parameters)}) for parameters {list(self.parameters)}")
+            fail(
+                "Batch.solve",
+                "values",
+                f"an array of shape {values.shape}",
+                f"shape (n_points, {len(self.parameters)}) for parameters {list(self.parameters)}",
+            )
         if not np.all(np.isfinite(values)):
             fail("Batch.solve", "values", "an array with NaN or inf", "finite numbers")
         for i, (kind, p) in enumerate(zip(self._targets, self.parameters)):
@@ -234,9 +268,25 @@ class Batch:
         lowest = np.zeros(n)
         states = np.zeros((n, d, d), dtype=complex)
         _kernels.batched_ness(
-            np.ascontiguousarray(values), self._targets, self._target_res, self._Hd0, self._Hd_coef,
-            self._Hc0, self._Hc_coef, self.engine.drive is not None, self._fixed, self._X, self._ch_res,
-            self._ch_kind, self._res_params, DEGENERACY_TOL, energy, number, residual, lowest, states,
+            np.ascontiguousarray(values),
+            self._targets,
+            self._target_res,
+            self._Hd0,
+            self._Hd_coef,
+            self._Hc0,
+            self._Hc_coef,
+            self.engine.drive is not None,
+            self._fixed,
+            self._X,
+            self._ch_res,
+            self._ch_kind,
+            self._res_params,
+            DEGENERACY_TOL,
+            energy,
+            number,
+            residual,
+            lowest,
+            states,
         )
         bad = np.flatnonzero(~(residual <= RESIDUAL_TOL) | (lowest < -STATE_TOL))
         if bad.size:
@@ -258,10 +308,19 @@ class Batch:
         power = heat.sum(axis=1)
         mode, eta, cop = thermo.classify_many(power, heat, temperatures)
         return BatchResult(
-            parameters=self.parameters, values=values, reservoirs=tuple(r.name for r in self.reservoirs),
-            temperatures=temperatures, heat=heat, particles=number, power=power,
-            entropy_production=thermo.entropy_production_many(heat, temperatures), mode=mode,
-            efficiency=eta, cop=cop, residual=residual, states=states,
+            parameters=self.parameters,
+            values=values,
+            reservoirs=tuple(r.name for r in self.reservoirs),
+            temperatures=temperatures,
+            heat=heat,
+            particles=number,
+            power=power,
+            entropy_production=thermo.entropy_production_many(heat, temperatures),
+            mode=mode,
+            efficiency=eta,
+            cop=cop,
+            residual=residual,
+            states=states,
         )
 
 

@@ -120,8 +120,14 @@ class Engine:
     @cached_property
     def generator(self):
         """The GKSL generator (built once)."""
-        return build_generator(self.medium, self.reservoirs, self.flavour, drive=self.drive,
-                               bookkeeping=self.bookkeeping, controls=self.controls)
+        return build_generator(
+            self.medium,
+            self.reservoirs,
+            self.flavour,
+            drive=self.drive,
+            bookkeeping=self.bookkeeping,
+            controls=self.controls,
+        )
 
     def steady_state(self, solver="auto", initial=None) -> SteadyState:
         """The NESS and its currents, power, efficiency, mode and entropy production.

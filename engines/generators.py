@@ -22,6 +22,7 @@ carries away (Scovil & Schulz-DuBois, PRL 2, 262 (1959)).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -29,7 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from engines import _kernels, superop
+from engines import superop
 from engines._checks import HERMITIAN_TOL, choice, fail, integer, matrix, real
 from engines.reservoirs import Reservoir
 
@@ -83,8 +84,12 @@ class Drive:
         if max(self.levels) >= d:
             fail("Drive", "levels", self.levels, f"indices below the medium's dimension {d}")
         if np.max(np.abs(H0 - np.diag(np.diag(H0)))) > HERMITIAN_TOL * max(1.0, np.max(np.abs(H0))):
-            fail("Drive", "medium", "a medium with a non-diagonal Hamiltonian",
-                 "a medium whose Hamiltonian is diagonal in its basis (e.g. Levels)")
+            fail(
+                "Drive",
+                "medium",
+                "a medium with a non-diagonal Hamiltonian",
+                "a medium whose Hamiltonian is diagonal in its basis (e.g. Levels)",
+            )
         i, j = self.levels
         if H0[i, i].real > H0[j, j].real:
             i, j = j, i
@@ -241,8 +246,9 @@ class Generator:
 # construction
 
 
-def build_generator(medium, reservoirs, flavour="global", *, drive=None, bookkeeping=None,
-                    controls=None, tol=DEGENERACY_TOL) -> Generator:
+def build_generator(
+    medium, reservoirs, flavour="global", *, drive=None, bookkeeping=None, controls=None, tol=DEGENERACY_TOL
+) -> Generator:
     """Build the GKSL generator of `medium` coupled to `reservoirs`.
 
     Parameters
@@ -338,15 +344,15 @@ def _eigh(H: np.ndarray, tol: float):
     for c in range(n_comp):
         idx = np.flatnonzero(labels == c)
         e, v = np.linalg.eigh(H[np.ix_(idx, idx)])
-        E[col:col + idx.size] = e
-        V[idx, col:col + idx.size] = v
+        E[col : col + idx.size] = e
+        V[idx, col : col + idx.size] = v
         col += idx.size
     order = np.argsort(E, kind="stable")
     E, V = E[order], V[:, order]
     scale = max(1.0, float(np.max(np.abs(E), initial=0.0)))
     breaks = np.flatnonzero(np.diff(E) > tol * scale) + 1
     starts = np.concatenate(([0], breaks, [d])).astype(np.int64)
-    for a, b in zip(starts[:-1], starts[1:]):
+    for a, b in itertools.pairwise(starts):
         E[a:b] = E[a:b].mean()
     return E, starts, V
 
@@ -429,7 +435,7 @@ def _global(medium, reservoirs, drive, controls, tol) -> Generator:
 def _embed_sparse(op, site, site_dims) -> sp.csr_matrix:
     """kron(I_before, op, I_after) as a sparse matrix."""
     before = int(np.prod(site_dims[:site], dtype=np.int64))
-    after = int(np.prod(site_dims[site + 1:], dtype=np.int64))
+    after = int(np.prod(site_dims[site + 1 :], dtype=np.int64))
     out = sp.kron(sp.identity(before, dtype=complex), sp.csr_matrix(op), format="csr")
     return sp.kron(out, sp.identity(after, dtype=complex), format="csr")
 
@@ -438,8 +444,13 @@ def _local(medium, reservoirs, drive, bookkeeping, controls, tol) -> Generator:
     sparse_h = getattr(medium, "hamiltonian_sparse", None)
     if sparse_h is not None and drive is None:
         H = sp.csr_matrix(sparse_h(**controls), dtype=complex)
-        H0 = sum((_embed_sparse(medium.local_hamiltonian(s, **controls), s, medium.site_dims)
-                  for s in range(len(medium.site_dims))), sp.csr_matrix(H.shape, dtype=complex))
+        H0 = sum(
+            (
+                _embed_sparse(medium.local_hamiltonian(s, **controls), s, medium.site_dims)
+                for s in range(len(medium.site_dims))
+            ),
+            sp.csr_matrix(H.shape, dtype=complex),
+        )
     else:
         H = np.asarray(medium.hamiltonian(**controls), dtype=complex)
         H0 = np.asarray(medium.bare_hamiltonian(**controls), dtype=complex)
@@ -448,7 +459,7 @@ def _local(medium, reservoirs, drive, bookkeeping, controls, tol) -> Generator:
         x, site = _coupling_operator(medium, r, local=True)
         x = _hermitian_part(x, r)
         h = np.asarray(medium.local_hamiltonian(site, **controls), dtype=complex)
-        e, starts, v = _eigh(h, tol)
+        e, _starts, v = _eigh(h, tol)
         ids, reps = _bohr_clusters(e, tol)
         xe = v.conj().T @ x @ v
         jumps, particles = [], []
@@ -460,5 +471,6 @@ def _local(medium, reservoirs, drive, bookkeeping, controls, tol) -> Generator:
         dissipators.append(Dissipator(r, tuple(jumps), tuple(particles)))
     coherent = drive.rotating_hamiltonian(H) if drive is not None else H
     reference = H0 if (bookkeeping == "bare" or drive is not None) else H
-    return Generator(coherent, reference, tuple(dissipators), "local", bookkeeping, None, None, drive is not None)
-
+    return Generator(
+        coherent, reference, tuple(dissipators), "local", bookkeeping, None, None, drive is not None
+    )

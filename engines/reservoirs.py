@@ -16,8 +16,8 @@ E. B. Davies, Commun. Math. Phys. 39, 91 (1974).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy.special import expit
@@ -124,19 +124,35 @@ class BosonicBath(Reservoir):
     Detailed balance gamma(-w)/gamma(w) = exp(-w/T) holds exactly (Breuer & Petruccione 2002, 3.3).
     """
 
-    def __init__(self, name, T, coupling, operator, spectrum="flat", *, cutoff=math.inf, w0=1.0,
-                 dephasing=0.0, site=None):
+    def __init__(
+        self,
+        name,
+        T,
+        coupling,
+        operator,
+        spectrum="flat",
+        *,
+        cutoff=math.inf,
+        w0=1.0,
+        dephasing=0.0,
+        site=None,
+    ):
         super().__init__(name, T, coupling, operator, site)
         owner = self._owner()
         if callable(spectrum):
             self.spectrum = spectrum
         else:
-            self.spectrum = choice(owner, "spectrum", spectrum, SPECTRA + ("<callable J(w)>",))
+            self.spectrum = choice(owner, "spectrum", spectrum, (*SPECTRA, "<callable J(w)>"))
         self.cutoff = real(owner, "cutoff", cutoff, minimum=0.0, strict=True, allow_inf=True)
         self.w0 = real(owner, "w0", w0, minimum=0.0, strict=True)
         self.dephasing = real(owner, "dephasing", dephasing, minimum=0.0)
         if self.spectrum == "ohmic" and self.dephasing:
-            fail(owner, "dephasing", dephasing, "0 for the ohmic spectrum (its zero-frequency rate is kappa T / w0)")
+            fail(
+                owner,
+                "dephasing",
+                dephasing,
+                "0 for the ohmic spectrum (its zero-frequency rate is kappa T / w0)",
+            )
 
     def __repr__(self):
         spec = getattr(self.spectrum, "__name__", "callable") if callable(self.spectrum) else self.spectrum
@@ -148,8 +164,10 @@ class BosonicBath(Reservoir):
         if callable(self.spectrum):
             try:
                 values = np.asarray(self.spectrum(w), dtype=float)
-            except Exception as exc:  # noqa: BLE001 - user code may raise anything
-                raise UserCodeError(f"{self._owner()}: the spectrum callable failed at w = {w!r}: {exc}") from exc
+            except Exception as exc:
+                raise UserCodeError(
+                    f"{self._owner()}: the spectrum callable failed at w = {w!r}: {exc}"
+                ) from exc
             if values.shape != w.shape or not np.all(np.isfinite(values)) or np.any(values < 0):
                 raise UserCodeError(
                     f"{self._owner()}: the spectrum callable must return finite values >= 0 of shape "

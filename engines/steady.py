@@ -26,6 +26,7 @@ projector onto the kernel of L, P = R (Lt^dag R)^{-1} Lt^dag (right and left nul
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from dataclasses import dataclass
 
@@ -83,7 +84,9 @@ def solve_steady_state(generator, solver="auto", initial=None) -> Solution:
     solver = choice("steady_state", "solver", solver, SOLVERS)
     d = generator.dim
     if initial is not None:
-        initial = generator.from_medium_basis(matrix("steady_state", "initial", initial, dim=d, hermitian=True))
+        initial = generator.from_medium_basis(
+            matrix("steady_state", "initial", initial, dim=d, hermitian=True)
+        )
     if solver == "auto":
         if generator.davies is not None and not generator.driven:
             solver = "pauli"
@@ -180,8 +183,11 @@ def _verified(generator, rho, solver, residual, kernel_dim, eigenvalues=None, cu
     if not residual <= RESIDUAL_TOL * scale:
         problems.append(f"residual ||L rho|| = {residual:.2e} above {RESIDUAL_TOL:.0e}")
     if problems:
-        raise WorkbenchError(f"steady_state: the {solver!r} solver returned an invalid state: "
-                             + "; ".join(problems) + ". Try solver='dense' or check the model.")
+        raise WorkbenchError(
+            f"steady_state: the {solver!r} solver returned an invalid state: "
+            + "; ".join(problems)
+            + ". Try solver='dense' or check the model."
+        )
     rho.setflags(write=False)
     energy, number = generator.currents(rho) if currents is None else currents
     return Solution(rho, solver, residual, kernel_dim, energy, number)
@@ -206,13 +212,13 @@ def _pauli(generator, initial) -> Solution:
         trace[offs[b] + np.arange(s) * (s + 1)] = 1.0
     x0 = None
     if initial is not None:
-        x0 = np.concatenate([vec(initial[a:b, a:b]) for a, b in zip(starts[:-1], starts[1:])])
+        x0 = np.concatenate([vec(initial[a:b, a:b]) for a, b in itertools.pairwise(starts)])
     x, res, k = _dense_null_vector(M, trace, x0)
     rho = np.zeros((generator.dim, generator.dim), dtype=complex)
     eigenvalues = []
-    for b, (a, e) in enumerate(zip(starts[:-1], starts[1:])):
+    for b, (a, e) in enumerate(itertools.pairwise(starts)):
         s = e - a
-        block = unvec(x[offs[b]:offs[b + 1]], s)
+        block = unvec(x[offs[b] : offs[b + 1]], s)
         rho[a:e, a:e] = block
         eigenvalues.append(np.linalg.eigvalsh(0.5 * (block + block.conj().T)))
     rho = 0.5 * (rho + rho.conj().T)
@@ -225,7 +231,9 @@ def _pauli(generator, initial) -> Solution:
             n_a += ch.particles * jumps
         energy.append(e_a)
         number.append(n_a)
-    return _verified(generator, rho, "pauli", res, k, np.concatenate(eigenvalues), (np.array(energy), np.array(number)))
+    return _verified(
+        generator, rho, "pauli", res, k, np.concatenate(eigenvalues), (np.array(energy), np.array(number))
+    )
 
 
 def _block_currents(E, starts, X, R, rho):
@@ -241,7 +249,7 @@ def _block_currents(E, starts, X, R, rho):
         gain, loss = W @ p, W.sum(axis=0) * p
     else:
         gain, loss = np.zeros(E.size), np.zeros(E.size)
-        for a, b in zip(starts[:-1], starts[1:]):
+        for a, b in itertools.pairwise(starts):
             block = rho[a:b, a:b]
             gain += np.real(np.sum((RX[:, a:b] @ block) * X[:, a:b].conj(), axis=1))
             loss[a:b] += np.real(np.diag(RX[:, a:b].conj().T @ X[:, a:b] @ block))
@@ -315,7 +323,7 @@ def _sparse(generator, initial, iterative: bool) -> Solution:
                     "probably not unique); pass `initial=` on a smaller model or check the couplings."
                 )
             x0 = None if initial is None else vec(initial)[idx]
-            x, _, k = _dense_null_vector(A.toarray(), trace, x0)
+            x, _, _k = _dense_null_vector(A.toarray(), trace, x0)
             solver = "dense (sector)"
     rho_vec = np.zeros(d * d, dtype=complex)
     rho_vec[idx] = x

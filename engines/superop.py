@@ -25,7 +25,7 @@ def vec(rho: np.ndarray) -> np.ndarray:
 def unvec(v: np.ndarray, d: int | None = None) -> np.ndarray:
     """Inverse of `vec`: a (d*d,) vector back into a (d, d) matrix."""
     v = np.asarray(v)
-    d = int(round(np.sqrt(v.size))) if d is None else d
+    d = round(np.sqrt(v.size)) if d is None else d
     return v.reshape((d, d), order="F")
 
 

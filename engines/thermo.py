@@ -13,8 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MODES", "carnot_efficiency", "classify", "classify_many", "entropy_production",
-           "entropy_production_many"]
+__all__ = [
+    "MODES",
+    "carnot_efficiency",
+    "classify",
+    "classify_many",
+    "entropy_production",
+    "entropy_production_many",
+]
 
 MODES = ("engine", "refrigerator", "accelerator", "heater", "transport", "equilibrium")
 
@@ -81,7 +87,11 @@ def classify(power: float, heat: dict, temperatures: dict) -> tuple[str, float |
     """
     names = list(heat)
     mode, eta, cop = classify_many([power], [[heat[n] for n in names]], [[temperatures[n] for n in names]])
-    return str(mode[0]), (None if np.isnan(eta[0]) else float(eta[0])), (None if np.isnan(cop[0]) else float(cop[0]))
+    return (
+        str(mode[0]),
+        (None if np.isnan(eta[0]) else float(eta[0])),
+        (None if np.isnan(cop[0]) else float(cop[0])),
+    )
 
 
 def entropy_production_many(heat, temperatures):
@@ -91,8 +101,11 @@ def entropy_production_many(heat, temperatures):
     scale = np.max(np.abs(heat), axis=1, keepdims=True)
     J = np.where(np.abs(heat) > RELATIVE_ZERO * scale + _ABSOLUTE_ZERO, heat, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(temperatures > 0, -heat / np.where(temperatures > 0, temperatures, 1.0),
-                         np.where(J == 0, 0.0, -np.sign(J) * np.inf))
+        terms = np.where(
+            temperatures > 0,
+            -heat / np.where(temperatures > 0, temperatures, 1.0),
+            np.where(J == 0, 0.0, -np.sign(J) * np.inf),
+        )
     return terms.sum(axis=1)
 
 
