@@ -16,8 +16,9 @@ Solvers (``solver=`` in `Engine.steady_state`):
     block pairs reachable from the diagonal are kept (for a chain conserving magnetisation with
     single-spin jumps at its ends: the sector M_ket = M_bra, C(2N, N) instead of 4^N unknowns).
 ``"iterative"``
-    GMRES with an incomplete-LU preconditioner on the same sector; falls back to sparse LU when it
-    misses its tolerance.
+    GMRES on the jump-chain fixed point rho = -S^{-1} J rho, where S is the no-jump evolution
+    (inverted block by block in Schur coordinates) and J the jumps; falls back to sparse LU when S
+    is singular, GMRES misses its tolerance or the steady state may not be unique.
 
 Every solution is checked: residual ||L rho||, Hermiticity, unit trace and positivity.  A
 non-unique steady state is detected; it is resolved from an initial state with the spectral
@@ -91,7 +92,7 @@ def solve_steady_state(generator, solver="auto", initial=None) -> Solution:
         if generator.davies is not None and not generator.driven:
             solver = "pauli"
         else:
-            solver = "dense" if d <= DENSE_MAX_DIM else "sparse"
+            solver = "dense" if d <= DENSE_MAX_DIM else "iterative"
     if solver == "pauli":
         if generator.davies is None or generator.driven:
             raise WorkbenchError(
@@ -105,7 +106,9 @@ def solve_steady_state(generator, solver="auto", initial=None) -> Solution:
         x0 = None if initial is None else vec(initial)
         x, res, k = _dense_null_vector(A, trace, x0)
         return _verified(generator, unvec(x, d), solver, res, k)
-    return _sparse(generator, initial, iterative=solver == "iterative")
+    if solver == "iterative":
+        return _iterative(generator, initial)
+    return _sparse(generator, initial)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -260,37 +263,53 @@ def _block_currents(E, starts, X, R, rho):
 # sparse path on the invariant sector holding the populations
 
 
-def population_sector(generator) -> np.ndarray:
-    """Indices (into vec) of the smallest union of invariant sectors that contains every population.
+@dataclass(frozen=True)
+class _Sectors:
+    """Block structure of a generator: basis-state blocks and the ket/bra block pairs holding the NESS."""
 
-    Basis states are grouped into blocks connected by H or by any L^dag L; a jump L maps block
-    pairs (c, c') to (a, b) where L connects c -> a and c' -> b.  The ket/bra block pairs
-    connected to a diagonal pair (c, c) span an invariant subspace of L and its adjoint.
+    label: np.ndarray  # block of each basis state
+    blocks: tuple  # index arrays of the blocks
+    pairs: tuple  # (c, c') block pairs of the population sector
+
+
+def _sectors(generator) -> _Sectors:
+    """Basis states grouped into blocks connected by H or by any L^dag L; the pairs reachable from (c, c).
+
+    A jump L maps block pairs (c, c') to (a, b) where L connects c -> a and c' -> b, so the ket/bra
+    block pairs connected to a diagonal pair span an invariant subspace of L and of its adjoint
+    (for magnetisation-conserving chains with single-spin jumps: M_ket - M_bra = 0).
     """
     d = generator.dim
-    H = sp.csr_matrix(generator.hamiltonian)
-    pattern = abs(H) > 0
-    jumps = [sp.csr_matrix(L) for D in generator.dissipators for L in D.jumps]
+    pattern = abs(sp.csr_matrix(generator.hamiltonian)) > 0
     for D in generator.dissipators:
         pattern = pattern + (abs(sp.csr_matrix(D.decay)) > 0)
     nb, label = connected_components(pattern, directed=False)
-    if nb == 1:
-        return np.arange(d * d)
+    blocks = tuple(np.flatnonzero(label == c) for c in range(nb))
     onehot = sp.csr_matrix((np.ones(d), (np.arange(d), label)), shape=(d, nb))
-    pair = sp.csr_matrix((nb * nb, nb * nb))
-    for L in jumps:
-        B = (onehot.T @ (abs(L) > 0).astype(float) @ onehot) > 0
-        pair = pair + sp.kron(B, B)
-    pair = pair + sp.identity(nb * nb)
+    pair = sp.identity(nb * nb, format="csr")
+    for D in generator.dissipators:
+        for L in D.jumps:
+            B = (onehot.T @ (abs(sp.csr_matrix(L)) > 0).astype(float) @ onehot) > 0
+            pair = pair + sp.kron(B, B)  # pair index c + nb * c'  <->  kron(bra map, ket map)
     _, comp = connected_components(pair, directed=False)
-    diag_comps = np.unique(comp[np.arange(nb) * (nb + 1)])
-    keep = np.isin(comp, diag_comps)  # over pair index c + nb * c'
-    ket_block = label[np.arange(d * d) % d]
-    bra_block = label[np.arange(d * d) // d]
-    return np.flatnonzero(keep[ket_block + nb * bra_block])
+    keep = np.isin(comp, comp[np.arange(nb) * (nb + 1)])
+    pairs = tuple((int(p % nb), int(p // nb)) for p in np.flatnonzero(keep))
+    return _Sectors(label, blocks, pairs)
 
 
-def _sparse(generator, initial, iterative: bool) -> Solution:
+def population_sector(generator) -> np.ndarray:
+    """Indices (into vec, column stacking) of the invariant sector that holds every population."""
+    sec = _sectors(generator)
+    d = generator.dim
+    return np.sort(
+        np.concatenate(
+            [(sec.blocks[c][:, None] + d * sec.blocks[c2][None, :]).ravel() for c, c2 in sec.pairs]
+        )
+    )
+
+
+def _sparse(generator, initial) -> Solution:
+    """Sparse LU (SuperLU, minimum-degree ordering on A^T + A) of the generator on the population sector."""
     d = generator.dim
     idx = population_sector(generator)
     A = generator.superoperator()[idx][:, idx].tocsc()
@@ -298,51 +317,130 @@ def _sparse(generator, initial, iterative: bool) -> Solution:
     trace = np.zeros(idx.size, dtype=complex)
     trace[diag_pos] = 1.0
     row = int(diag_pos[0])
-    B = _replace_row(A, row, trace)
+    B = _replace_row(A, row, trace).tocsc()
     b = np.zeros(idx.size, dtype=complex)
     b[row] = 1.0
-    solver = "iterative" if iterative else "sparse"
-    x = None
-    if iterative:
-        x = _gmres(B, b)
-        if x is not None and np.linalg.norm(A @ x) > RESIDUAL_TOL:
-            x = None
-        if x is None:
-            solver = "sparse (iterative fell back to LU)"
-    if x is None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", spla.MatrixRankWarning)
-            try:
-                x = spla.spsolve(B.tocsc(), b, permc_spec="COLAMD")
-            except (spla.MatrixRankWarning, RuntimeError):
-                x = None
-        if x is None or not np.all(np.isfinite(x)):
-            if idx.size > 4096:
-                raise WorkbenchError(
-                    "steady_state: the sparse solve found a singular generator (the steady state is "
-                    "probably not unique); pass `initial=` on a smaller model or check the couplings."
-                )
-            x0 = None if initial is None else vec(initial)[idx]
-            x, _, _k = _dense_null_vector(A.toarray(), trace, x0)
-            solver = "dense (sector)"
+    x, solver = None, "sparse"
+    try:
+        lu = spla.splu(B, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.01, options={"SymmetricMode": True})
+        x = lu.solve(b)
+    except RuntimeError:  # exactly singular: not unique
+        pass
+    if x is None or not np.all(np.isfinite(x)):
+        if idx.size > 4096:
+            raise WorkbenchError(
+                "steady_state: the sparse solve found a singular generator (the steady state is "
+                "probably not unique); pass `initial=` on a smaller model or check the couplings."
+            )
+        x0 = None if initial is None else vec(initial)[idx]
+        x, _, _k = _dense_null_vector(A.toarray(), trace, x0)
+        solver = "dense (sector)"
     rho_vec = np.zeros(d * d, dtype=complex)
     rho_vec[idx] = x
     res = float(np.linalg.norm(A @ x))
     return _verified(generator, unvec(rho_vec, d), solver, res, 1)
 
 
-def _replace_row(B: sp.csr_matrix, row: int, values: np.ndarray) -> sp.csr_matrix:
+def _replace_row(B, row: int, values: np.ndarray) -> sp.csr_matrix:
     B = B.tolil()
     B.rows[row] = list(np.flatnonzero(values))
     B.data[row] = list(values[np.flatnonzero(values)])
     return B.tocsr()
 
 
-def _gmres(B, b):
-    try:
-        ilu = spla.spilu(B.tocsc(), drop_tol=1e-5, fill_factor=20)
-    except RuntimeError:
-        return None
-    M = spla.LinearOperator(B.shape, ilu.solve, dtype=complex)
-    x, info = spla.gmres(B, b, M=M, rtol=1e-12, atol=0.0, restart=200, maxiter=50)
-    return x if info == 0 else None
+# ----------------------------------------------------------------------------------------------
+# iterative path: GMRES preconditioned by the no-jump evolution
+
+
+def _iterative(generator, initial) -> Solution:
+    """NESS by GMRES on the jump-chain fixed point, block by block in Schur coordinates.
+
+    Split L = S + J with S(rho) = -i(K rho - rho K^dag), K = H - (i/2) sum_j L_j^dag L_j (no-jump
+    evolution) and J(rho) = sum_j L_j rho L_j^dag.  The NESS solves rho = T(rho), T = -S^{-1} J
+    (T is similar to the CPTP jump-chain map -J S^{-1}); S^{-1} is a Sylvester solve that costs a
+    triangular solve per block pair once each block of K is in Schur form K_c = Q_c R_c Q_c^dag.
+    GMRES solves (I - T) x + v tr(x) = v, non-singular for a unique NESS (v = T(1/d), tr(J v) > 0).
+    Falls back to sparse LU when S is singular (an undamped eigenstate of K) or GMRES stalls.
+    """
+    sec = _sectors(generator)
+    H = sp.csr_matrix(generator.hamiltonian)
+    jumps = [sp.csr_matrix(L) for D in generator.dissipators for L in D.jumps]
+    decay = sum(
+        (sp.csr_matrix(D.decay) for D in generator.dissipators), sp.csr_matrix(H.shape, dtype=complex)
+    )
+    K = (H - 0.5j * decay).tocsr()
+    schur = []
+    for idx in sec.blocks:
+        R, Q = la.schur(K[idx][:, idx].toarray(), output="complex")
+        schur.append((R, Q))
+    damping = np.array([-np.max(np.imag(np.diag(R))) for R, _ in schur])
+    if np.any(damping <= 1e-12 * max(1.0, abs(H).max())):
+        return _sparse(generator, initial)
+    pair_index = {p: i for i, p in enumerate(sec.pairs)}
+    shapes = [(sec.blocks[c].size, sec.blocks[c2].size) for c, c2 in sec.pairs]
+    offsets = np.concatenate(([0], np.cumsum([a * b for a, b in shapes])))
+    # Jump operators between blocks, in Schur coordinates: Lt[a, c] = Q_a^dag L[a, c] Q_c.
+    moves = []  # (target pair, source pair, Lt_ket, Lt_bra)
+    for L in jumps:
+        pieces = {}
+        for c, idx in enumerate(sec.blocks):
+            col = L[:, idx]
+            for a in np.unique(sec.label[col.nonzero()[0]]):
+                pieces[a, c] = schur[a][1].conj().T @ col[sec.blocks[a]].toarray() @ schur[c][1]
+        for (a, c), Lk in pieces.items():
+            for (b, c2), Lb in pieces.items():
+                if (c, c2) in pair_index:
+                    moves.append((pair_index[a, b], pair_index[c, c2], Lk, Lb))
+    trsyl = la.get_lapack_funcs("trsyl", (schur[0][0],))
+    n = int(offsets[-1])
+
+    def T(x):
+        out = np.zeros(n, dtype=complex)
+        blocks = [x[offsets[i] : offsets[i + 1]].reshape(shapes[i]) for i in range(len(shapes))]
+        Y = [np.zeros(s, dtype=complex) for s in shapes]
+        for tgt, src, Lk, Lb in moves:
+            Y[tgt] += Lk @ blocks[src] @ Lb.conj().T
+        for i, (c, c2) in enumerate(sec.pairs):
+            # S(X) = Y  <=>  R_c X - X R_c2^dag = i Y   (Schur coordinates)
+            X, scale, info = trsyl(schur[c][0], schur[c2][0], 1j * Y[i], trana="N", tranb="C", isgn=-1)
+            out[offsets[i] : offsets[i + 1]] = (-X / scale).ravel()
+        return out
+
+    diag_blocks = [pair_index[c, c] for c in range(len(sec.blocks))]
+
+    def trace(x):
+        return sum(np.trace(x[offsets[i] : offsets[i + 1]].reshape(shapes[i])) for i in diag_blocks)
+
+    d = generator.dim
+
+    def solve(start):
+        """NESS from the start vector `start` (diagonal blocks) in the medium's basis, or None."""
+        v = T(start)
+        v /= trace(v)
+        A = spla.LinearOperator((n, n), matvec=lambda x: x - T(x) + v * trace(x), dtype=complex)
+        x, info = spla.gmres(A, v, x0=v, rtol=1e-13, atol=0.0, restart=60, maxiter=40)
+        if info != 0:
+            return None
+        rho = np.zeros((d, d), dtype=complex)
+        for i, (c, c2) in enumerate(sec.pairs):
+            block = schur[c][1] @ x[offsets[i] : offsets[i + 1]].reshape(shapes[i]) @ schur[c2][1].conj().T
+            rho[np.ix_(sec.blocks[c], sec.blocks[c2])] = block
+        return rho / np.trace(rho)
+
+    # Two starts: with a unique NESS both give it; otherwise (I - T) has a larger kernel and the
+    # answers differ, and the sparse/dense path decides with the spectral projector.
+    starts = [np.zeros(n, dtype=complex) for _ in range(2)]
+    weights = np.random.default_rng(0).uniform(0.5, 1.5, d)
+    for i in diag_blocks:
+        c = sec.pairs[i][0]
+        Q = schur[c][1]
+        starts[0][offsets[i] : offsets[i + 1]] = (np.eye(shapes[i][0]) / d).ravel()
+        starts[1][offsets[i] : offsets[i + 1]] = (Q.conj().T @ np.diag(weights[sec.blocks[c]]) @ Q).ravel()
+    rho = solve(starts[0])
+    other = solve(starts[1]) if rho is not None else None
+    if other is None or np.max(np.abs(rho - other)) > STATE_TOL:
+        return _sparse(generator, initial)
+    residual = float(np.linalg.norm(generator.apply(rho)))
+    if not residual <= RESIDUAL_TOL:
+        return _sparse(generator, initial)
+    return _verified(generator, rho, "iterative", residual, 1)
