@@ -23,7 +23,7 @@ carries away (Scovil & Schulz-DuBois, PRL 2, 262 (1959)).
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -113,8 +113,20 @@ class Dissipator:
     """
 
     reservoir: Reservoir
-    jumps: tuple
-    particles: tuple
+    _build_jumps: object = field(repr=False)  # () -> (jumps, particles), called once when needed
+
+    @cached_property
+    def _jump_list(self):
+        jumps, particles = self._build_jumps()
+        return tuple(jumps), tuple(particles)
+
+    @property
+    def jumps(self) -> tuple:
+        return self._jump_list[0]
+
+    @property
+    def particles(self) -> tuple:
+        return self._jump_list[1]
 
     @cached_property
     def decay(self) -> sp.csr_matrix:
@@ -172,9 +184,9 @@ class Generator:
 
     Attributes
     ----------
-    hamiltonian : ndarray or sparse (d, d)
+    hamiltonian : scipy.sparse.csr_matrix (d, d)
         Coherent part (rotating frame when driven).
-    reference : ndarray or sparse (d, d)
+    reference : scipy.sparse.csr_matrix (d, d)
         The Hamiltonian heat is booked against.
     dissipators : tuple of Dissipator
     flavour, bookkeeping : str
@@ -188,6 +200,10 @@ class Generator:
     basis: np.ndarray | None = None
     davies: _Davies | None = None
     driven: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "hamiltonian", sp.csr_matrix(self.hamiltonian, dtype=complex))
+        object.__setattr__(self, "reference", sp.csr_matrix(self.reference, dtype=complex))
 
     @property
     def dim(self) -> int:
@@ -228,7 +244,7 @@ class Generator:
     @cached_property
     def _observables(self):
         """Per dissipator (D_a^dag(H_ref), N_a): Tr[. rho] gives the energy and particle currents."""
-        ref = self.reference.toarray() if sp.issparse(self.reference) else np.asarray(self.reference)
+        ref = self.reference.toarray()
         return tuple((D.adjoint_apply(ref), D.particle_observable()) for D in self.dissipators)
 
     def currents(self, rho: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -328,7 +344,7 @@ def _hermitian_part(X, reservoir):
     return X
 
 
-def _eigh(H: np.ndarray, tol: float):
+def _eigh(H, tol: float):
     """Eigen-decomposition of Hermitian H, block by block where H is block diagonal.
 
     Returns energies (sorted, degenerate levels snapped to their mean), block starts of
@@ -336,14 +352,16 @@ def _eigh(H: np.ndarray, tol: float):
     of H's sparsity graph, e.g. magnetisation sectors) makes eigenvectors respect the symmetry.
     """
     d = H.shape[0]
-    pattern = sp.csr_matrix(np.abs(H) > 0)
-    n_comp, labels = connected_components(pattern, directed=False)
+    H = sp.csr_matrix(H)
+    if not np.any(H.data.imag):
+        H = H.real  # real symmetric: half the memory and a faster eigh
+    n_comp, labels = connected_components(abs(H) > 0, directed=False)
     E = np.empty(d)
     V = np.zeros((d, d), dtype=H.dtype)
     col = 0
     for c in range(n_comp):
         idx = np.flatnonzero(labels == c)
-        e, v = np.linalg.eigh(H[np.ix_(idx, idx)])
+        e, v = np.linalg.eigh(H[idx][:, idx].toarray())
         E[col : col + idx.size] = e
         V[idx, col : col + idx.size] = v
         col += idx.size
@@ -403,33 +421,57 @@ def _channel_operators(X, reservoir):
         yield (X.conj().T if ch.adjoint else X), ch
 
 
+def _sandwich(V, X, d_sparse=256):
+    """V^dag X V, through sparse products when V is block sparse (symmetry sectors) and large."""
+    if V.shape[0] <= d_sparse:
+        X = X.toarray() if sp.issparse(X) else X
+        return V.conj().T @ X @ V
+    Vs = sp.csr_matrix(V)
+    return np.asarray((Vs.conj().T @ sp.csr_matrix(X) @ Vs).toarray())
+
+
 def _global(medium, reservoirs, drive, controls, tol) -> Generator:
-    H = np.asarray(medium.hamiltonian(**controls), dtype=complex)
-    if not np.any(np.iscomplex(H)):
-        H = H.real
+    sparse_h = getattr(medium, "hamiltonian_sparse", None)
+    if sparse_h is not None and medium.dim > 256 and drive is None:
+        H = sp.csr_matrix(sparse_h(**controls))
+    else:
+        H = np.asarray(medium.hamiltonian(**controls), dtype=complex)
     E, starts, V = _eigh(H, tol)
     ids, reps = _bohr_clusters(E, tol)
     couplings, dissipators = [], []
     for r in reservoirs:
         X_full = _hermitian_part(_coupling_operator(medium, r, local=False)[0], r)
-        X = V.conj().T @ X_full @ V
-        per_channel, jumps, particles = [], [], []
+        X = _sandwich(V, X_full)
+        per_channel = []
         for Xc, ch in _channel_operators(X, r):
             rates = np.asarray(ch.rate(reps), dtype=float)[ids]
-            per_channel.append((np.ascontiguousarray(Xc, dtype=complex), np.ascontiguousarray(rates)))
-            new = _davies_jumps(Xc, rates, ids)
-            jumps += new
-            particles += [ch.particles] * len(new)
-        couplings.append(tuple(per_channel))
-        dissipators.append(Dissipator(r, tuple(jumps), tuple(particles)))
-    energies = np.diag(E).astype(complex)
+            per_channel.append(
+                (np.ascontiguousarray(Xc, dtype=complex), np.ascontiguousarray(rates), ch.particles)
+            )
+        couplings.append(tuple((X, R) for X, R, _ in per_channel))
+        dissipators.append(Dissipator(r, _global_jumps(per_channel, ids)))
+    energies = sp.diags(E.astype(complex), format="csr")
     if drive is not None:
         # V is a permutation here (H diagonal): the rotating-frame H in the sorted basis.
-        coherent = V.conj().T @ drive.rotating_hamiltonian(H.astype(complex)) @ V
+        coherent = V.conj().T @ drive.rotating_hamiltonian(H) @ V
     else:
         coherent = energies
     davies = _Davies(E, starts, tuple(couplings))
     return Generator(coherent, energies, tuple(dissipators), "global", "full", V, davies, drive is not None)
+
+
+def _global_jumps(per_channel, ids):
+    """Deferred construction of the Davies jump list (one operator per Bohr frequency)."""
+
+    def build():
+        jumps, particles = [], []
+        for X, R, n in per_channel:
+            new = _davies_jumps(X, R, ids)
+            jumps += new
+            particles += [n] * len(new)
+        return jumps, particles
+
+    return build
 
 
 def _embed_sparse(op, site, site_dims) -> sp.csr_matrix:
@@ -468,7 +510,7 @@ def _local(medium, reservoirs, drive, bookkeeping, controls, tol) -> Generator:
             new = [_embed_sparse(J, site, medium.site_dims) for J in _davies_jumps(Xc, rates, ids, v)]
             jumps += new
             particles += [ch.particles] * len(new)
-        dissipators.append(Dissipator(r, tuple(jumps), tuple(particles)))
+        dissipators.append(Dissipator(r, lambda jumps=jumps, particles=particles: (jumps, particles)))
     coherent = drive.rotating_hamiltonian(H) if drive is not None else H
     reference = H0 if (bookkeeping == "bare" or drive is not None) else H
     return Generator(

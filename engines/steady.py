@@ -402,7 +402,7 @@ def _iterative(generator, initial) -> Solution:
             Y[tgt] += Lk @ blocks[src] @ Lb.conj().T
         for i, (c, c2) in enumerate(sec.pairs):
             # S(X) = Y  <=>  R_c X - X R_c2^dag = i Y   (Schur coordinates)
-            X, scale, info = trsyl(schur[c][0], schur[c2][0], 1j * Y[i], trana="N", tranb="C", isgn=-1)
+            X, scale, _info = trsyl(schur[c][0], schur[c2][0], 1j * Y[i], trana="N", tranb="C", isgn=-1)
             out[offsets[i] : offsets[i + 1]] = (-X / scale).ravel()
         return out
 

@@ -271,7 +271,7 @@ def test_global_generator_equals_independent_davies_construction(medium, reservo
 def test_global_jumps_are_eigenoperators_of_the_hamiltonian(medium, reservoirs):
     """[H, A(w)] = -w A(w): each Davies jump changes the energy by a definite Bohr frequency."""
     gen = Engine(medium, reservoirs).generator
-    H = gen.hamiltonian
+    H = gen.hamiltonian.toarray()
     for D in gen.dissipators:
         for J in D.jumps:
             J = J.toarray()

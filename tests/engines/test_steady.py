@@ -288,7 +288,7 @@ def test_ness_equals_qutip_steadystate(engine):
     """
     gen = engine.generator
     V = np.eye(gen.dim) if gen.basis is None else gen.basis
-    H = V @ np.asarray(gen.hamiltonian) @ V.conj().T
+    H = V @ gen.hamiltonian.toarray() @ V.conj().T
     c_ops = [qutip.Qobj(V @ J.toarray() @ V.conj().T) for D in gen.dissipators for J in D.jumps]
     expected = qutip.steadystate(qutip.liouvillian(qutip.Qobj(H), c_ops)).full()
     for solver in ("auto", "dense", "sparse"):
