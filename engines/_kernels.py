@@ -75,50 +75,42 @@ def sector_superoperator(starts, X, R, out):
 
 
 @njit
-def rates_from_table(kind, T, mu, coupling, cutoff, w0, dephasing, omega, out):
-    """Reservoir rate gamma(w) for every entry of `omega` (same layout as `out`).
+def rate(kind, T, mu, coupling, cutoff, w0, dephasing, w):
+    """Reservoir rate gamma(w) for one Bohr frequency w (energy given to the reservoir).
 
     kind 0: bosonic flat, 1: bosonic ohmic, 2: fermionic removal Gamma (1 - f(w)),
     3: fermionic addition of energy -w, Gamma f(-w).  Mirrors `reservoirs.py` (tested against it).
     """
-    flat_w = omega.ravel()
-    flat_out = out.ravel()
-    for i in range(flat_w.size):
-        w = flat_w[i]
-        if kind >= 2:
-            x = (w - mu) if kind == 2 else (-w - mu)
-            # occupation f(x) for addition, 1 - f(x) = f(-x) for removal: no subtraction
-            y = -x if kind == 2 else x
-            if T == 0.0:
-                f = 1.0 if y < 0 else (0.0 if y > 0 else 0.5)
-            elif y > 0:
-                e = np.exp(-y / T)
-                f = e / (1.0 + e)
-            else:
-                f = 1.0 / (1.0 + np.exp(y / T))
-            flat_out[i] = coupling * f
-            continue
-        if w == 0.0:
-            flat_out[i] = coupling * T / w0 if kind == 1 else dephasing
-            continue
-        x = abs(w)
-        J = coupling if kind == 0 else coupling * (x / w0) * np.exp(-x / cutoff)
+    if kind >= 2:
+        x = (w - mu) if kind == 2 else (-w - mu)
+        # occupation f(x) for addition, 1 - f(x) = f(-x) for removal: no subtraction
+        y = -x if kind == 2 else x
         if T == 0.0:
-            flat_out[i] = J if w > 0 else 0.0
-        elif w > 0:
-            flat_out[i] = -J / np.expm1(-x / T)
+            f = 1.0 if y < 0 else (0.0 if y > 0 else 0.5)
+        elif y > 0:
+            e = np.exp(-y / T)
+            f = e / (1.0 + e)
         else:
-            flat_out[i] = J / np.expm1(x / T)
+            f = 1.0 / (1.0 + np.exp(y / T))
+        return coupling * f
+    if w == 0.0:
+        return coupling * T / w0 if kind == 1 else dephasing
+    x = abs(w)
+    J = coupling if kind == 0 else coupling * (x / w0) * np.exp(-x / cutoff)
+    if T == 0.0:
+        return J if w > 0 else 0.0
+    if w > 0:
+        return -J / np.expm1(-x / T)
+    return J / np.expm1(x / T)
 
 
 @njit
-def _rate(kind, T, mu, coupling, cutoff, w0, dephasing, w):
-    """Scalar twin of `rates_from_table` for use inside other kernels."""
-    buf_w = np.empty(1)
-    buf_w[0] = w
-    buf = np.empty(1)
-    rates_from_table(kind, T, mu, coupling, cutoff, w0, dephasing, buf_w, buf)
-    return buf[0]
+def rates_from_table(kind, T, mu, coupling, cutoff, w0, dephasing, omega, out):
+    """`rate` for every entry of `omega`, written into `out` (same shape)."""
+    flat_w = omega.ravel()
+    flat_out = out.ravel()
+    for i in range(flat_w.size):
+        flat_out[i] = rate(kind, T, mu, coupling, cutoff, w0, dephasing, flat_w[i])
 
 
 @njit
@@ -322,11 +314,11 @@ def batched_ness(
         Xe = np.empty((n_ch, d, d), dtype=np.complex128)
         Re = np.empty((n_ch, d, d))
         for c in range(n_ch):
-            Xe[c] = Vh @ np.ascontiguousarray(X[c]) @ V
+            Xe[c] = X[c] if fixed_basis else Vh @ np.ascontiguousarray(X[c]) @ V
             r = ch_res[c]
             for m in range(d):
                 for k in range(d):
-                    Re[c, m, k] = _rate(
+                    Re[c, m, k] = rate(
                         ch_kind[c],
                         params[r, 0],
                         params[r, 1],
@@ -340,7 +332,7 @@ def batched_ness(
         if driven:
             n = d * d
             L = np.zeros((n, n), dtype=np.complex128)
-            Hce = Vh @ Hc @ V
+            Hce = Hc if fixed_basis else Vh @ Hc @ V
             for i in range(d):
                 for j in range(d):
                     for k in range(d):
@@ -390,4 +382,4 @@ def batched_ness(
         residual[p] = res if ok else np.inf
         herm = 0.5 * (rho + rho.conj().T)
         lowest[p] = np.linalg.eigvalsh(herm)[0]
-        rho_out[p] = V @ np.ascontiguousarray(herm) @ Vh
+        rho_out[p] = herm if fixed_basis else V @ np.ascontiguousarray(herm) @ Vh

@@ -172,6 +172,7 @@ class _Davies:
     energies: np.ndarray  # (d,) sorted, degenerate levels snapped to their block mean
     starts: np.ndarray  # (nb + 1,) starts of degenerate blocks
     couplings: tuple  # per reservoir: tuple of (X (d, d) in the eigenbasis, R (d, d) rates k -> m)
+    sectors: tuple  # per symmetry sector of H: (rows in the medium basis, columns of the eigenbasis)
 
 
 @dataclass(frozen=True, eq=False)
@@ -217,13 +218,13 @@ class Generator:
         """rho from the generator's basis to the medium's basis."""
         if self.basis is None:
             return rho
-        return self.basis @ rho @ self.basis.conj().T
+        return _from_eigen(self.basis, self.davies.sectors, rho)
 
     def from_medium_basis(self, rho: np.ndarray) -> np.ndarray:
         """rho from the medium's basis to the generator's basis."""
         if self.basis is None:
             return np.asarray(rho, dtype=complex)
-        return self.basis.conj().T @ rho @ self.basis
+        return _to_eigen(self.basis, self.davies.sectors, rho)
 
     def superoperator(self) -> sp.csr_matrix:
         """L as a sparse (d*d, d*d) matrix (column stacking)."""
@@ -358,21 +359,53 @@ def _eigh(H, tol: float):
     n_comp, labels = connected_components(abs(H) > 0, directed=False)
     E = np.empty(d)
     V = np.zeros((d, d), dtype=H.dtype)
+    column_sector = np.empty(d, dtype=np.int64)
     col = 0
     for c in range(n_comp):
         idx = np.flatnonzero(labels == c)
         e, v = np.linalg.eigh(H[idx][:, idx].toarray())
         E[col : col + idx.size] = e
         V[idx, col : col + idx.size] = v
+        column_sector[col : col + idx.size] = c
         col += idx.size
     order = np.argsort(E, kind="stable")
-    E, V = E[order], V[:, order]
+    E, V, column_sector = E[order], V[:, order], column_sector[order]
+    sectors = tuple((np.flatnonzero(labels == c), np.flatnonzero(column_sector == c)) for c in range(n_comp))
     scale = max(1.0, float(np.max(np.abs(E), initial=0.0)))
     breaks = np.flatnonzero(np.diff(E) > tol * scale) + 1
     starts = np.concatenate(([0], breaks, [d])).astype(np.int64)
     for a, b in itertools.pairwise(starts):
         E[a:b] = E[a:b].mean()
-    return E, starts, V
+    return E, starts, V, sectors
+
+
+def _to_eigen(V, sectors, X) -> np.ndarray:
+    """V^dag X V, sector pair by sector pair (only pairs that X connects)."""
+    if len(sectors) == 1:
+        X = X.toarray() if sp.issparse(X) else X
+        return V.conj().T @ X @ V
+    X = sp.csr_matrix(X)
+    out = np.zeros(X.shape, dtype=complex)
+    for ra, ca in sectors:
+        rows = X[ra]
+        for rb, cb in sectors:
+            block = rows[:, rb]
+            if block.nnz:
+                out[np.ix_(ca, cb)] = V[np.ix_(ra, ca)].conj().T @ (block @ V[np.ix_(rb, cb)])
+    return out
+
+
+def _from_eigen(V, sectors, rho) -> np.ndarray:
+    """V rho V^dag, sector pair by sector pair (only pairs where rho is nonzero)."""
+    if len(sectors) == 1:
+        return V @ rho @ V.conj().T
+    out = np.zeros(rho.shape, dtype=complex)
+    for ra, ca in sectors:
+        for rb, cb in sectors:
+            block = rho[np.ix_(ca, cb)]
+            if np.any(block):
+                out[np.ix_(ra, rb)] = V[np.ix_(ra, ca)] @ block @ V[np.ix_(rb, cb)].conj().T
+    return out
 
 
 def _bohr_clusters(E: np.ndarray, tol: float):
@@ -421,27 +454,18 @@ def _channel_operators(X, reservoir):
         yield (X.conj().T if ch.adjoint else X), ch
 
 
-def _sandwich(V, X, d_sparse=256):
-    """V^dag X V, through sparse products when V is block sparse (symmetry sectors) and large."""
-    if V.shape[0] <= d_sparse:
-        X = X.toarray() if sp.issparse(X) else X
-        return V.conj().T @ X @ V
-    Vs = sp.csr_matrix(V)
-    return np.asarray((Vs.conj().T @ sp.csr_matrix(X) @ Vs).toarray())
-
-
 def _global(medium, reservoirs, drive, controls, tol) -> Generator:
     sparse_h = getattr(medium, "hamiltonian_sparse", None)
     if sparse_h is not None and medium.dim > 256 and drive is None:
         H = sp.csr_matrix(sparse_h(**controls))
     else:
         H = np.asarray(medium.hamiltonian(**controls), dtype=complex)
-    E, starts, V = _eigh(H, tol)
+    E, starts, V, sectors = _eigh(H, tol)
     ids, reps = _bohr_clusters(E, tol)
     couplings, dissipators = [], []
     for r in reservoirs:
         X_full = _hermitian_part(_coupling_operator(medium, r, local=False)[0], r)
-        X = _sandwich(V, X_full)
+        X = _to_eigen(V, sectors, X_full)
         per_channel = []
         for Xc, ch in _channel_operators(X, r):
             rates = np.asarray(ch.rate(reps), dtype=float)[ids]
@@ -456,7 +480,7 @@ def _global(medium, reservoirs, drive, controls, tol) -> Generator:
         coherent = V.conj().T @ drive.rotating_hamiltonian(H) @ V
     else:
         coherent = energies
-    davies = _Davies(E, starts, tuple(couplings))
+    davies = _Davies(E, starts, tuple(couplings), sectors)
     return Generator(coherent, energies, tuple(dissipators), "global", "full", V, davies, drive is not None)
 
 
@@ -501,7 +525,7 @@ def _local(medium, reservoirs, drive, bookkeeping, controls, tol) -> Generator:
         x, site = _coupling_operator(medium, r, local=True)
         x = _hermitian_part(x, r)
         h = np.asarray(medium.local_hamiltonian(site, **controls), dtype=complex)
-        e, _starts, v = _eigh(h, tol)
+        e, _starts, v, _sectors = _eigh(h, tol)
         ids, reps = _bohr_clusters(e, tol)
         xe = v.conj().T @ x @ v
         jumps, particles = [], []

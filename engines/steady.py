@@ -123,10 +123,12 @@ def _dense_null_vector(A: np.ndarray, trace: np.ndarray, x0: np.ndarray | None):
     the zero modes; several zero modes need `x0` to pick the steady state.
     """
     n = A.shape[0]
+    if not np.any(A.imag):
+        A, trace = A.real, trace.real  # rate matrices: a real LU is four times cheaper
     row = int(np.flatnonzero(trace)[0])
     B = A.copy()
     B[row, :] = trace
-    b = np.zeros(n, dtype=complex)
+    b = np.zeros(n, dtype=A.dtype)
     b[row] = 1.0
     with warnings.catch_warnings():
         # A singular B is expected when the steady state is not unique; gecon below detects it.
