@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 
 from engines import thermo
+from engines._checks import ThermodynamicsWarning
 from engines.generators import build_generator
 from engines.reservoirs import FermionicLead
 from engines.steady import solve_steady_state
@@ -152,6 +154,16 @@ class Engine:
         temperatures = {r.name: r.T for r in self.reservoirs}
         power = float(sum(heat.values()))
         mode, eta, cop = thermo.classify(power, heat, temperatures)
+        sigma = thermo.entropy_production(heat, temperatures)
+        scale = sum(abs(J) / T for J, T in zip(heat.values(), temperatures.values()) if T > 0)
+        if sigma < -thermo.RELATIVE_ZERO * scale - 1e-15:
+            warnings.warn(
+                f"negative entropy production {sigma:.3e} at the steady state of {self!r} "
+                f"(bookkeeping {gen.bookkeeping!r}): the model breaks the second law "
+                "(e.g. a local master equation booked against the full Hamiltonian).",
+                ThermodynamicsWarning,
+                stacklevel=2,
+            )
         return SteadyState(
             rho=rho,
             heat_currents=heat,
@@ -161,7 +173,7 @@ class Engine:
             mode=mode,
             efficiency=eta,
             cop=cop,
-            entropy_production=thermo.entropy_production(heat, temperatures),
+            entropy_production=sigma,
             residual=sol.residual,
             solver=sol.solver,
             flavour=gen.flavour,
