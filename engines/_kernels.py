@@ -12,23 +12,6 @@ from engines._numba import njit, prange
 
 
 @njit
-def davies_jump_superoperator(order, starts, m_idx, k_idx, amp, d, out):
-    """Add sum_w A(w) rho A(w)^dag to the dense superoperator `out` (d*d, d*d).
-
-    Entries of all jump operators A(w) are listed cluster by cluster: entries
-    order[starts[c]:starts[c+1]] belong to Bohr-frequency cluster c; entry e is
-    amp[e] |m_idx[e]><k_idx[e]| (sqrt of the rate already absorbed).
-    """
-    for c in range(starts.size - 1):
-        for a in range(starts[c], starts[c + 1]):
-            ea = order[a]
-            m, k, va = m_idx[ea], k_idx[ea], amp[ea]
-            for b in range(starts[c], starts[c + 1]):
-                eb = order[b]
-                out[m + d * m_idx[eb], k + d * k_idx[eb]] += va * np.conj(amp[eb])
-
-
-@njit
 def sector_superoperator(starts, X, R, out):
     """Add one Davies channel's dissipator restricted to the zero-frequency sector to `out`.
 

@@ -1,0 +1,177 @@
+"""The batched NESS kernel (engines.batch) equals one-by-one solves, and rejects what it cannot do.
+
+The reference is `Engine.steady_state` on the same design with the point's values filled in: an
+independent path (scipy LU on the generator built in Python, or the Pauli sector) for the same physics.
+"""
+
+import numpy as np
+import pytest
+
+from engines import (
+    BosonicBath,
+    Composite,
+    Custom,
+    Drive,
+    Engine,
+    FermionicLead,
+    Levels,
+    Qubit,
+    WorkbenchError,
+)
+from engines.batch import Batch
+
+#: Batched vs one-by-one currents, relative to the largest current of the point.
+BATCH_RTOL = 1e-9
+SEED = 1234
+
+
+def _maser(T_hot=10.0, eps=0.05, E2=3.0, detuning=0.0):
+    return Engine(
+        Levels([0.0, 1.0, E2]),
+        [BosonicBath("hot", T_hot, 0.01, "pair_0_2"), BosonicBath("cold", 0.5, 0.02, "pair_0_1")],
+        drive=Drive((1, 2), eps, detuning),
+    )
+
+
+def _qubit(omega=1.0, T_h=2.0, kappa=0.1):
+    return Engine(
+        Qubit(omega, 0.3),
+        [
+            BosonicBath("h", T_h, kappa, "sigma_x"),
+            BosonicBath("c", 0.5, 0.2, "sigma_x", spectrum="ohmic", cutoff=5.0),
+        ],
+    )
+
+
+def _dot(mu_left=0.5, eps=1.0):
+    lead = lambda name, mu, T: FermionicLead(name, T, mu, 0.1, "jump_0_1")  # noqa: E731
+    return Engine(Levels([0.0, eps]), [lead("left", mu_left, 1.0), lead("right", -0.5, 0.3)])
+
+
+def _two_qubits(g=0.1):
+    medium = Composite([Qubit(1.0), Qubit(1.3)], [(g, [("sigma_plus", 0), ("sigma_minus", 1)])])
+    return Engine(
+        medium,
+        [BosonicBath("hot", 3.0, 0.05, "sigma_x", site=0), BosonicBath("cold", 0.4, 0.05, "sigma_x", site=1)],
+    )
+
+
+CASES = [
+    pytest.param(
+        _maser(),
+        ["hot.T", "drive.strength"],
+        [(1.0, 20.0), (1e-3, 0.2)],
+        lambda v: _maser(T_hot=v[0], eps=v[1]),
+        id="maser-T-eps",
+    ),
+    pytest.param(
+        _maser(),
+        ["E2", "drive.detuning"],
+        [(2.0, 5.0), (-0.05, 0.05)],
+        lambda v: _maser(E2=v[0], detuning=v[1]),
+        id="maser-level-detuning",
+    ),
+    pytest.param(
+        _qubit(),
+        ["omega", "h.T", "h.coupling"],
+        [(0.5, 2.0), (0.1, 5.0), (0.0, 0.3)],
+        lambda v: _qubit(v[0], v[1], v[2]),
+        id="qubit-omega-T-coupling",
+    ),
+    pytest.param(
+        _dot(),
+        ["left.mu", "E1"],
+        [(-1.0, 2.0), (-0.5, 1.5)],
+        lambda v: _dot(v[0], v[1]),
+        id="quantum-dot-mu-level",
+    ),
+    pytest.param(_two_qubits(), ["g_0"], [(0.0, 0.3)], lambda v: _two_qubits(v[0]), id="two-qubits-coupling"),
+]
+
+
+@pytest.mark.parametrize(("template", "parameters", "ranges", "build"), CASES)
+def test_batched_kernel_equals_one_by_one_solves(template, parameters, ranges, build):
+    """Heat and particle currents, power, mode and NESS of every point equal Engine.steady_state."""
+    rng = np.random.default_rng(SEED)
+    values = np.column_stack([rng.uniform(lo, hi, 12) for lo, hi in ranges])
+    result = Batch(template, parameters).solve(values)
+    names = [r.name for r in template.reservoirs]
+    for i, v in enumerate(values):
+        ness = build(v).steady_state()
+        expected = np.array([ness.heat_currents[n] for n in names])
+        scale = max(np.max(np.abs(expected)), 1e-300)
+        np.testing.assert_allclose(result.heat[i], expected, rtol=0, atol=BATCH_RTOL * scale)
+        for j, n in enumerate(names):
+            if n in ness.particle_currents:
+                assert result.particles[i, j] == pytest.approx(
+                    ness.particle_currents[n], abs=BATCH_RTOL * scale
+                )
+        assert result.mode[i] == ness.mode
+        np.testing.assert_allclose(result.states[i], ness.rho, atol=1e-9)
+
+
+def test_batched_maser_efficiency_is_scovil_schulz_dubois():
+    """Every engine-mode point of a maser sweep has eta = 1 - w_c/w_h (Scovil & Schulz-DuBois 1959)."""
+    T = np.linspace(1.0, 30.0, 40)
+    result = Batch(_maser(), ["hot.T"]).solve(T)
+    engine = result.mode == "engine"
+    assert engine.any() and (~engine).any()
+    np.testing.assert_allclose(result.efficiency[engine], 1 - 1 / 3, rtol=1e-9)
+    assert np.all(np.isnan(result.efficiency[~engine]))
+
+
+def test_batch_frame_has_one_row_per_point():
+    frame = Batch(_dot(), ["left.mu"]).solve(np.linspace(-1, 1, 5)).to_frame()
+    assert len(frame) == 5
+    assert {"left.mu", "power", "efficiency", "mode", "J_left", "I_left", "entropy_production"} <= set(frame)
+
+
+@pytest.mark.parametrize(
+    ("build", "parameters", "match"),
+    [
+        pytest.param(
+            lambda: Engine(Qubit(1.0), [BosonicBath("h", 1.0, 0.1, "sigma_x")], "local"),
+            ["omega"],
+            "flavour",
+            id="local-flavour",
+        ),
+        pytest.param(lambda: _qubit(), ["T"], "parameters", id="unknown-parameter"),
+        pytest.param(
+            lambda: Engine(Qubit(1.0), [BosonicBath("h", 1.0, 0.1, "sigma_x", spectrum=lambda w: w)]),
+            ["h.T"],
+            "callable",
+            id="callable-spectrum",
+        ),
+    ],
+)
+def test_batch_rejects_what_the_kernel_cannot_do(build, parameters, match):
+    with pytest.raises(WorkbenchError, match=match):
+        Batch(build(), parameters)
+
+
+def test_batch_rejects_non_affine_controls():
+    """H(w) = diag(0, w^2) is not H_0 + w H_1: the batched path must refuse, not silently linearise."""
+    medium = Custom(lambda w: np.diag([0.0, w**2]), {"w": 1.0}, operators={"x": np.array([[0, 1], [1, 0]])})
+    engine = Engine(medium, [BosonicBath("h", 1.0, 0.1, "x")])
+    with pytest.raises(WorkbenchError, match="affinely"):
+        Batch(engine, ["w"])
+
+
+@pytest.mark.parametrize(
+    ("values", "match"),
+    [
+        pytest.param([[-1.0]], "h.T", id="negative-temperature"),
+        pytest.param([[np.nan]], "finite", id="nan"),
+        pytest.param([[1.0, 2.0]], "shape", id="wrong-shape"),
+    ],
+)
+def test_batch_rejects_bad_values(values, match):
+    with pytest.raises(WorkbenchError, match=match):
+        Batch(_qubit(), ["h.T"]).solve(values)
+
+
+def test_batch_reports_points_without_a_unique_steady_state():
+    """Zero coupling to every bath leaves the populations free: the point is refused, never returned."""
+    engine = Engine(Qubit(1.0), [BosonicBath("h", 1.0, 0.1, "sigma_x")])
+    with pytest.raises(WorkbenchError, match="no unique verified steady state"):
+        Batch(engine, ["h.coupling"]).solve([[0.1], [0.0]])
