@@ -1,0 +1,103 @@
+"""Each numba kernel of engines._kernels against a plain NumPy/SciPy twin (STYLE.md item 6)."""
+
+import numpy as np
+import pytest
+
+from engines import BosonicBath, Drive, Engine, FermionicLead, Levels, Qubit
+from engines import _kernels
+from engines.generators import DEGENERACY_TOL
+
+#: Kernel against its twin (same arithmetic up to summation order).
+KERNEL_TOL = 1e-12
+SEED = 1234
+
+
+def _random_global_engine(d=4, degenerate=False):
+    rng = np.random.default_rng(SEED)
+    energies = np.sort(rng.uniform(0, 3, d))
+    if degenerate:
+        energies[1] = energies[2]
+    A = rng.normal(size=(d, d)) + 1j * rng.normal(size=(d, d))
+    return Engine(
+        Levels(list(energies)),
+        [BosonicBath("a", 1.3, 0.2, A + A.conj().T), BosonicBath("b", 0.4, 0.1, "pair_0_1")],
+    )
+
+
+@pytest.mark.parametrize("degenerate", [False, True], ids=["non-degenerate", "degenerate"])
+def test_davies_full_superoperator_equals_the_generator(degenerate):
+    """The kernel's Davies superoperator (all Bohr frequencies) equals the one assembled from jump lists."""
+    gen = _random_global_engine(degenerate=degenerate).generator
+    d = gen.dim
+    out = np.zeros((d * d, d * d), dtype=complex)
+    for channels in gen.davies.couplings:
+        for X, R in channels:
+            _kernels.davies_full_superoperator(gen.davies.energies, X, R, DEGENERACY_TOL, out)
+    expected = sum(D.superoperator().toarray() for D in gen.dissipators)
+    np.testing.assert_allclose(out, expected, atol=KERNEL_TOL)
+
+
+def test_degenerate_blocks_snaps_like_the_generator():
+    E = np.array([0.0, 1.0, 1.0 + 1e-12, 2.0, 2.0, 2.0 - 1e-13, 3.0])
+    E.sort()
+    snapped = E.copy()
+    starts = _kernels.degenerate_blocks(snapped, DEGENERACY_TOL)
+    np.testing.assert_array_equal(starts, [0, 1, 3, 6, 7])
+    np.testing.assert_allclose(snapped[1:3], E[1:3].mean(), rtol=0, atol=0)
+
+
+def test_solve_with_trace_equals_numpy_solve():
+    """Gaussian elimination with the trace row against numpy.linalg.solve of the same bordered system."""
+    gen = _random_global_engine().generator
+    A = gen.superoperator().toarray()
+    d = gen.dim
+    trace = np.eye(d).ravel(order="F").astype(complex)
+    x = np.zeros(d * d, dtype=complex)
+    assert _kernels.solve_with_trace(A.copy(), trace, x)
+    B = A.copy()
+    B[0] = trace
+    b = np.zeros(d * d, dtype=complex)
+    b[0] = 1
+    np.testing.assert_allclose(x, np.linalg.solve(B, b), atol=KERNEL_TOL)
+
+
+def test_solve_with_trace_reports_a_singular_system():
+    A = np.zeros((4, 4), dtype=complex)  # L = 0: every state is stationary
+    trace = np.array([1, 0, 0, 1], dtype=complex)
+    assert not _kernels.solve_with_trace(A, trace, np.zeros(4, dtype=complex))
+
+
+@pytest.mark.parametrize(
+    "engine",
+    [
+        pytest.param(_random_global_engine(), id="random-4-level"),
+        pytest.param(_random_global_engine(degenerate=True), id="degenerate"),
+        pytest.param(
+            Engine(
+                Levels([0.0, 1.0, 3.0]),
+                [BosonicBath("h", 5.0, 0.1, "pair_0_2"), BosonicBath("c", 0.5, 0.1, "pair_0_1")],
+                drive=Drive((1, 2), 0.2),
+            ),
+            id="driven-maser",
+        ),
+        pytest.param(Engine(Levels([0.0, 0.7]), [FermionicLead("l", 1.0, 0.3, 0.1, "jump_0_1")]), id="lead"),
+        pytest.param(Engine(Qubit(1.0, 0.4), [BosonicBath("h", 2.0, 0.1, "sigma_x")]), id="qubit"),
+    ],
+)
+def test_davies_currents_equal_the_heat_observables(engine):
+    """Energy current sum_m E_m (D rho)_mm and jump rate equal Tr[H D(rho)] and Tr[sum L^dag L rho]."""
+    gen = engine.generator
+    d = gen.dim
+    rng = np.random.default_rng(SEED)
+    M = rng.normal(size=(d, d)) + 1j * rng.normal(size=(d, d))
+    rho = M @ M.conj().T
+    rho /= np.trace(rho)
+    energy, number = gen.currents(rho)
+    for a, (D, channels) in enumerate(zip(gen.dissipators, gen.davies.couplings)):
+        e_a = n_a = 0.0
+        for (X, R), ch in zip(channels, D.reservoir.channels()):
+            e, jumps = _kernels.davies_currents(gen.davies.energies, gen.davies.starts, X, R, rho)
+            e_a += e
+            n_a += ch.particles * jumps
+        assert e_a == pytest.approx(energy[a], abs=KERNEL_TOL)
+        assert n_a == pytest.approx(number[a], abs=KERNEL_TOL)
