@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from engines import BosonicBath, Drive, Engine, FermionicLead, Levels, Qubit
-from engines import _kernels
+from engines import BosonicBath, Drive, Engine, FermionicLead, Levels, Qubit, _kernels
 from engines.generators import DEGENERACY_TOL
 
 #: Kernel against its twin (same arithmetic up to summation order).
