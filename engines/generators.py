@@ -234,6 +234,14 @@ class Generator:
                 out = out + D.superoperator()
         return out.tocsr()
 
+    def medium_superoperator(self) -> np.ndarray:
+        """L as a dense (d*d, d*d) array acting on vec(rho) in the medium's basis (small d)."""
+        L = self.superoperator().toarray()
+        if self.basis is None:
+            return L
+        U = np.kron(self.basis.conj(), self.basis)  # vec(V X V^dag) = (conj(V) kron V) vec(X)
+        return U @ L @ U.conj().T
+
     def apply(self, rho: np.ndarray) -> np.ndarray:
         """L(rho) in the generator's basis."""
         H = self.hamiltonian

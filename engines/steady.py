@@ -41,7 +41,7 @@ from engines import _kernels
 from engines._checks import WorkbenchError, choice, matrix
 from engines.superop import unvec, vec
 
-__all__ = ["SOLVERS", "solve_steady_state"]
+__all__ = ["SOLVERS", "solve_steady_state", "stationary_vector"]
 
 SOLVERS = ("auto", "pauli", "dense", "sparse", "iterative")
 
@@ -104,7 +104,7 @@ def solve_steady_state(generator, solver="auto", initial=None) -> Solution:
         A = generator.superoperator().toarray()
         trace = vec(np.eye(d)).astype(complex)
         x0 = None if initial is None else vec(initial)
-        x, res, k = _dense_null_vector(A, trace, x0)
+        x, res, k = stationary_vector(A, trace, x0)
         return _verified(generator, unvec(x, d), solver, res, k)
     if solver == "iterative":
         return _iterative(generator, initial)
@@ -115,7 +115,7 @@ def solve_steady_state(generator, solver="auto", initial=None) -> Solution:
 # dense linear algebra shared by the "dense" and "pauli" paths
 
 
-def _dense_null_vector(A: np.ndarray, trace: np.ndarray, x0: np.ndarray | None):
+def stationary_vector(A: np.ndarray, trace: np.ndarray, x0: np.ndarray | None):
     """Solve A x = 0 with trace . x = 1; returns (x, residual, kernel dimension).
 
     One row of A (a population row, linearly dependent on the others because trace . A = 0) is
@@ -218,7 +218,7 @@ def _pauli(generator, initial) -> Solution:
     x0 = None
     if initial is not None:
         x0 = np.concatenate([vec(initial[a:b, a:b]) for a, b in itertools.pairwise(starts)])
-    x, res, k = _dense_null_vector(M, trace, x0)
+    x, res, k = stationary_vector(M, trace, x0)
     rho = np.zeros((generator.dim, generator.dim), dtype=complex)
     eigenvalues = []
     for b, (a, e) in enumerate(itertools.pairwise(starts)):
@@ -335,7 +335,7 @@ def _sparse(generator, initial) -> Solution:
                 "probably not unique); pass `initial=` on a smaller model or check the couplings."
             )
         x0 = None if initial is None else vec(initial)[idx]
-        x, _, _k = _dense_null_vector(A.toarray(), trace, x0)
+        x, _, _k = stationary_vector(A.toarray(), trace, x0)
         solver = "dense (sector)"
     rho_vec = np.zeros(d * d, dtype=complex)
     rho_vec[idx] = x

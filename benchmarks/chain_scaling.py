@@ -1,0 +1,677 @@
+"""Benchmark: NESS of a boundary-driven open XXZ chain against its length, ours vs ``qutip.steadystate``.
+
+The model: ``SpinChain(N, J=1, Delta=0.5, field=1)`` (H = sum_i J (sx sx + sy sy + Delta sz sz) +
+sum_i (field/2) sz_i), a hot bath (T = 2) on site 0 and a cold bath (T = 0.5) on site N-1, both
+flat (J(w) = kappa = 0.1) and coupled through sigma_x.  For each flavour ("global": Davies jumps
+in the eigenbasis of the whole chain; "local": each bath sees its own site) and N = 4, 5, ...:
+
+- **ours**: ``Engine(chain, baths, flavour).steady_state()`` with the automatic solver, timed from
+  the generator's construction to the returned `SteadyState`.
+- **QuTiP**: ``qutip.steadystate`` on the same model.  Local: ``steadystate(H, c_ops)`` with the
+  chain Hamiltonian and our four local jump operators (``generator.dissipators[i].jumps``, medium
+  basis); the Liouvillian QuTiP builds inside the call is timed.  Global: the Davies jumps number
+  O(d^2) (about 5 million at N = 12), far too many for a list of ``Qobj``; the Liouvillian
+  -i[H, .] + sum_j D[L_j] is assembled in bulk from the jump entries in the eigenbasis (untimed,
+  checked against ``qutip.liouvillian(H, c_ops)`` for N <= 6) and only ``steadystate(L)`` is
+  timed.
+
+Every measurement runs in a fresh interpreter (``multiprocessing``, spawn) that first solves an
+N = 4 chain of the same flavour (numba kernels loaded from the on-disk cache, QuTiP's dispatch
+tables built), then measures; peak memory is that interpreter's ``ru_maxrss``, nothing subtracted
+(the idle interpreter's RSS is printed above the tables).  QuTiP runs under a hard timeout and an
+address-space cap; once it times out or runs out of memory, larger N are not tried.  The heat
+currents must agree (max |J_ours - J_QuTiP| / max |J| <= 1e-6) wherever both finished, or the
+program exits with 1.
+
+Run ``python benchmarks/chain_scaling.py --help`` for the options; this is a program that prints a
+table, never a test (STYLE.md item 14).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import multiprocessing as mp
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+#: Agreement required between our heat currents and QuTiP's (relative to the largest current).
+AGREEMENT_TOL = 1e-6
+#: The chain and its baths: (name, temperature, site) with site -1 the last one.
+CHAIN = {"J": 1.0, "Delta": 0.5, "field": 1.0}
+BATHS = (("hot", 2.0, 0), ("cold", 0.5, -1))
+COUPLING = 0.1
+OPERATOR = "sigma_x"
+FLAVOURS = ("global", "local")
+#: Chain length solved before each measurement (numba cache load, QuTiP dispatch tables).
+WARMUP_N = 4
+#: Largest N for which the bulk Davies Liouvillian is checked against qutip.liouvillian(H, c_ops).
+CHECK_MAX_N = 6
+#: The issue's targets.
+TARGET_GLOBAL = (12, 120.0)  # N, seconds
+TARGET_LOCAL_RATIO = (8, 5.0)  # N, QuTiP time / ours
+TARGET_LOCAL = (10, 300.0)  # N, seconds
+#: Wall-clock allowance for a QuTiP child to load and build its model before the timed call.
+QUTIP_SETUP_TIMEOUT = 1800.0
+
+
+# ---------------------------------------------------------------------------------------------- model
+
+
+def build_engine(n: int, flavour: str):
+    """The boundary-driven XXZ chain of `n` sites with its two baths."""
+    from engines import BosonicBath, Engine, SpinChain
+
+    chain = SpinChain(n, **CHAIN)
+    baths = [BosonicBath(name, T, COUPLING, OPERATOR, site=site % n) for name, T, site in BATHS]
+    return Engine(chain, baths, flavour)
+
+
+def _max_rss() -> int:
+    """Peak resident set size of this process in bytes (ru_maxrss is in kB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _coo(jumps, first_id: int = 0):
+    """Jump operators (sparse) as entries (jump id, row, column, value)."""
+    parts = []
+    for j, L in enumerate(jumps):
+        L = L.tocoo()
+        parts.append((np.full(L.nnz, first_id + j), L.row, L.col, L.data))
+    if not parts:
+        return tuple(np.empty(0, dtype=t) for t in (np.int64, np.int64, np.int64, complex))
+    return tuple(np.concatenate(p) for p in zip(*parts))
+
+
+def _davies_entries(generator, a: int):
+    """Entries of reservoir `a`'s Davies jumps, sqrt(gamma(w)) A(w), with the Bohr cluster as jump id.
+
+    Read from the eigenbasis data the generator keeps (`generator.davies`): materialising
+    ``generator.dissipators[a].jumps`` needs one (d, d) CSR matrix per Bohr frequency, about 80 GB of
+    index arrays at N = 12.  Same clustering and threshold as `engines.generators._davies_jumps`.
+    """
+    from engines.generators import DEGENERACY_TOL, _bohr_clusters
+
+    dav = generator.davies
+    ids, _ = _bohr_clusters(dav.energies, DEGENERACY_TOL)
+    parts = []
+    for X, R in dav.couplings[a]:
+        amp = np.sqrt(R) * X
+        m, k = np.nonzero(np.abs(amp) > 1e-14 * max(1.0, float(np.max(np.abs(amp), initial=0.0))))
+        parts.append((ids[m, k] + len(parts) * ids.size, m, k, amp[m, k]))
+    return tuple(np.concatenate(p) for p in zip(*parts))
+
+
+def _export(engine, n: int, path: Path) -> None:
+    """Write the model QuTiP solves (H, reference H, jump entries per bath) to `path` (.npz)."""
+    import scipy.sparse as sp
+
+    gen = engine.generator
+    H = sp.csr_matrix(gen.hamiltonian)
+    ref = sp.csr_matrix(gen.reference)
+    arrays = {
+        "d": np.array(gen.dim),
+        "H_data": H.data,
+        "H_indices": H.indices,
+        "H_indptr": H.indptr,
+        "ref_diag": ref.diagonal(),
+        "ref_offdiag": np.array(abs(ref - sp.diags(ref.diagonal())).sum()),
+        "names": np.array(gen.names),
+    }
+    for a, D in enumerate(gen.dissipators):
+        if gen.flavour == "global":
+            entries = _davies_entries(gen, a)
+            if n <= CHECK_MAX_N:
+                for key, x in zip(("id", "row", "col", "val"), _coo(D.jumps)):
+                    arrays[f"check{a}_{key}"] = x
+        else:
+            entries = _coo(D.jumps)
+        for key, x in zip(("id", "row", "col", "val"), entries):
+            arrays[f"jumps{a}_{key}"] = x
+    np.savez(path, **arrays)
+
+
+# ----------------------------------------------------------------------------------------------- ours
+
+
+def _ours_child(conn, n: int, flavour: str, export: str | None) -> None:
+    """Measure our NESS of the n-site chain in this (fresh) interpreter; send the numbers to `conn`."""
+    try:
+        import numba
+
+        warm = build_engine(WARMUP_N, flavour).steady_state()  # numba cache load, lazy imports
+        del warm
+        gc.collect()
+        rss_before = _max_rss()
+        start = time.perf_counter()
+        engine = build_engine(n, flavour)
+        built = time.perf_counter()
+        ness = engine.steady_state()
+        done = time.perf_counter()
+        out = {
+            "status": "ok",
+            "time": done - start,
+            "generator": built - start,
+            "solve": done - built,
+            "rss": _max_rss(),
+            "rss_before": rss_before,
+            "solver": ness.solver,
+            "residual": ness.residual,
+            "heat": [ness.heat_currents[name] for name, _, _ in BATHS],
+            "threads": numba.get_num_threads(),
+        }
+        if export:
+            # After the measurement: the export's own memory is not in `rss`.
+            try:
+                _export(engine, n, Path(export))
+            except MemoryError:
+                out["export"] = "out of memory"
+        conn.send(out)
+    except MemoryError:
+        conn.send({"status": "out of memory", "message": traceback.format_exc(limit=3)})
+    except Exception as exc:  # report, the parent marks the row
+        conn.send({"status": "failed", "message": f"{type(exc).__name__}: {exc}"})
+    finally:
+        conn.close()
+
+
+def _baseline_child(conn, kind: str, cap: int) -> None:
+    """RSS of an idle interpreter with the imports done, then after the warm-up solves."""
+    try:
+        if kind == "ours":
+            import numba
+
+            import engines  # noqa: F401
+
+            rss_imports = _max_rss()
+            start = time.perf_counter()
+            for flavour in FLAVOURS:
+                build_engine(WARMUP_N, flavour).steady_state()
+            warm = time.perf_counter() - start
+            conn.send(
+                {
+                    "status": "ok",
+                    "rss_imports": rss_imports,
+                    "rss_warm": _max_rss(),
+                    "warm": warm,
+                    "numba": numba.__version__,
+                    "threads": numba.get_num_threads(),
+                    "cache": _numba_cache_state(),
+                }
+            )
+        else:
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+            import qutip
+            import scipy  # noqa: F401
+
+            rss_imports = _max_rss()
+            _qutip_warmup(qutip)
+            out = {"status": "ok", "rss_imports": rss_imports, "qutip": qutip.__version__}
+            conn.send({**out, "rss_warm": _max_rss()})
+    except Exception as exc:
+        conn.send({"status": "failed", "message": f"{type(exc).__name__}: {exc}"})
+    finally:
+        conn.close()
+
+
+def _numba_cache_state() -> str:
+    """Whether the Davies sector kernel came from numba's disk cache ("cache hit") or was compiled."""
+    try:
+        from engines import _kernels  # read-only introspection, for the report only
+
+        stats = _kernels.sector_superoperator.stats
+    except AttributeError:
+        return "unknown"
+    if sum(stats.cache_hits.values()):
+        return "cache hit"
+    if sum(stats.cache_misses.values()):
+        return "compiled"
+    return "unknown"
+
+
+# ---------------------------------------------------------------------------------------------- QuTiP
+
+
+def _qutip_warmup(qutip) -> None:
+    """A two-level steady state: QuTiP's first call builds its dispatch tables."""
+    qutip.steadystate(qutip.sigmaz(), [0.1 * qutip.sigmam(), 0.05 * qutip.sigmap()])
+
+
+def _load_jumps(data, a: int, prefix: str = "jumps"):
+    return tuple(data[f"{prefix}{a}_{key}"] for key in ("id", "row", "col", "val"))
+
+
+def _compressed_rows(ids, rows, cols, vals, d: int):
+    """B with one row per (jump, row) pair, so that sum_j L_j^dag A L_j = B^dag diag(a) B for diagonal A.
+
+    Returns B (sparse, (n_keys, d)) and the row of the medium each key belongs to.
+    """
+    import scipy.sparse as sp
+
+    keys, key_index = np.unique(ids * d + rows, return_inverse=True)
+    B = sp.csr_matrix((vals, (key_index, cols)), shape=(keys.size, d))
+    return B, keys % d
+
+
+def bulk_liouvillian(H, entries, d: int):
+    """-i[H, .] + sum_j D[L_j] as a sparse (d^2, d^2) matrix (column stacking, QuTiP's convention).
+
+    `entries` = (jump id, row, column, value) of all jump operators; entries with equal id belong to
+    one operator.  sum_j conj(L_j) kron L_j has element (m + d m', k + d k') = sum_j L_j[m, k]
+    conj(L_j[m', k']): with C[j, m + d k] = L_j[m, k] it is C^T conj(C), re-indexed.
+    """
+    import scipy.sparse as sp
+
+    ids, rows, cols, vals = entries
+    _, jump_index = np.unique(ids, return_inverse=True)
+    C = sp.csr_matrix((vals, (jump_index, rows + d * cols)), shape=(jump_index.max() + 1, d * d))
+    P = (C.T @ C.conj()).tocoo()
+    del C
+    m, k, m2, k2 = P.row % d, P.row // d, P.col % d, P.col // d
+    jumps_kron = sp.csr_matrix((P.data, (m + d * m2, k + d * k2)), shape=(d * d, d * d))
+    del P, m, k, m2, k2
+    B, _ = _compressed_rows(ids, rows, cols, vals, d)
+    gamma = (B.conj().T @ B).tocsr()
+    eye = sp.identity(d, dtype=complex, format="csr")
+    H = sp.csr_matrix(H)
+    out = jumps_kron - 0.5 * (sp.kron(eye, gamma, format="csr") + sp.kron(gamma.T, eye, format="csr"))
+    out = out - 1j * (sp.kron(eye, H, format="csr") - sp.kron(H.T, eye, format="csr"))
+    return out.tocsr()
+
+
+def heat_observable(entries, ref_diag: np.ndarray, d: int):
+    """D^dag(H_ref) = sum_j L_j^dag H_ref L_j - {L_j^dag L_j, H_ref}/2 for a diagonal H_ref, sparse (d, d)."""
+    import scipy.sparse as sp
+
+    B, key_row = _compressed_rows(*entries, d)
+    Bh = B.conj().T
+    gain = Bh @ sp.diags(ref_diag[key_row]) @ B
+    gamma = Bh @ B
+    href = sp.diags(ref_diag)
+    return (gain - 0.5 * (gamma @ href + href @ gamma)).tocsr()
+
+
+def _qutip_child(conn, path: str, flavour: str, n: int, cap: int) -> None:
+    """Time qutip.steadystate on the model in `path` under an address-space cap of `cap` bytes."""
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        import qutip
+        import scipy.sparse as sp
+
+        _qutip_warmup(qutip)
+        data = np.load(path)
+        d = int(data["d"])
+        if float(data["ref_offdiag"]) != 0.0:
+            raise ValueError("the reference Hamiltonian is not diagonal; heat_observable needs it diagonal")
+        H = sp.csr_matrix((data["H_data"], data["H_indices"], data["H_indptr"]), shape=(d, d))
+        names = [str(x) for x in data["names"]]
+        entries = [_load_jumps(data, a) for a in range(len(names))]
+        ref_diag = data["ref_diag"]
+        setup = time.perf_counter()
+        info = {"check": None}
+        Hq = qutip.Qobj(H)
+        if flavour == "global":
+            # One id space for the jumps of both baths.
+            offsets = np.cumsum([0] + [int(e[0].max(initial=-1)) + 1 for e in entries])
+            all_entries = tuple(
+                np.concatenate(x)
+                for x in zip(*[(ids + off, r, c, v) for off, (ids, r, c, v) in zip(offsets, entries)])
+            )
+            L = bulk_liouvillian(H, all_entries, d)
+            info["unknowns"], info["nnz"] = L.shape[0], L.nnz
+            if n <= CHECK_MAX_N:
+                # The bulk assembly against QuTiP's own, on our generator's list of jump operators.
+                c_ops = []
+                for a in range(len(names)):
+                    ids, r, c, v = _load_jumps(data, a, "check")
+                    for j in np.unique(ids):
+                        s = ids == j
+                        c_ops.append(qutip.Qobj(sp.csr_matrix((v[s], (r[s], c[s])), shape=(d, d))))
+                reference = qutip.liouvillian(Hq, c_ops).to("csr").data.as_scipy()
+                info["check"] = float(abs(L - reference).max() / abs(reference).max())
+                del c_ops, reference
+            A = qutip.Qobj(L, dims=[[[d], [d]], [[d], [d]]], superrep="super")
+            del L
+            args = (A,)
+        else:
+            c_ops = []
+            for ids, r, c, v in entries:
+                for j in np.unique(ids):
+                    s = ids == j
+                    c_ops.append(qutip.Qobj(sp.csr_matrix((v[s], (r[s], c[s])), shape=(d, d))))
+            info["unknowns"] = d * d
+            args = (Hq, c_ops)
+        observables = [qutip.Qobj(heat_observable(e, ref_diag, d)) for e in entries]
+        data.close()
+        gc.collect()
+        info["setup"] = time.perf_counter() - setup
+        info["rss_before"] = _max_rss()
+        conn.send({"status": "ready"})
+        start = time.perf_counter()
+        rho = qutip.steadystate(*args)
+        elapsed = time.perf_counter() - start
+        rss = _max_rss()
+        heat = [float(np.real(qutip.expect(Q, rho))) for Q in observables]
+        conn.send({"status": "ok", "time": elapsed, "rss": rss, "heat": heat, **info})
+    except MemoryError:
+        conn.send({"status": "out of memory", "message": traceback.format_exc(limit=3)})
+    except Exception as exc:
+        status = "out of memory" if "memory" in str(exc).lower() else "failed"
+        conn.send({"status": status, "message": f"{type(exc).__name__}: {exc}"})
+    finally:
+        conn.close()
+
+
+# ------------------------------------------------------------------------------------------- running
+
+
+def _run(target, args, timeout: float, setup_timeout: float | None = None) -> dict:
+    """Run `target(conn, *args)` in a fresh interpreter; kill it after `timeout` seconds.
+
+    With `setup_timeout`, the child first sends {"status": "ready"} (within `setup_timeout`) and
+    `timeout` counts from then on (the timed call only).
+    """
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=target, args=(child, *args))
+    proc.start()
+    child.close()
+    result = None
+    try:
+        if setup_timeout is not None:
+            result = _receive(parent, setup_timeout)
+            if result is not None and result.get("status") == "ready":
+                result = _receive(parent, timeout)
+        else:
+            result = _receive(parent, timeout)
+        if result is None:
+            result = {"status": "timeout"}
+    except EOFError:  # the child died without a word: a crash, typically out of memory
+        proc.join(5)
+        code = proc.exitcode
+        result = {"status": "crashed", "message": f"exit code {code}"}
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+        parent.close()
+    return result
+
+
+def _receive(conn, timeout: float):
+    """The child's next message, or None after `timeout` seconds."""
+    return conn.recv() if conn.poll(timeout) else None
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+def _bytes(n: float) -> str:
+    for factor, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if n >= factor:
+            return f"{n / factor:.1f} {unit}"
+    return f"{n:.0f} B"
+
+
+def _seconds(t: float) -> str:
+    return f"{t:.3g} s" if t < 100 else f"{t:.0f} s"
+
+
+def print_table(rows: list[list[str]]) -> None:
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    for k, row in enumerate(rows):
+        print(
+            "  ".join(cell.rjust(w) if c else cell.ljust(w) for c, (cell, w) in enumerate(zip(row, widths)))
+        )
+        if k == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def _agreement(ours: dict, qutip: dict) -> float | None:
+    if ours.get("status") != "ok" or qutip.get("status") != "ok":
+        return None
+    J = np.array(ours["heat"])
+    return float(np.max(np.abs(J - np.array(qutip["heat"]))) / np.max(np.abs(J)))
+
+
+def _status(result: dict | None) -> str:
+    if result is None:
+        return "-"
+    return {"timeout": "timeout", "out of memory": "out of memory"}.get(result["status"], result["status"])
+
+
+def report(flavour: str, rows: list[dict], args) -> None:
+    """The table of one flavour and the lines below it."""
+    print(f"{flavour} flavour")
+    header = [
+        "N",
+        "d",
+        "solver",
+        "residual",
+        "ours",
+        "ours peak RSS",
+        "QuTiP",
+        "QuTiP peak RSS",
+        "ratio QuTiP/ours",
+        "max|dJ|/max|J|",
+    ]
+    table = [header]
+    for row in rows:
+        ours, qt = row["ours"], row["qutip"]
+        ok, qok = ours["status"] == "ok", qt is not None and qt["status"] == "ok"
+        agree = _agreement(ours, qt) if qok else None
+        table.append(
+            [
+                str(row["n"]),
+                str(2 ** row["n"]),
+                ours["solver"] if ok else _status(ours),
+                f"{ours['residual']:.1e}" if ok else "-",
+                _seconds(ours["time"]) if ok else _status(ours),
+                _bytes(ours["rss"]) if ok else "-",
+                _seconds(qt["time"]) if qok else _status(qt),
+                _bytes(qt["rss"]) if qok else "-",
+                f"{qt['time'] / ours['time']:.3g}" if ok and qok else "-",
+                f"{agree:.1e}" if agree is not None else "-",
+            ]
+        )
+    print_table(table)
+    print()
+    for row in rows:
+        ours, qt = row["ours"], row["qutip"]
+        line = f"  N={row['n']}: "
+        if ours["status"] == "ok":
+            line += f"ours generator {_seconds(ours['generator'])} + solve {_seconds(ours['solve'])}"
+            line += f", RSS {_bytes(ours['rss_before'])} before"
+            if ours.get("export"):
+                line += f"; export of the model for QuTiP: {ours['export']}"
+        else:
+            line += f"ours {ours['status']}: {ours.get('message', '')}"
+        if qt is not None:
+            if qt["status"] == "ok":
+                line += (
+                    f"; QuTiP {qt['unknowns']} unknowns, model built untimed in {_seconds(qt['setup'])}, "
+                    f"RSS {_bytes(qt['rss_before'])} before the call"
+                )
+                if qt.get("check") is not None:
+                    line += f", bulk Liouvillian vs qutip.liouvillian {qt['check']:.0e}"
+            elif qt["status"] == "timeout":
+                line += f"; QuTiP killed after {args.qutip_timeout:g} s"
+            else:
+                last = (qt.get("message") or "").strip().splitlines()[-1:]
+                line += f"; QuTiP {qt['status']}" + (f": {last[0]}" if last else "")
+        print(line)
+    print()
+    by_n = {row["n"]: row for row in rows}
+    if flavour == "global":
+        n, limit = TARGET_GLOBAL
+        row = by_n.get(n)
+        if row is None or row["ours"]["status"] != "ok":
+            verdict = "not measured"
+        else:
+            t = row["ours"]["time"]
+            verdict = f"{'met' if t <= limit else 'NOT met'} ({_seconds(t)})"
+        print(f"target: global N = {n} within {limit:g} s: {verdict}")
+    else:
+        n, ratio = TARGET_LOCAL_RATIO
+        row = by_n.get(n)
+        if row is None or row["ours"]["status"] != "ok":
+            verdict = "not measured"
+        elif row["qutip"] is None or row["qutip"]["status"] != "ok":
+            verdict = f"QuTiP {_status(row['qutip'])} (ours {_seconds(row['ours']['time'])})"
+        else:
+            r = row["qutip"]["time"] / row["ours"]["time"]
+            verdict = f"{'met' if r >= ratio else 'NOT met'} ({r:.3g}x)"
+        print(f"target: local N = {n} at least {ratio:g}x faster than qutip.steadystate: {verdict}")
+        n, limit = TARGET_LOCAL
+        row = by_n.get(n)
+        if row is None or row["ours"]["status"] != "ok":
+            verdict = "not measured"
+        else:
+            t = row["ours"]["time"]
+            verdict = f"{'met' if t <= limit else 'NOT met'} ({_seconds(t)})"
+        print(f"target: local N = {n} within {limit:g} s: {verdict}")
+    print(flush=True)
+
+
+def _progress(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run_flavour(flavour: str, max_n: int, args, workdir: Path) -> list[dict]:
+    """Measure ours and QuTiP for N = args.min_n .. max_n; QuTiP stops at its first timeout/OOM."""
+    rows, qutip_on = [], not args.no_qutip
+    cap = int(args.qutip_memory * 2**30)
+    for n in range(args.min_n, max_n + 1):
+        path = workdir / f"{flavour}_{n}.npz"
+        ours = _run(_ours_child, (n, flavour, str(path) if qutip_on else None), args.ours_timeout)
+        msg = f"[{flavour} N={n}] ours: {ours['status']}"
+        if ours["status"] == "ok":
+            msg += f" {ours['time']:.3g} s ({ours['solver']}), {_bytes(ours['rss'])}"
+        _progress(msg)
+        qt = None
+        if qutip_on and ours["status"] == "ok" and path.exists():
+            qt = _run(_qutip_child, (str(path), flavour, n, cap), args.qutip_timeout, QUTIP_SETUP_TIMEOUT)
+            msg = f"[{flavour} N={n}] QuTiP: {qt['status']}"
+            if qt["status"] == "ok":
+                msg += f" {qt['time']:.3g} s, {_bytes(qt['rss'])}, agreement {_agreement(ours, qt):.1e}"
+            elif qt.get("message"):
+                msg += f" ({qt['message'].strip().splitlines()[-1]})"
+            _progress(msg)
+            if qt["status"] != "ok":
+                qutip_on = False
+        elif qutip_on and ours["status"] == "ok":
+            qt = {"status": "failed", "message": f"no model exported ({ours.get('export', 'unknown')})"}
+        path.unlink(missing_ok=True)
+        rows.append({"n": n, "ours": ours, "qutip": qt})
+        if ours["status"] in ("timeout", "out of memory", "crashed"):
+            break
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        description="NESS of a boundary-driven open XXZ chain (global and local flavour) against its "
+        "length: Engine.steady_state against qutip.steadystate, each in a fresh interpreter.",
+    )
+    parser.add_argument("--max-n", type=int, help="largest N for both flavours (default 12 global, 10 local)")
+    parser.add_argument("--max-n-global", type=int, help="largest N for the global flavour (default 12)")
+    parser.add_argument("--max-n-local", type=int, help="largest N for the local flavour (default 10)")
+    parser.add_argument("--min-n", type=int, default=4, help="smallest N (default 4)")
+    parser.add_argument("--flavours", nargs="+", choices=FLAVOURS, default=list(FLAVOURS))
+    parser.add_argument(
+        "--qutip-timeout", type=float, default=300.0, help="seconds per qutip.steadystate call (300)"
+    )
+    parser.add_argument(
+        "--qutip-memory", type=float, default=16.0, help="address-space cap of the QuTiP child, GiB (16)"
+    )
+    parser.add_argument("--ours-timeout", type=float, default=1800.0, help="seconds per measurement of ours")
+    parser.add_argument("--no-qutip", action="store_true", help="measure ours only")
+    parser.add_argument("--quick", action="store_true", help="smoke run, N up to 6")
+    args = parser.parse_args(argv)
+    max_n = {
+        "global": args.max_n_global or args.max_n or 12,
+        "local": args.max_n_local or args.max_n or 10,
+    }
+    if args.quick:
+        max_n = {f: min(m, 6) for f, m in max_n.items()}
+    if args.min_n < 2 or args.qutip_timeout <= 0 or args.ours_timeout <= 0:
+        parser.error("--min-n must be >= 2 and the timeouts > 0")
+
+    load_before = os.getloadavg()
+    cap = int(args.qutip_memory * 2**30)
+    base_ours = _run(_baseline_child, ("ours", cap), args.ours_timeout)
+    if base_ours["status"] != "ok":
+        sys.exit(f"chain_scaling: the warm-up solve failed: {base_ours.get('message', base_ours['status'])}")
+    base_qutip = None if args.no_qutip else _run(_baseline_child, ("qutip", cap), 600.0)
+
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="chain_scaling_") as tmp:
+        for flavour in args.flavours:
+            results[flavour] = run_flavour(flavour, max_n[flavour], args, Path(tmp))
+    load_after = os.getloadavg()
+
+    print(
+        f"Boundary-driven open XXZ chain SpinChain(N, J={CHAIN['J']}, Delta={CHAIN['Delta']}, "
+        f"field={CHAIN['field']}); baths "
+        + ", ".join(f"{b} T={T} on site {'N-1' if s == -1 else s}" for b, T, s in BATHS)
+        + f", flat J(w) = {COUPLING}, operator {OPERATOR}"
+    )
+    versions = f"Python {platform.python_version()}, numpy {np.__version__}, numba {base_ours['numba']}"
+    if base_qutip is not None and base_qutip["status"] == "ok":
+        versions += f", QuTiP {base_qutip['qutip']}"
+    print(
+        f"{versions}, {os.cpu_count()} CPUs, numba threads {base_ours['threads']}, load average "
+        f"{load_before[0]:.2f} before / {load_after[0]:.2f} after"
+    )
+    print(
+        f"numba warm-up (N = {WARMUP_N}, both flavours, before any measurement): {base_ours['warm']:.2f} s "
+        f"({base_ours['cache']}); every measuring interpreter solves an N = {WARMUP_N} chain first, "
+        "so neither compilation nor the cache load is timed."
+    )
+    line = (
+        f"Idle interpreter max RSS: ours {_bytes(base_ours['rss_imports'])} after imports, "
+        f"{_bytes(base_ours['rss_warm'])} after the warm-up solves"
+    )
+    if base_qutip is not None and base_qutip["status"] == "ok":
+        line += (
+            f"; QuTiP {_bytes(base_qutip['rss_imports'])} after imports, "
+            f"{_bytes(base_qutip['rss_warm'])} after its warm-up"
+        )
+    print(line + ". Peak RSS in the tables is the measuring interpreter's ru_maxrss, nothing subtracted.")
+    print(
+        "ours: Engine(chain, baths, flavour).steady_state() (solver 'auto'), generator construction "
+        "included. QuTiP: local steadystate(H, c_ops) (Liouvillian construction included); global "
+        f"steadystate(L) on the bulk-assembled Davies Liouvillian (assembly untimed). QuTiP timeout "
+        f"{args.qutip_timeout:g} s, address space cap {args.qutip_memory:g} GiB."
+    )
+    print()
+    for flavour, rows in results.items():
+        report(flavour, rows, args)
+
+    status = 0
+    for flavour, rows in results.items():
+        for row in rows:
+            if row["ours"]["status"] != "ok":
+                print(f"ERROR: {flavour} N={row['n']}: our solve {row['ours']['status']}.", file=sys.stderr)
+                status = max(status, 2)
+            agree = _agreement(row["ours"], row["qutip"]) if row["qutip"] is not None else None
+            if agree is not None and not agree <= AGREEMENT_TOL:
+                print(
+                    f"ERROR: {flavour} N={row['n']}: heat currents disagree with QuTiP: max|dJ|/max|J| = "
+                    f"{agree:.2e} > {AGREEMENT_TOL:g}.",
+                    file=sys.stderr,
+                )
+                status = max(status, 1)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

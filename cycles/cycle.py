@@ -1,0 +1,518 @@
+"""Cycles: a medium driven through a closed sequence of strokes, and its limit cycle.
+
+The one-period map M (a CPTP superoperator) is the product of the strokes' maps; the limit cycle is
+its fixed point, found by a linear solve of (M - 1) vec(rho) = 0 with the trace constraint (not by
+iterating, which is slow for weakly damped cycles, nor by an eigendecomposition of M, which loses
+digits there).  Per cycle W + sum_a Q_a = 0 and the entropy production is -sum_a Q_a / T_a >= 0.
+
+When every step of the cycle maps diagonal density matrices to diagonal ones (all Hamiltonians
+diagonal and the dissipators secular, e.g. commuting Otto strokes), the cycle is solved on the
+populations alone: d unknowns instead of d^2.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cycles.strokes import (
+    DRIVE_TOL,
+    MAX_DRIVE_STEPS,
+    Drive,
+    Isotherm,
+    Stroke,
+    Thermalize,
+    _Evolve,
+    _Quench,
+    trace_vector,
+)
+from engines import thermo
+from engines._checks import WorkbenchError, fail
+from engines.media import Medium
+from engines.steady import stationary_vector
+from engines.superop import unvec
+
+__all__ = ["Cycle", "CycleResult", "carnot", "otto", "stirling"]
+
+#: Controls of consecutive strokes must agree to this (relative) tolerance.
+CONTROL_TOL = 1e-12
+#: Off-diagonal-from-diagonal leakage below which a generator counts as population preserving.
+SECTOR_TOL = 1e-13
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    """The limit cycle and its thermodynamics (per cycle; W > 0 is work done on the medium).
+
+    Attributes
+    ----------
+    strokes : tuple of dict
+        Per stroke: name, duration, work, heat per reservoir (``Q_<name>``), energy and von Neumann
+        entropy of the medium at the stroke's end.
+    work : float
+        Total work on the medium per cycle.
+    heat : dict name -> float
+        Heat from each reservoir per cycle.
+    temperatures : dict name -> float
+    period : float
+    power : float
+        Output power -W / period (inf period: 0).
+    mode : str
+    efficiency, cop : float or None
+    entropy_production : float
+        -sum_a Q_a / T_a per cycle.
+    fixed_point_residual : float
+        || M(rho*) - rho* ||: distance of the fixed point from one more applied cycle.
+    rho : ndarray (d, d)
+        The state at the start of the first stroke.
+    """
+
+    strokes: tuple
+    work: float
+    heat: dict
+    temperatures: dict
+    period: float
+    power: float
+    mode: str
+    efficiency: float | None
+    cop: float | None
+    entropy_production: float
+    fixed_point_residual: float
+    rho: np.ndarray = field(repr=False)
+
+    @property
+    def carnot_efficiency(self) -> float | None:
+        return thermo.carnot_efficiency(self.temperatures)
+
+    def to_frame(self):
+        """The per-stroke table as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame(list(self.strokes))
+
+    def to_dict(self) -> dict:
+        def num(x):
+            return None if x is None else (float(x) if math.isfinite(x) else str(x))
+
+        return {
+            "mode": self.mode,
+            "work": num(self.work),
+            "heat": {k: num(v) for k, v in self.heat.items()},
+            "period": num(self.period),
+            "power": num(self.power),
+            "efficiency": num(self.efficiency),
+            "cop": num(self.cop),
+            "carnot_efficiency": num(self.carnot_efficiency),
+            "entropy_production": num(self.entropy_production),
+            "fixed_point_residual": self.fixed_point_residual,
+            "strokes": [
+                {k: (num(v) if isinstance(v, float) else v) for k, v in s.items()} for s in self.strokes
+            ],
+        }
+
+
+class Cycle:
+    """A medium driven through `strokes`, in order, forever.
+
+    Parameters
+    ----------
+    medium : engines.media.Medium
+    strokes : sequence of Stroke
+        Consecutive strokes must join: the controls at the end of one equal those at the start of
+        the next, and the last joins the first.
+    """
+
+    def __init__(self, medium, strokes):
+        if not isinstance(medium, Medium):
+            fail("Cycle", "medium", medium, "a working medium (engines.media.Medium)")
+        strokes = tuple(strokes)
+        if not strokes:
+            fail("Cycle", "strokes", strokes, "at least one stroke")
+        for i, s in enumerate(strokes):
+            if not isinstance(s, Stroke):
+                fail("Cycle", f"strokes[{i}]", s, "a Thermalize, Drive or Isotherm stroke")
+        self.medium = medium
+        self.strokes = strokes
+        self._check_closed()
+        self.reservoirs = {}
+        for s in strokes:
+            r = s.reservoir
+            if r is not None:
+                if r.name in self.reservoirs and self.reservoirs[r.name] is not r:
+                    fail(
+                        "Cycle", f"stroke {s.name!r}", r.name, "reservoir names that name one reservoir each"
+                    )
+                self.reservoirs[r.name] = r
+        self._compiled = [self._compile(s) for s in strokes]
+        self._space = self._state_space()
+        d = medium.dim
+        self._trace = trace_vector(d)[self._space]
+        self._propagators = {}
+
+    def __repr__(self):
+        return f"Cycle({self.medium!r}, strokes=[{', '.join(s.name for s in self.strokes)}])"
+
+    def _check_closed(self):
+        base = self.medium.controls
+        for i, s in enumerate(self.strokes):
+            nxt = self.strokes[(i + 1) % len(self.strokes)]
+            end, start = {**base, **s.end_controls()}, {**base, **nxt.start_controls()}
+            for k in base:
+                if abs(end[k] - start[k]) > CONTROL_TOL * max(1.0, abs(end[k])):
+                    fail(
+                        f"Cycle stroke {nxt.name!r}",
+                        f"start[{k!r}]",
+                        start[k],
+                        f"{end[k]!r}, the value stroke {s.name!r} ends with (strokes must close the cycle)",
+                    )
+            unknown = set(s.start_controls()) | set(s.end_controls())
+            unknown -= set(base)
+            if unknown:
+                fail(
+                    f"Cycle stroke {s.name!r}",
+                    "controls",
+                    sorted(unknown),
+                    f"controls of the medium: {sorted(base)}",
+                )
+
+    def _compile(self, stroke, n=None):
+        try:
+            ops = stroke.compile(self.medium, n)
+        except WorkbenchError as exc:
+            raise WorkbenchError(f"stroke {stroke.name!r}: {exc}") from exc
+        if isinstance(stroke, Drive) and n is None and stroke.duration > 0 and len(ops) > 3:
+            ops = self._converged_drive(stroke, ops)
+        return ops
+
+    def _converged_drive(self, stroke, ops):
+        """Double the steps of a time-ordered drive until its map changes by less than DRIVE_TOL."""
+        d = self.medium.dim
+        space, trace = np.arange(d * d), trace_vector(d)
+
+        def stroke_map(ops):
+            M = np.eye(d * d, dtype=complex)
+            for op in ops:
+                if isinstance(op, _Evolve):
+                    M = op.propagator(space, trace)(op.share * stroke.duration) @ M
+            return M
+
+        n, M = (len(ops) - 1) // 2, stroke_map(ops)
+        while n < MAX_DRIVE_STEPS:
+            finer = stroke.compile(self.medium, 2 * n)
+            M2 = stroke_map(finer)
+            if np.max(np.abs(M2 - M)) < DRIVE_TOL:
+                return finer
+            n, M = 2 * n, M2
+        fail(
+            f"Drive {stroke.name!r}",
+            "duration",
+            stroke.duration,
+            f"a drive that converges within {MAX_DRIVE_STEPS} time steps (change of the map {np.max(np.abs(M2 - M)):.2g})",
+        )
+
+    # ------------------------------------------------------------------------------------------
+    # the state space: all of vec(rho), or the populations when every step preserves them
+
+    def _state_space(self) -> np.ndarray:
+        d = self.medium.dim
+        diag = np.arange(d) * (d + 1)
+        off = np.setdiff1d(np.arange(d * d), diag)
+        for ops in self._compiled:
+            for op in ops:
+                H = op.H if isinstance(op, _Evolve) else op.after
+                if np.max(np.abs(H - np.diag(np.diag(H)))) > SECTOR_TOL * max(1.0, np.max(np.abs(H))):
+                    return np.arange(d * d)
+                if isinstance(op, _Evolve) and op.baths:
+                    L = op.L
+                    if np.max(np.abs(L[np.ix_(off, diag)])) > SECTOR_TOL * max(1.0, np.max(np.abs(L))):
+                        return np.arange(d * d)
+        return diag
+
+    def _propagator(self, op):
+        key = id(op)
+        if key not in self._propagators:
+            self._propagators[key] = (op, op.propagator(self._space, self._trace))
+        return self._propagators[key][1]
+
+    # ------------------------------------------------------------------------------------------
+
+    def _maps(self, compiled, durations):
+        """Per stroke, per op: the map on the state space (None for a quench)."""
+        maps = []
+        for ops, tau in zip(compiled, durations):
+            maps.append(
+                [None if isinstance(op, _Quench) else self._propagator(op)(op.share * tau) for op in ops]
+            )
+        return maps
+
+    def limit_cycle(self) -> CycleResult:
+        """The periodic steady state and the per-stroke, per-cycle thermodynamics."""
+        durations = [s.duration for s in self.strokes]
+        result = self._solve(self._compiled, durations)
+        self._check_isotherm_accuracy(result)
+        return result
+
+    def _solve(self, compiled, durations, tables=True) -> CycleResult:
+        S, d = self._space, self.medium.dim
+        maps = self._maps(compiled, durations)
+        n = S.size
+        M = np.eye(n, dtype=complex)
+        for stroke_maps in maps:
+            for m in stroke_maps:
+                if m is not None:
+                    M = m @ M
+        x, _, kernel = stationary_vector(M - np.eye(n), self._trace, None)
+        residual = float(np.linalg.norm(M @ x - x))
+        rho0 = self._state(x)
+        rows, work_total = [], 0.0
+        heat = dict.fromkeys(self.reservoirs, 0.0)
+        for stroke, ops, stroke_maps, tau in zip(self.strokes, compiled, maps, durations):
+            W = Q = 0.0
+            for op, m in zip(ops, stroke_maps):
+                if m is None:
+                    W += float(np.real(self._energy(op.after, x) - self._energy(op.before, x)))
+                else:
+                    y = m @ x
+                    if op.baths:
+                        Q += float(np.real(self._energy(op.H, y) - self._energy(op.H, x)))
+                    x = y
+            work_total += W
+            if stroke.reservoir is not None:
+                heat[stroke.reservoir.name] += Q
+            if tables:
+                rho = self._state(x)
+                H_end = self.medium.hamiltonian(**{**self.medium.controls, **stroke.end_controls()})
+                row = {"stroke": stroke.name, "duration": float(tau), "work": W}
+                row.update(
+                    {
+                        f"Q_{name}": (
+                            Q if stroke.reservoir is not None and stroke.reservoir.name == name else 0.0
+                        )
+                        for name in self.reservoirs
+                    }
+                )
+                row["energy"] = float(np.real(np.trace(H_end @ rho)))
+                row["entropy"] = _von_neumann(rho)
+                rows.append(row)
+        period = float(sum(durations))
+        temperatures = {name: r.T for name, r in self.reservoirs.items()}
+        power = -work_total / period if 0 < period < math.inf else 0.0
+        # per-cycle quantities classify like rates (same signs and ratios), also for infinite periods
+        mode, eta, cop = thermo.classify(-work_total, heat, temperatures)
+        return CycleResult(
+            strokes=tuple(rows),
+            work=work_total,
+            heat=heat,
+            temperatures=temperatures,
+            period=period,
+            power=power,
+            mode=mode,
+            efficiency=eta,
+            cop=cop,
+            entropy_production=thermo.entropy_production(heat, temperatures),
+            fixed_point_residual=residual,
+            rho=rho0,
+        )
+
+    def _energy(self, H, x) -> complex:
+        S = self._space
+        return np.dot(H.T.reshape(-1, order="F")[S], x)
+
+    def _state(self, x) -> np.ndarray:
+        d = self.medium.dim
+        full = np.zeros(d * d, dtype=complex)
+        full[self._space] = x
+        rho = unvec(full, d)
+        return 0.5 * (rho + rho.conj().T)
+
+    def _check_isotherm_accuracy(self, result):
+        for i, stroke in enumerate(self.strokes):
+            if not isinstance(stroke, Isotherm) or stroke.tol is None:
+                continue
+            finer = list(self._compiled)
+            finer[i] = self._compile(stroke, 2 * stroke.steps)
+            check = self._solve(finer, [s.duration for s in self.strokes], tables=True)
+            W, W2 = result.strokes[i]["work"], check.strokes[i]["work"]
+            Q = result.strokes[i][f"Q_{stroke.bath.name}"]
+            if abs(W2 - W) > stroke.tol * max(abs(W), abs(Q), 1e-300):
+                fail(
+                    f"Isotherm {stroke.name!r}",
+                    "steps",
+                    stroke.steps,
+                    f"enough steps for tol={stroke.tol:g}: the work changes by {abs(W2 - W):.3g} "
+                    f"(relative {abs(W2 - W) / max(abs(W), abs(Q)):.2g}) when the steps double; "
+                    f"use steps >= {4 * stroke.steps}",
+                )
+
+    def sweep(self, durations) -> object:
+        """Limit cycles for many stroke durations at once: an efficiency-power table.
+
+        Parameters
+        ----------
+        durations : dict stroke name -> array (n,)
+            New durations of the named strokes (Thermalize or Isotherm), one row per point; other
+            strokes keep theirs.  Each stroke generator is diagonalised once and reused.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Durations, W, Q per reservoir, period, power, efficiency, COP, mode, entropy production.
+        """
+        import pandas as pd
+
+        names = [s.name for s in self.strokes]
+        columns = {}
+        for name, values in durations.items():
+            if name not in names:
+                fail("Cycle.sweep", "durations", name, "names of the cycle's strokes: " + ", ".join(names))
+            stroke = self.strokes[names.index(name)]
+            if isinstance(stroke, Drive):
+                fail(
+                    "Cycle.sweep",
+                    "durations",
+                    name,
+                    "Thermalize or Isotherm strokes (a Drive re-checks its steps)",
+                )
+            arr = np.asarray(values, dtype=float).ravel()
+            if np.any(~(arr >= 0)):
+                fail("Cycle.sweep", f"durations[{name!r}]", values, "durations >= 0")
+            columns[name] = arr
+        lengths = {a.size for a in columns.values()}
+        if len(lengths) != 1:
+            fail("Cycle.sweep", "durations", {k: v.size for k, v in columns.items()}, "arrays of one length")
+        rows = []
+        for p in range(lengths.pop()):
+            taus = [columns[s.name][p] if s.name in columns else s.duration for s in self.strokes]
+            r = self._solve(self._compiled, taus, tables=False)
+            row = {f"tau[{k}]": v[p] for k, v in columns.items()}
+            row.update(
+                work=r.work,
+                **{f"Q_{k}": v for k, v in r.heat.items()},
+                period=r.period,
+                power=r.power,
+                efficiency=r.efficiency,
+                cop=r.cop,
+                mode=r.mode,
+                entropy_production=r.entropy_production,
+            )
+            rows.append(row)
+        return pd.DataFrame(rows).astype({"efficiency": float, "cop": float})
+
+
+def _von_neumann(rho) -> float:
+    p = np.linalg.eigvalsh(rho)
+    p = p[p > 1e-15]
+    return float(-np.sum(p * np.log(p)))
+
+
+# ----------------------------------------------------------------------------------------------
+# standard cycles
+
+
+def otto(
+    medium,
+    hot,
+    cold,
+    *,
+    control="omega",
+    low,
+    high,
+    tau_hot=math.inf,
+    tau_cold=math.inf,
+    tau_compress=0.0,
+    tau_expand=0.0,
+    flavour="global",
+) -> Cycle:
+    """Four-stroke Otto cycle: compress (low -> high), heat at high, expand (high -> low), cool at low.
+
+    Parameters
+    ----------
+    medium : Medium
+    hot, cold : Reservoir
+    control : str
+        The frequency-like control the adiabatic strokes change.
+    low, high : float
+        Its values in contact with the cold and the hot reservoir.
+    tau_hot, tau_cold : float
+        Thermalisation times (inf: full thermalisation).
+    tau_compress, tau_expand : float
+        Durations of the unitary strokes (0: sudden quench).
+
+    References
+    ----------
+    Kieu, PRL 93, 140403 (2004); Rezek & Kosloff, NJP 8, 83 (2006).
+    """
+    lo, hi = {control: low}, {control: high}
+    return Cycle(
+        medium,
+        [
+            Drive(lo, hi, tau_compress, name="compress"),
+            Thermalize(hot, tau_hot, hi, flavour, name="hot"),
+            Drive(hi, lo, tau_expand, name="expand"),
+            Thermalize(cold, tau_cold, lo, flavour, name="cold"),
+        ],
+    )
+
+
+def carnot(
+    medium,
+    hot,
+    cold,
+    *,
+    control="omega",
+    start,
+    end,
+    tau_hot,
+    tau_cold,
+    steps=64,
+    tau_adiabats=0.0,
+    flavour="global",
+) -> Cycle:
+    """Carnot-like cycle: hot isotherm (start -> end), adiabat to T_c, cold isotherm, adiabat back.
+
+    The adiabats scale the control by T_c/T_h and back, so that for a medium whose Hamiltonian is
+    proportional to the control (qubit, oscillator, spin) a Gibbs state at T_h stays a Gibbs state at
+    T_c; the quasi-static limit then reaches eta_C = 1 - T_c/T_h.
+    """
+    ratio = cold.T / hot.T
+    a, b = {control: start}, {control: end}
+    c, d = {control: end * ratio}, {control: start * ratio}
+    return Cycle(
+        medium,
+        [
+            Isotherm(hot, a, b, tau_hot, steps, flavour=flavour, name="hot isotherm"),
+            Drive(b, c, tau_adiabats, name="adiabat down"),
+            Isotherm(cold, c, d, tau_cold, steps, flavour=flavour, name="cold isotherm"),
+            Drive(d, a, tau_adiabats, name="adiabat up"),
+        ],
+    )
+
+
+def stirling(
+    medium,
+    hot,
+    cold,
+    *,
+    control="omega",
+    start,
+    end,
+    tau_hot,
+    tau_cold,
+    tau_heat=math.inf,
+    tau_cool=math.inf,
+    steps=64,
+    flavour="global",
+) -> Cycle:
+    """Stirling cycle: hot isotherm (start -> end), isochoric cooling, cold isotherm back, isochoric heating."""
+    a, b = {control: start}, {control: end}
+    return Cycle(
+        medium,
+        [
+            Isotherm(hot, a, b, tau_hot, steps, flavour=flavour, name="hot isotherm"),
+            Thermalize(cold, tau_cool, b, flavour, name="cool"),
+            Isotherm(cold, b, a, tau_cold, steps, flavour=flavour, name="cold isotherm"),
+            Thermalize(hot, tau_heat, a, flavour, name="heat"),
+        ],
+    )

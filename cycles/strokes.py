@@ -1,0 +1,399 @@
+"""Strokes: CPTP maps on the medium's state that book their own work and heat.
+
+Conventions (../shared/PHYSICS.md): W > 0 is work done on the medium, Q_a > 0 heat from reservoir a
+into the medium.  Every stroke is compiled into a sequence of elementary steps on vec(rho):
+
+* a *quench* H -> H' (instantaneous change of controls): rho unchanged, W = Tr[(H' - H) rho];
+* an *evolution* for a time dt under a fixed Hamiltonian H, unitary or with one reservoir attached:
+  rho -> exp(L dt) rho, Q = Tr[H (rho_out - rho_in)] booked to that reservoir.
+
+So the first law W + Q = Delta E holds step by step, exactly.  Time-dependent protocols are
+piecewise constant with the Hamiltonian at each step's midpoint (second order in the step).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.linalg as la
+
+from engines._checks import UserCodeError, WorkbenchError, choice, fail, integer, real
+from engines.generators import FLAVOURS, build_generator
+from engines.reservoirs import Reservoir
+from engines.steady import stationary_vector
+from engines.superop import vec
+
+__all__ = ["Drive", "Isotherm", "Propagator", "Stroke", "Thermalize"]
+
+#: Convergence of a time-ordered unitary drive: max change of the stroke map when steps double.
+DRIVE_TOL = 1e-10
+MAX_DRIVE_STEPS = 2**14
+SCHEDULES = ("linear",)
+
+
+def _duration(owner, value, *, allow_inf=False):
+    return real(owner, "duration", value, minimum=0.0, allow_inf=allow_inf)
+
+
+def _controls(owner, field_, value) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        fail(owner, field_, value, "a mapping of control names to numbers")
+    return {k: real(owner, f"{field_}[{k!r}]", v) for k, v in value.items()}
+
+
+def _schedule(owner, schedule):
+    if callable(schedule):
+        return schedule
+    choice(owner, "schedule", schedule, (*SCHEDULES, "<callable s -> fraction>"))
+    return None
+
+
+@dataclass(frozen=True)
+class Stroke:
+    """Base of all strokes: a name (for tables), a duration, start and end controls."""
+
+    def start_controls(self) -> dict:
+        raise NotImplementedError
+
+    def end_controls(self) -> dict:
+        raise NotImplementedError
+
+    @property
+    def reservoir(self) -> Reservoir | None:
+        return None
+
+
+@dataclass(frozen=True)
+class Thermalize(Stroke):
+    """Fixed Hamiltonian with one reservoir attached (isochoric stroke).
+
+    Parameters
+    ----------
+    bath : Reservoir
+    duration : float
+        >= 0; ``math.inf`` relaxes fully to the reservoir's steady state (Gibbs for a thermal bath
+        and the global flavour).
+    controls : dict, optional
+        Control values held during the stroke (the medium's defaults otherwise).
+    flavour : {"global", "local"}
+    name : str, optional
+    """
+
+    bath: Reservoir
+    duration: float
+    controls: dict = field(default_factory=dict)
+    flavour: str = "global"
+    name: str = ""
+
+    def __post_init__(self):
+        owner = f"Thermalize {self.name or ''}".strip()
+        if not isinstance(self.bath, Reservoir):
+            fail(owner, "bath", self.bath, "a Reservoir (BosonicBath, FermionicLead)")
+        object.__setattr__(self, "duration", _duration(owner, self.duration, allow_inf=True))
+        object.__setattr__(self, "controls", _controls(owner, "controls", self.controls))
+        choice(owner, "flavour", self.flavour, FLAVOURS)
+        object.__setattr__(self, "name", self.name or f"thermalize {self.bath.name}")
+
+    def start_controls(self):
+        return self.controls
+
+    def end_controls(self):
+        return self.controls
+
+    @property
+    def reservoir(self):
+        return self.bath
+
+    def compile(self, medium, n=None):
+        controls = {**medium.controls, **self.controls}
+        H = medium.hamiltonian(**controls)
+        return [_Evolve(H, medium, (self.bath,), self.flavour, controls, 1.0)]
+
+
+@dataclass(frozen=True)
+class Drive(Stroke):
+    """Unitary change of the controls from `start` to `end` (no reservoir attached).
+
+    Parameters
+    ----------
+    start, end : dict
+        Control values at the start and at the end.
+    duration : float
+        0 is a sudden quench; a finite duration is propagated time-ordered (fourth-order Magnus
+        steps) with the number of steps doubled until the stroke's map changes by less than
+        `DRIVE_TOL`, so a Hamiltonian that does not commute with itself at different times shows
+        quantum friction.
+    schedule : "linear" or callable
+        The fraction s(t/duration) of the way from start to end, s(0) = 0, s(1) = 1; a callable
+        maps a float in [0, 1] to a float.
+    name : str, optional
+    """
+
+    start: dict
+    end: dict
+    duration: float
+    schedule: str | Callable = "linear"
+    name: str = ""
+
+    def __post_init__(self):
+        owner = f"Drive {self.name or ''}".strip()
+        object.__setattr__(self, "start", _controls(owner, "start", self.start))
+        object.__setattr__(self, "end", _controls(owner, "end", self.end))
+        object.__setattr__(self, "duration", _duration(owner, self.duration))
+        _schedule(owner, self.schedule)
+        object.__setattr__(self, "name", self.name or "drive")
+
+    def start_controls(self):
+        return self.start
+
+    def end_controls(self):
+        return self.end
+
+    def compile(self, medium, n=None):
+        path = _Path(medium, self.start, self.end, self.schedule, self.name)
+        if self.duration == 0.0 or path.commuting():
+            # A sudden quench, or H(t) that commutes with itself: populations in the common eigenbasis
+            # do not move and W = Tr[(H_end - H_start) rho] exactly; the phases exp(-i int H dt) are kept
+            # by evolving under the time-averaged Hamiltonian.
+            if self.duration == 0.0:
+                return [_Quench(path.hamiltonian(0.0), path.hamiltonian(1.0))]
+            H_mean = sum(path.hamiltonian(s) for s in np.linspace(0, 1, 9)) / 9
+            return [
+                _Quench(path.hamiltonian(0.0), H_mean),
+                _Evolve(H_mean, medium, (), None, None, 1.0),
+                _Quench(H_mean, path.hamiltonian(1.0)),
+            ]
+        return path.magnus(n or 8, self.duration)
+
+
+@dataclass(frozen=True)
+class Isotherm(Stroke):
+    """Controls change from `start` to `end` while one reservoir is attached.
+
+    Parameters
+    ----------
+    bath : Reservoir
+    start, end : dict
+    duration : float
+        > 0.
+    steps : int
+        Number of piecewise-constant steps (the Hamiltonian at each step's midpoint).
+    tol : float, optional
+        Requested accuracy of the stroke's work, relative to the larger of |W| and |Q|: the cycle
+        repeats the stroke with twice the steps and raises if the work moves by more.
+    schedule, flavour, name
+        As for `Drive` and `Thermalize`.
+
+    Notes
+    -----
+    dW = Tr[rho dH] at each step boundary, dQ = Tr[H d rho] during each step; the quasi-static limit
+    (duration and steps to infinity) reaches the reversible heat T Delta S.
+    """
+
+    bath: Reservoir
+    start: dict
+    end: dict
+    duration: float
+    steps: int = 64
+    tol: float | None = None
+    schedule: str | Callable = "linear"
+    flavour: str = "global"
+    name: str = ""
+
+    def __post_init__(self):
+        owner = f"Isotherm {self.name}".strip()
+        if not isinstance(self.bath, Reservoir):
+            fail(owner, "bath", self.bath, "a Reservoir (BosonicBath, FermionicLead)")
+        object.__setattr__(self, "start", _controls(owner, "start", self.start))
+        object.__setattr__(self, "end", _controls(owner, "end", self.end))
+        object.__setattr__(self, "duration", real(owner, "duration", self.duration, minimum=0.0, strict=True))
+        object.__setattr__(self, "steps", integer(owner, "steps", self.steps, minimum=1))
+        if self.tol is not None:
+            object.__setattr__(self, "tol", real(owner, "tol", self.tol, minimum=0.0, strict=True))
+        _schedule(owner, self.schedule)
+        choice(owner, "flavour", self.flavour, FLAVOURS)
+        object.__setattr__(self, "name", self.name or f"isotherm {self.bath.name}")
+
+    def start_controls(self):
+        return self.start
+
+    def end_controls(self):
+        return self.end
+
+    @property
+    def reservoir(self):
+        return self.bath
+
+    def compile(self, medium, n=None):
+        path = _Path(medium, self.start, self.end, self.schedule, self.name)
+        return path.piecewise(n or self.steps, bath=self.bath, flavour=self.flavour)
+
+
+# ----------------------------------------------------------------------------------------------
+# elementary steps
+
+
+class _Path:
+    """Controls along a stroke: start + s (end - start), s = schedule(t / duration)."""
+
+    def __init__(self, medium, start, end, schedule, name):
+        self.medium = medium
+        self.base = {**medium.controls}
+        self.start = {**self.base, **start}
+        self.end = {**self.base, **end}
+        self.schedule = schedule
+        self.name = name
+
+    def fraction(self, u: float) -> float:
+        if not callable(self.schedule):
+            return u
+        try:
+            s = self.schedule(u)
+        except Exception as exc:
+            raise UserCodeError(
+                f"stroke {self.name!r}: the schedule failed at t/duration = {u}: {exc}"
+            ) from exc
+        if (
+            isinstance(s, bool)
+            or not isinstance(s, (int, float, np.floating, np.integer))
+            or not math.isfinite(s)
+        ):
+            raise WorkbenchError(
+                f"stroke {self.name!r}: `schedule` must return a finite real number, got {s!r} at t/duration = {u}."
+            )
+        return float(s)
+
+    def controls(self, u: float) -> dict:
+        s = self.fraction(u)
+        return {k: self.start[k] + s * (self.end[k] - self.start[k]) for k in self.start}
+
+    def hamiltonian(self, u: float) -> np.ndarray:
+        return np.asarray(self.medium.hamiltonian(**self.controls(u)), dtype=complex)
+
+    def commuting(self) -> bool:
+        """Whether H(t) commutes with itself along the path (checked at a few points)."""
+        Hs = [self.hamiltonian(u) for u in (0.0, 0.37, 1.0)]
+        scale = max(1.0, max(float(np.max(np.abs(H))) for H in Hs))
+        return all(np.max(np.abs(A @ B - B @ A)) <= 1e-12 * scale**2 for A in Hs for B in Hs)
+
+    def magnus(self, n: int, duration: float) -> list:
+        """Unitary steps of the fourth-order Magnus integrator (two Gauss points per step).
+
+        exp(-i dt H_eff) per step with H_eff = (H1 + H2)/2 - i (sqrt(3)/12) dt [H2, H1], H1, H2 at
+        the Gauss points (Blanes, Casas, Oteo, Ros, Phys. Rep. 470, 151 (2009), eq. 253).  Quenches
+        between the steps' H_eff telescope to W = Tr[H_end rho_out] - Tr[H_start rho_in].
+        """
+        dt = duration / n
+        c = math.sqrt(3.0) / 6.0
+        out, previous = [], self.hamiltonian(0.0)
+        for k in range(n):
+            H1, H2 = self.hamiltonian((k + 0.5 - c) / n), self.hamiltonian((k + 0.5 + c) / n)
+            H = 0.5 * (H1 + H2) - 1j * (math.sqrt(3.0) / 12.0) * dt * (H2 @ H1 - H1 @ H2)
+            out.append(_Quench(previous, H))
+            out.append(_Evolve(H, self.medium, (), None, None, 1.0 / n))
+            previous = H
+        out.append(_Quench(previous, self.hamiltonian(1.0)))
+        return out
+
+    def piecewise(self, n: int, bath, flavour) -> list:
+        baths = () if bath is None else (bath,)
+        out, previous = [], self.hamiltonian(0.0)
+        for k in range(n):
+            u = (k + 0.5) / n
+            H = self.hamiltonian(u)
+            out.append(_Quench(previous, H))
+            out.append(_Evolve(H, self.medium, baths, flavour, self.controls(u), 1.0 / n))
+            previous = H
+        out.append(_Quench(previous, self.hamiltonian(1.0)))
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class _Quench:
+    """Instantaneous H -> H': the state is unchanged, W = Tr[(H' - H) rho]."""
+
+    before: np.ndarray
+    after: np.ndarray
+
+
+class _Evolve:
+    """exp(L share * duration) for fixed H with the given reservoirs (none: unitary).
+
+    `share` is the fraction of the stroke's duration this step takes; heat goes to the reservoir.
+    The generator is built at once, so a reservoir that cannot attach to the medium fails here.
+    """
+
+    def __init__(self, H, medium, baths, flavour, controls, share):
+        self.H = np.asarray(H, dtype=complex)
+        self.baths = tuple(baths)
+        self.share = share
+        if self.baths:
+            self.L = build_generator(medium, self.baths, flavour, controls=controls).medium_superoperator()
+        else:
+            d = self.H.shape[0]
+            eye = np.eye(d)
+            self.L = -1j * (np.kron(eye, self.H) - np.kron(self.H.T, eye))
+
+    def propagator(self, space: np.ndarray, trace: np.ndarray):
+        """exp(L t) restricted to the indices `space` of vec(rho), as a function of t."""
+        if self.baths:
+            return Propagator(self.L[np.ix_(space, space)], trace)
+        return _Unitary(self.H, space)
+
+
+class _Unitary:
+    """conj(U) kron U with U = exp(-i H t), from one eigendecomposition of H."""
+
+    def __init__(self, H, space):
+        self.E, self.V = np.linalg.eigh(H)
+        self.space = space
+
+    def __call__(self, t: float) -> np.ndarray:
+        U = (self.V * np.exp(-1j * self.E * t)) @ self.V.conj().T
+        return np.kron(U.conj(), U)[np.ix_(self.space, self.space)]
+
+
+class Propagator:
+    """exp(L t) on a subspace of vec(rho), reusing one eigendecomposition of L for every t.
+
+    Falls back to scipy.linalg.expm when the eigenvectors are ill-conditioned (a defective L).
+    `t = inf` gives the projector onto the steady state, vec(pi) tr^T.
+    """
+
+    #: Condition number of the eigenvector matrix above which expm is used instead.
+    MAX_CONDITION = 1e8
+
+    def __init__(self, L: np.ndarray, trace: np.ndarray):
+        self.L = L
+        self.trace = trace
+        self._eig = None
+        self._stationary = None
+
+    def _decomposition(self):
+        if self._eig is None:
+            lam, P = la.eig(self.L)
+            cond = np.linalg.cond(P)
+            self._eig = (lam, P, la.inv(P)) if cond < self.MAX_CONDITION else False
+        return self._eig
+
+    def __call__(self, t: float) -> np.ndarray:
+        if math.isinf(t):
+            if self._stationary is None:
+                x, _, _kernel = stationary_vector(self.L, self.trace, None)
+                self._stationary = np.outer(x, self.trace)
+            return self._stationary
+        eig = self._decomposition()
+        if eig is False:
+            return la.expm(self.L * t)
+        lam, P, Pinv = eig
+        return (P * np.exp(lam * t)) @ Pinv
+
+
+def trace_vector(d: int) -> np.ndarray:
+    """vec(identity): tr(rho) = trace_vector . vec(rho)."""
+    return vec(np.eye(d)).astype(complex)
