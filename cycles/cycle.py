@@ -209,7 +209,8 @@ class Cycle:
             f"Drive {stroke.name!r}",
             "duration",
             stroke.duration,
-            f"a drive that converges within {MAX_DRIVE_STEPS} time steps (change of the map {np.max(np.abs(M2 - M)):.2g})",
+            f"a drive that converges within {MAX_DRIVE_STEPS} time steps "
+            f"(change of the map {np.max(np.abs(M2 - M)):.2g})",
         )
 
     # ------------------------------------------------------------------------------------------
@@ -255,7 +256,7 @@ class Cycle:
         return result
 
     def _solve(self, compiled, durations, tables=True) -> CycleResult:
-        S, d = self._space, self.medium.dim
+        S = self._space
         maps = self._maps(compiled, durations)
         n = S.size
         M = np.eye(n, dtype=complex)
@@ -263,7 +264,7 @@ class Cycle:
             for m in stroke_maps:
                 if m is not None:
                     M = m @ M
-        x, _, kernel = stationary_vector(M - np.eye(n), self._trace, None)
+        x, _, _kernel = stationary_vector(M - np.eye(n), self._trace, None)
         residual = float(np.linalg.norm(M @ x - x))
         rho0 = self._state(x)
         rows, work_total = [], 0.0
@@ -505,7 +506,12 @@ def stirling(
     steps=64,
     flavour="global",
 ) -> Cycle:
-    """Stirling cycle: hot isotherm (start -> end), isochoric cooling, cold isotherm back, isochoric heating."""
+    """Stirling cycle: hot isotherm (start -> end), isochoric cooling, cold isotherm back, isochoric heating.
+
+    References
+    ----------
+    Huang, Wang, Yi, PRE 87, 012144 (2013) (quantum Stirling engine).
+    """
     a, b = {control: start}, {control: end}
     return Cycle(
         medium,

@@ -264,7 +264,8 @@ class _Path:
             or not math.isfinite(s)
         ):
             raise WorkbenchError(
-                f"stroke {self.name!r}: `schedule` must return a finite real number, got {s!r} at t/duration = {u}."
+                f"stroke {self.name!r}: `schedule` must return a finite real number, "
+                f"got {s!r} at t/duration = {u}."
             )
         return float(s)
 
