@@ -506,12 +506,7 @@ def stirling(
     steps=64,
     flavour="global",
 ) -> Cycle:
-    """Stirling cycle: hot isotherm (start -> end), isochoric cooling, cold isotherm back, isochoric heating.
-
-    References
-    ----------
-    Huang, Wang, Yi, PRE 87, 012144 (2013) (quantum Stirling engine).
-    """
+    """Stirling cycle: hot isotherm (start -> end), isochoric cooling, cold isotherm back, isochoric heating."""
     a, b = {control: start}, {control: end}
     return Cycle(
         medium,
