@@ -93,9 +93,7 @@ class CycleResult:
         return pd.DataFrame(list(self.strokes))
 
     def to_dict(self) -> dict:
-        def num(x):
-            return None if x is None else (float(x) if math.isfinite(x) else str(x))
-
+        num = thermo.json_number
         return {
             "mode": self.mode,
             "work": num(self.work),
@@ -302,6 +300,8 @@ class Cycle:
         power = -work_total / period if 0 < period < math.inf else 0.0
         # per-cycle quantities classify like rates (same signs and ratios), also for infinite periods
         mode, eta, cop = thermo.classify(-work_total, heat, temperatures)
+        sigma = thermo.entropy_production(heat, temperatures)
+        thermo.warn_if_second_law_broken(sigma, heat, temperatures, f"the limit cycle of {self!r}")
         return CycleResult(
             strokes=tuple(rows),
             work=work_total,
@@ -312,7 +312,7 @@ class Cycle:
             mode=mode,
             efficiency=eta,
             cop=cop,
-            entropy_production=thermo.entropy_production(heat, temperatures),
+            entropy_production=sigma,
             fixed_point_residual=residual,
             rho=rho0,
         )
@@ -506,7 +506,7 @@ def stirling(
     steps=64,
     flavour="global",
 ) -> Cycle:
-    """Stirling cycle: hot isotherm (start -> end), isochoric cooling, cold isotherm back, isochoric heating."""
+    """Stirling cycle: hot isotherm (start -> end), isochoric cooling, cold isotherm back, heating."""
     a, b = {control: start}, {control: end}
     return Cycle(
         medium,

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import math
-import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 
 from engines import thermo
-from engines._checks import ThermodynamicsWarning
 from engines.generators import build_generator
 from engines.reservoirs import FermionicLead
 from engines.steady import solve_steady_state
@@ -68,18 +65,15 @@ class SteadyState:
     def to_dict(self) -> dict:
         """JSON-safe summary (the density matrix as its populations in the medium's basis)."""
 
-        def num(x):
-            return None if x is None else (x if math.isfinite(x) else str(x))
-
         return {
             "mode": self.mode,
-            "power": num(self.power),
-            "efficiency": num(self.efficiency),
-            "cop": num(self.cop),
-            "carnot_efficiency": num(self.carnot_efficiency),
-            "entropy_production": num(self.entropy_production),
-            "heat_currents": {k: num(v) for k, v in self.heat_currents.items()},
-            "particle_currents": {k: num(v) for k, v in self.particle_currents.items()},
+            "power": thermo.json_number(self.power),
+            "efficiency": thermo.json_number(self.efficiency),
+            "cop": thermo.json_number(self.cop),
+            "carnot_efficiency": thermo.json_number(self.carnot_efficiency),
+            "entropy_production": thermo.json_number(self.entropy_production),
+            "heat_currents": {k: thermo.json_number(v) for k, v in self.heat_currents.items()},
+            "particle_currents": {k: thermo.json_number(v) for k, v in self.particle_currents.items()},
             "temperatures": dict(self.temperatures),
             "populations": [float(p) for p in np.real(np.diag(self.rho))],
             "residual": self.residual,
@@ -155,15 +149,9 @@ class Engine:
         power = float(sum(heat.values()))
         mode, eta, cop = thermo.classify(power, heat, temperatures)
         sigma = thermo.entropy_production(heat, temperatures)
-        scale = sum(abs(J) / T for J, T in zip(heat.values(), temperatures.values()) if T > 0)
-        if sigma < -thermo.RELATIVE_ZERO * scale - 1e-15:
-            warnings.warn(
-                f"negative entropy production {sigma:.3e} at the steady state of {self!r} "
-                f"(bookkeeping {gen.bookkeeping!r}): the model breaks the second law "
-                "(e.g. a local master equation booked against the full Hamiltonian).",
-                ThermodynamicsWarning,
-                stacklevel=2,
-            )
+        thermo.warn_if_second_law_broken(
+            sigma, heat, temperatures, f"the steady state of {self!r} (bookkeeping {gen.bookkeeping!r})"
+        )
         return SteadyState(
             rho=rho,
             heat_currents=heat,

@@ -11,7 +11,12 @@ The same quantities serve cycles with W and Q per cycle in place of P and J.
 
 from __future__ import annotations
 
+import math
+import warnings
+
 import numpy as np
+
+from engines._checks import ThermodynamicsWarning
 
 __all__ = [
     "MODES",
@@ -121,3 +126,27 @@ def carnot_efficiency(temperatures: dict) -> float | None:
     if len(values) < 2 or values[-1] <= 0 or values[0] == values[-1]:
         return None
     return 1.0 - values[0] / values[-1]
+
+
+def warn_if_second_law_broken(sigma: float, heat: dict, temperatures: dict, what: str) -> None:
+    """Warn (`ThermodynamicsWarning`) when the entropy production is negative beyond round-off.
+
+    The number itself is reported unchanged by the caller: a model that breaks the second law (a
+    local master equation booked against the full Hamiltonian) is shown as it is, never clipped.
+    """
+    scale = sum(abs(J) / temperatures[k] for k, J in heat.items() if temperatures[k] > 0)
+    if sigma < -RELATIVE_ZERO * scale - _ABSOLUTE_ZERO:
+        warnings.warn(
+            f"negative entropy production {sigma:.3e} for {what}: the model breaks the second law "
+            "(e.g. a local master equation booked against the full Hamiltonian).",
+            ThermodynamicsWarning,
+            stacklevel=3,
+        )
+
+
+def json_number(x):
+    """A float for JSON: None stays None, inf and nan become strings."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else str(x)
