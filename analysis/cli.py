@@ -2,7 +2,8 @@
 
 ``qhe run DESIGN.toml [--json] [--solver S]``
     Load a design file (schema in `analysis.design`), solve for its non-equilibrium steady state
-    and print a report, or the result's ``to_dict()`` as JSON.
+    (a continuous machine, ``[engine]``) or its limit cycle (``[cycle]``) and print a report, or the
+    result's ``to_dict()`` as JSON.  ``--solver`` applies to continuous machines only.
 
 Errors in the input (`engines.WorkbenchError`, unreadable files) print one line,
 ``qhe: error: <message>``, to stderr and exit with status 2; no traceback.  The physics packages
@@ -69,17 +70,20 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     run = sub.add_parser(
         "run",
-        help="solve a design's steady state and report power, efficiency and currents",
-        description="Solve the non-equilibrium steady state of a continuous machine described in a TOML "
-        "design file and report its mode, power, efficiency or COP, entropy production and the heat "
-        "current of each reservoir (J > 0: heat flows from the reservoir into the medium).",
+        help="solve a design's steady state or limit cycle and report power, efficiency and heats",
+        description="Solve a machine described in a TOML design file: the non-equilibrium steady state "
+        "of a continuous machine ([engine]) or the limit cycle of a cycle ([cycle]). Reports its mode, "
+        "power, efficiency or COP, entropy production and the heat of each reservoir (J, Q > 0: heat "
+        "flows from the reservoir into the medium); for a cycle also the work per cycle (W > 0: done on "
+        "the medium) and a table of the strokes.",
     )
     run.add_argument("design", metavar="DESIGN.toml", help="design file (see examples/)")
     run.add_argument("--json", action="store_true", help="print the result as JSON instead of a report")
     run.add_argument(
         "--solver",
         metavar="S",
-        help=f"steady-state solver, one of {', '.join(SOLVER_NAMES)} (default: the design's [engine] solver)",
+        help=f"steady-state solver, one of {', '.join(SOLVER_NAMES)} (default: the design's [engine] "
+        "solver; continuous machines only)",
     )
     run.set_defaults(func=_run)
     return parser
@@ -95,12 +99,17 @@ def _one_line(error: BaseException) -> str:
 
 def _run(args) -> int:
     from analysis.design import load_design
-    from engines._checks import choice
+    from engines._checks import WorkbenchError, choice
     from engines.steady import SOLVERS
 
     solver = None if args.solver is None else choice(PROG + " run", "--solver", args.solver, SOLVERS)
     design = load_design(args.design)
-    result = design.steady_state(solver)
+    if solver is not None and design.kind == "cycle":
+        raise WorkbenchError(
+            f"{PROG} run: `--solver` applies to continuous machines ([engine]); {design.source} is a "
+            "cycle ([cycle]), solved without a choice of solver: drop --solver."
+        )
+    result = design.run(solver)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
@@ -117,20 +126,35 @@ def _num(x) -> str:
     return f"{x:.6g}"
 
 
+def _table(rows, left: int = 1) -> list[str]:
+    """Rows of strings as aligned lines: the first `left` columns left-aligned, the rest right-aligned."""
+    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(w) for cell, w in zip(row[:left], widths[:left])]
+        cells += [cell.rjust(w) for cell, w in zip(row[left:], widths[left:])]
+        lines.append("  " + "  ".join(cells).rstrip())
+    return lines
+
+
 def report(design, result) -> str:
-    """Human-readable summary of a design's steady state.
+    """Human-readable summary of a solved design.
 
     Parameters
     ----------
     design : analysis.design.Design
-    result : engines.SteadyState
+    result : engines.SteadyState or cycles.CycleResult
+        ``design.run()``.
 
     Returns
     -------
     str
         Several lines: the design, its mode, power, efficiency (with Carnot) or COP, entropy
-        production, a table of reservoirs and how the state was computed.
+        production, a table of reservoirs and how the state was computed; for a cycle also the
+        work per cycle, the period, the fixed-point residual and a table of the strokes.
     """
+    if design.kind == "cycle":
+        return _cycle_report(design, result)
     lines = [f"{design.name} ({design.source})", ""]
     rows = [("mode", result.mode), ("power P", _num(result.power))]
     if result.efficiency is not None:
@@ -162,16 +186,64 @@ def report(design, result) -> str:
                 _num(result.particle_currents.get(r.name)),
             )
         )
-    widths = [max(len(row[c]) for row in table) for c in range(len(table[0]))]
     lines.append("")
-    for row in table:
-        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1])]
-        cells += [cell.rjust(w) for cell, w in zip(row[2:], widths[2:])]
-        lines.append("  " + "  ".join(cells).rstrip())
+    lines += _table(table, left=2)
     lines.append("  (J > 0: heat flows from the reservoir into the medium; P = sum of J, > 0 for an engine)")
     lines.append("")
     lines.append(f"  solver {result.solver}, residual {result.residual:.2e}")
     lines.append(f"  flavour {result.flavour}, bookkeeping {result.bookkeeping}")
+    return "\n".join(lines)
+
+
+def _cycle_report(design, result) -> str:
+    """`report` for a cycle design and its `cycles.CycleResult`."""
+    lines = [f"{design.name} ({design.source})", ""]
+    n = len(result.strokes)
+    power = _num(result.power) + ("  (infinite period)" if math.isinf(result.period) else "")
+    rows = [
+        ("cycle", f"{n} stroke{'s' if n != 1 else ''}, medium {design.medium!r}"),
+        ("mode", result.mode),
+        ("work per cycle W", _num(result.work)),
+        ("period", _num(result.period)),
+        ("power P = -W/period", power),
+    ]
+    carnot = result.carnot_efficiency
+    if result.efficiency is not None:
+        rows.append(("efficiency", _num(result.efficiency)))
+        rows.append(("Carnot efficiency", _num(carnot)))
+        if carnot:
+            rows.append(("eta / eta_Carnot", _num(result.efficiency / carnot)))
+    elif result.cop is not None:
+        rows.append(("COP", _num(result.cop)))
+        temperatures = sorted(set(result.temperatures.values()))
+        if len(temperatures) == 2 and temperatures[0] > 0:  # a work-driven refrigerator between two baths
+            t_c, t_h = temperatures
+            rows.append(("Carnot COP T_c/(T_h - T_c)", _num(t_c / (t_h - t_c))))
+    else:
+        rows.append(("efficiency", f"undefined (mode {result.mode})"))
+    rows.append(("entropy production / cycle", _num(result.entropy_production)))
+    rows.append(("fixed-point residual", f"{result.fixed_point_residual:.2e}"))
+    width = max(len(k) for k, _ in rows)
+    lines += [f"  {k:<{width}}  {v}" for k, v in rows]
+
+    from engines import FermionicLead
+
+    table = [("reservoir", "type", "T", "heat per cycle Q")]
+    for r in design.reservoirs:
+        kind = "fermionic" if isinstance(r, FermionicLead) else "bosonic"
+        table.append((r.name, kind, _num(r.T), _num(result.heat[r.name])))
+    lines.append("")
+    lines += _table(table, left=2)
+    lines.append("  (Q > 0: heat flows from the reservoir into the medium; W > 0: work done on the medium;")
+    lines.append("   W + sum of Q = 0)")
+
+    columns = list(result.strokes[0]) if result.strokes else []
+    table = [tuple(columns)]
+    for row in result.strokes:
+        table.append(tuple(v if isinstance(v, str) else _num(v) for v in row.values()))
+    lines.append("")
+    lines += _table(table, left=1)
+    lines.append("  (work and heat booked during each stroke; energy and entropy of the medium at its end)")
     return "\n".join(lines)
 
 

@@ -131,6 +131,12 @@ class Cycle:
         for i, s in enumerate(strokes):
             if not isinstance(s, Stroke):
                 fail("Cycle", f"strokes[{i}]", s, "a Thermalize, Drive or Isotherm stroke")
+        names = [s.name for s in strokes]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                fail(
+                    "Cycle", f"strokes[{i}].name", name, "a name no other stroke has (names label the tables)"
+                )
         self.medium = medium
         self.strokes = strokes
         self._check_closed()
@@ -265,6 +271,7 @@ class Cycle:
         x, _, _kernel = stationary_vector(M - np.eye(n), self._trace, None)
         residual = float(np.linalg.norm(M @ x - x))
         rho0 = self._state(x)
+        rho0.setflags(write=False)
         rows, work_total = [], 0.0
         heat = dict.fromkeys(self.reservoirs, 0.0)
         for stroke, ops, stroke_maps, tau in zip(self.strokes, compiled, maps, durations):
@@ -282,6 +289,12 @@ class Cycle:
                 heat[stroke.reservoir.name] += Q
             if tables:
                 rho = self._state(x)
+                try:
+                    self.medium.check_state(rho)
+                except WorkbenchError as exc:
+                    raise WorkbenchError(
+                        f"limit cycle, state at the end of stroke {stroke.name!r}: {exc}"
+                    ) from exc
                 H_end = self.medium.hamiltonian(**{**self.medium.controls, **stroke.end_controls()})
                 row = {"stroke": stroke.name, "duration": float(tau), "work": W}
                 row.update(
@@ -335,15 +348,17 @@ class Cycle:
             finer = list(self._compiled)
             finer[i] = self._compile(stroke, 2 * stroke.steps)
             check = self._solve(finer, [s.duration for s in self.strokes], tables=True)
-            W, W2 = result.strokes[i]["work"], check.strokes[i]["work"]
-            Q = result.strokes[i][f"Q_{stroke.bath.name}"]
-            if abs(W2 - W) > stroke.tol * max(abs(W), abs(Q), 1e-300):
+            name = f"Q_{stroke.bath.name}"
+            W, Q = result.strokes[i]["work"], result.strokes[i][name]
+            change = max(abs(check.strokes[i]["work"] - W), abs(check.strokes[i][name] - Q))
+            scale = max(abs(W), abs(Q))
+            if change > stroke.tol * scale:
                 fail(
                     f"Isotherm {stroke.name!r}",
                     "steps",
                     stroke.steps,
-                    f"enough steps for tol={stroke.tol:g}: the work changes by {abs(W2 - W):.3g} "
-                    f"(relative {abs(W2 - W) / max(abs(W), abs(Q)):.2g}) when the steps double; "
+                    f"enough steps for tol={stroke.tol:g}: work or heat change by {change:.3g} "
+                    f"(relative {change / scale if scale else math.inf:.2g}) when the steps double; "
                     f"use steps >= {4 * stroke.steps}",
                 )
 

@@ -7,8 +7,12 @@ into the medium.  Every stroke is compiled into a sequence of elementary steps o
 * an *evolution* for a time dt under a fixed Hamiltonian H, unitary or with one reservoir attached:
   rho -> exp(L dt) rho, Q = Tr[H (rho_out - rho_in)] booked to that reservoir.
 
-So the first law W + Q = Delta E holds step by step, exactly.  Time-dependent protocols are
-piecewise constant with the Hamiltonian at each step's midpoint (second order in the step).
+So the first law W + Q = Delta E holds step by step, exactly.  Unitary drives use fourth-order
+Magnus steps, converged automatically.  An isotherm is the piecewise-constant protocol of its
+`steps` (the Hamiltonian at each step's midpoint): second order in the step while the bath acts
+weakly within a step, but first order in 1/steps in the quasi-static regime (each step relaxes
+fully, so the work is a Riemann sum of Tr[rho dH]); its `tol` checks work and heat against a run
+with twice the steps.
 """
 
 from __future__ import annotations
@@ -184,8 +188,8 @@ class Isotherm(Stroke):
     steps : int
         Number of piecewise-constant steps (the Hamiltonian at each step's midpoint).
     tol : float, optional
-        Requested accuracy of the stroke's work, relative to the larger of |W| and |Q|: the cycle
-        repeats the stroke with twice the steps and raises if the work moves by more.
+        Requested accuracy of the stroke's work and heat, relative to the larger of |W| and |Q|:
+        the cycle repeats the stroke with twice the steps and raises if either moves by more.
     schedule, flavour, name
         As for `Drive` and `Thermalize`.
 

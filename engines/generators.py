@@ -41,6 +41,8 @@ BOOKKEEPINGS = ("bare", "full")
 
 #: Relative tolerance for degenerate levels and equal Bohr frequencies.
 DEGENERACY_TOL = 1e-9
+#: Below this dimension basis changes are plain dense products (sector by sector above it).
+DENSE_TRANSFORM_DIM = 256
 
 
 @dataclass(frozen=True)
@@ -389,7 +391,7 @@ def _eigh(H, tol: float):
 
 def _to_eigen(V, sectors, X) -> np.ndarray:
     """V^dag X V, sector pair by sector pair (only pairs that X connects)."""
-    if len(sectors) == 1:
+    if len(sectors) == 1 or V.shape[0] <= DENSE_TRANSFORM_DIM:
         X = X.toarray() if sp.issparse(X) else X
         return V.conj().T @ X @ V
     X = sp.csr_matrix(X)
@@ -405,7 +407,7 @@ def _to_eigen(V, sectors, X) -> np.ndarray:
 
 def _from_eigen(V, sectors, rho) -> np.ndarray:
     """V rho V^dag, sector pair by sector pair (only pairs where rho is nonzero)."""
-    if len(sectors) == 1:
+    if len(sectors) == 1 or V.shape[0] <= DENSE_TRANSFORM_DIM:
         return V @ rho @ V.conj().T
     out = np.zeros(rho.shape, dtype=complex)
     for ra, ca in sectors:

@@ -1,6 +1,6 @@
-"""Facts about the ``qhe`` command line (`analysis.cli`): every example runs, reports and emits JSON;
-the published results survive the round trip through the CLI; bad input is one line on stderr and
-exit status 2, never a traceback.
+"""Facts about the ``qhe`` command line (`analysis.cli`): every example, continuous machine or cycle,
+runs, reports and emits JSON; the published results survive the round trip through the CLI; bad
+input is one line on stderr and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -8,15 +8,49 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from analysis.cli import SOLVER_NAMES, main
+from analysis.design import load_design
 from engines.steady import SOLVERS
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.toml"))
 TOL = 1e-9
+#: What a report shows, per kind of design.
+REPORT_LABELS = {
+    "engine": ("mode", "power P", "entropy production", "reservoir", "heat current J", "solver", "flavour"),
+    "cycle": (
+        "mode",
+        "work per cycle W",
+        "period",
+        "power P = -W/period",
+        "entropy production / cycle",
+        "fixed-point residual",
+        "reservoir",
+        "heat per cycle Q",
+        "stroke",
+        "duration",
+        "energy",
+        "entropy",
+    ),
+}
+#: Keys of the JSON result, per kind of design.
+JSON_KEYS = {
+    "engine": {"mode", "power", "heat_currents", "residual", "solver", "flavour"},
+    "cycle": {
+        "mode",
+        "work",
+        "heat",
+        "period",
+        "power",
+        "entropy_production",
+        "fixed_point_residual",
+        "strokes",
+    },
+}
 
 
 def _run(capsys, *argv):
@@ -35,23 +69,31 @@ def test_examples_exist():
         "absorption_refrigerator",
         "qubit_two_baths",
         "two_qubit_chain",
+        "otto_qubit",
+        "otto_oscillator",
+        "carnot_qubit",
+        "stirling",
+        "otto_refrigerator",
     }
+
+
+def _kind(path: Path) -> str:
+    """ "engine" or "cycle", from the parsed TOML (building a cycle compiles its strokes)."""
+    with open(path, "rb") as f:
+        return "cycle" if "cycle" in tomllib.load(f) else "engine"
+
+
+def test_kind_helper_agrees_with_the_loader():
+    for stem in ("maser", "otto_qubit"):
+        assert load_design(_example(stem)).kind == _kind(_example(stem))
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, id=p.stem) for p in EXAMPLES])
 def test_example_runs_and_reports(capsys, path):
     code, out, err = _run(capsys, "run", path)
     assert (code, err) == (0, "")
-    for label in (
-        "mode",
-        "power P",
-        "entropy production",
-        "reservoir",
-        "heat current J",
-        "solver",
-        "flavour",
-    ):
-        assert label in out
+    for label in REPORT_LABELS[_kind(path)]:
+        assert label in out, label
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, id=p.stem) for p in EXAMPLES])
@@ -59,8 +101,9 @@ def test_example_json_parses(capsys, path):
     code, out, err = _run(capsys, "run", path, "--json")
     assert (code, err) == (0, "")
     result = json.loads(out)
-    assert {"mode", "power", "heat_currents", "residual", "solver", "flavour"} <= result.keys()
-    assert result["residual"] < 1e-8
+    kind = _kind(path)
+    assert JSON_KEYS[kind] <= result.keys()
+    assert result["residual" if kind == "engine" else "fixed_point_residual"] < 1e-8
 
 
 def test_maser_example_has_scovil_schulz_dubois_efficiency(capsys):
@@ -88,6 +131,30 @@ def test_report_shows_efficiency_and_carnot_for_an_engine(capsys):
     assert "three-level maser" in out
     assert "efficiency          0.666667" in out
     assert "Carnot efficiency   0.95" in out
+
+
+def test_report_shows_cycle_thermodynamics_and_strokes(capsys):
+    """An Otto engine's report: W per cycle, Carnot ratio, heats and the four strokes in order."""
+    _, out, _ = _run(capsys, "run", _example("otto_qubit"))
+    assert "qubit Otto engine" in out
+    assert "efficiency                  0.5\n" in out
+    assert "eta / eta_Carnot            0.666667" in out
+    assert "power P = -W/period         0  (infinite period)" in out
+    strokes = [
+        line.split()[0]
+        for line in out.splitlines()
+        if line.startswith(("  compress", "  hot ", "  expand", "  cold "))
+    ]
+    assert strokes == ["hot", "cold", "compress", "hot", "expand", "cold"]  # reservoirs, then strokes
+
+
+def test_report_shows_cop_and_carnot_cop_for_a_refrigerator(capsys):
+    """Otto refrigerator: COP = w_c/(w_h - w_c) = 1/2 against the Carnot COP T_c/(T_h - T_c) = 1."""
+    _, out, _ = _run(capsys, "run", _example("otto_refrigerator"))
+    assert "mode                        refrigerator" in out
+    assert "COP                         0.5\n" in out
+    assert "Carnot COP T_c/(T_h - T_c)  1\n" in out
+    assert "efficiency" not in out
 
 
 def test_solver_option_overrides_the_design(capsys):
@@ -148,6 +215,95 @@ def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, text, field):
     assert "Traceback" not in err
 
 
+_GOOD_CYCLE = """\
+[medium]
+type = "Qubit"
+omega = 1.0
+
+[[reservoirs]]
+name = "hot"
+type = "bosonic"
+T = 4.0
+coupling = 0.05
+operator = "sigma_x"
+
+[[reservoirs]]
+name = "cold"
+type = "bosonic"
+T = 1.0
+coupling = 0.05
+operator = "sigma_x"
+
+[[cycle.strokes]]
+type = "drive"
+name = "compress"
+start = { omega = 1.0 }
+end = { omega = 2.0 }
+duration = 0.0
+
+[[cycle.strokes]]
+type = "thermalize"
+name = "hot"
+bath = "hot"
+controls = { omega = 2.0 }
+duration = inf
+
+[[cycle.strokes]]
+type = "drive"
+name = "expand"
+start = { omega = 2.0 }
+end = { omega = 1.0 }
+duration = 0.0
+
+[[cycle.strokes]]
+type = "thermalize"
+name = "cold"
+bath = "cold"
+controls = { omega = 1.0 }
+duration = inf
+"""
+
+BAD_CYCLES = [
+    pytest.param(_GOOD_CYCLE.replace('"thermalize"', '"isochore"', 1), "`type`", id="unknown-stroke-type"),
+    pytest.param(_GOOD_CYCLE.replace('bath = "hot"', 'bath = "warm"'), "`bath`", id="unknown-bath"),
+    pytest.param(
+        _GOOD_CYCLE.replace("end = { omega = 2.0 }", "end = { omega = 3.0 }"),
+        "start['omega']",
+        id="strokes-do-not-close",
+    ),
+    pytest.param(
+        _GOOD_CYCLE.replace("duration = inf", "duration = -1.0", 1), "`duration`", id="negative-duration"
+    ),
+    pytest.param(_GOOD_CYCLE + '[engine]\nflavour = "global"\n', "[engine]", id="cycle-and-engine"),
+]
+
+
+@pytest.mark.parametrize(("text", "field"), BAD_CYCLES)
+def test_bad_cycle_is_one_line_and_exit_2(capsys, tmp_path, text, field):
+    path = tmp_path / "cycle.toml"
+    path.write_text(text)
+    code, out, err = _run(capsys, "run", path)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"qhe: error: {path}: ") and err.count("\n") == 1, err
+    assert field in err and "Traceback" not in err
+
+
+def test_good_cycle_of_the_bad_cycle_tests_runs(capsys, tmp_path):
+    """The design the bad cycles mutate is itself fine (a qubit Otto engine, eta = 1 - 1/2)."""
+    path = tmp_path / "cycle.toml"
+    path.write_text(_GOOD_CYCLE)
+    code, out, _ = _run(capsys, "run", path, "--json")
+    assert code == 0
+    assert json.loads(out)["efficiency"] == pytest.approx(0.5, abs=TOL)
+
+
+def test_solver_option_on_a_cycle_exits_2(capsys):
+    """A cycle has no steady-state solver to choose: --solver is refused, naming the option."""
+    code, out, err = _run(capsys, "run", _example("otto_qubit"), "--solver", "dense")
+    assert (code, out) == (2, "")
+    assert err.startswith("qhe: error: qhe run: `--solver` applies to continuous machines")
+
+
 def test_bad_solver_option_exits_2(capsys):
     code, out, err = _run(capsys, "run", _example("maser"), "--solver", "magic")
     assert (code, out) == (2, "")
@@ -177,11 +333,13 @@ def test_help_exits_0(capsys):
     assert "--json" in out and "--solver" in out
 
 
-def test_run_does_not_import_pandas_or_matplotlib():
-    """Start-up stays light: `qhe run` needs numpy, scipy and numba only."""
+@pytest.mark.parametrize("stem", ["qubit_two_baths", "otto_qubit"])
+def test_run_does_not_import_pandas_or_matplotlib(stem):
+    """Start-up stays light: `qhe run` needs numpy, scipy and numba only, for engines and cycles."""
     code = (
         "import sys; from analysis.cli import main; "
-        f"assert main(['run', {str(_example('qubit_two_baths'))!r}, '--json']) == 0; "
+        f"assert main(['run', {str(_example(stem))!r}]) == 0; "
+        f"assert main(['run', {str(_example(stem))!r}, '--json']) == 0; "
         "heavy = [m for m in ('pandas', 'matplotlib') if m in sys.modules]; "
         "assert not heavy, heavy"
     )

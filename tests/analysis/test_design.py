@@ -76,6 +76,7 @@ def test_defaults_name_flavour_solver():
         "designs/lonely_qubit.toml",
     )
     assert d.engine.flavour == "global"
+    assert (d.kind, d.cycle) == ("engine", None)
     assert design_from_dict(data).name == "<dict>"
 
 
@@ -350,6 +351,11 @@ BAD = [
     pytest.param(_set("engine.solver", "magic"), r"`solver` must be one of 'auto'", id="unknown-solver"),
     pytest.param(_set("engine.threads", 4), r"unknown key 'threads' in \[engine\]", id="unknown-engine-key"),
     pytest.param(
+        _set("cycle", {"type": "otto", "hot": "hot", "cold": "cold", "low": 1.0, "high": 2.0}),
+        r"the design has both \[cycle\] and \[engine\]: \[cycle\] describes a cycle",
+        id="engine-and-cycle",
+    ),
+    pytest.param(
         _set("drive", {"levels": [0, 1], "strenght": 0.1}),
         r"unknown key 'strenght' in \[drive\]",
         id="unknown-drive-key",
@@ -463,6 +469,14 @@ def test_non_utf8_file_is_a_workbench_error(tmp_path):
     path.write_bytes('name = "Schrödinger"\n'.encode("latin-1"))
     with pytest.raises(WorkbenchError, match=r"latin1.toml: not valid TOML"):
         load_design(path)
+
+
+def test_run_is_steady_state_for_an_engine():
+    """`Design.run` of a continuous machine is its `steady_state`, with the same solver choice."""
+    design = design_from_dict(_example("qubit_two_baths.toml"))
+    ran, direct = design.run("dense"), design.steady_state("dense")
+    assert ran.solver == direct.solver == "dense"
+    assert ran.heat_currents == pytest.approx(direct.heat_currents, rel=TOL)
 
 
 def test_solver_errors_name_the_design():
