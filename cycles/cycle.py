@@ -185,7 +185,10 @@ class Cycle:
         try:
             ops = stroke.compile(self.medium, n)
         except WorkbenchError as exc:
-            raise WorkbenchError(f"stroke {stroke.name!r}: {exc}") from exc
+            prefix = f"stroke {stroke.name!r}: "
+            if str(exc).startswith(prefix):
+                raise
+            raise type(exc)(prefix + str(exc)) from exc
         if isinstance(stroke, Drive) and n is None and stroke.duration > 0 and len(ops) > 3:
             ops = self._converged_drive(stroke, ops)
         return ops

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.linalg as la
 
-from engines._checks import UserCodeError, WorkbenchError, choice, fail, integer, real
+from engines._checks import UserCodeError, choice, fail, integer, real
 from engines.generators import FLAVOURS, build_generator
 from engines.reservoirs import Reservoir
 from engines.steady import stationary_vector
@@ -95,13 +95,18 @@ class Thermalize(Stroke):
     name: str = ""
 
     def __post_init__(self):
-        owner = f"Thermalize {self.name or ''}".strip()
         if not isinstance(self.bath, Reservoir):
-            fail(owner, "bath", self.bath, "a Reservoir (BosonicBath, FermionicLead)")
+            fail(
+                f"Thermalize {self.name}".strip(),
+                "bath",
+                self.bath,
+                "a Reservoir (BosonicBath, FermionicLead)",
+            )
+        object.__setattr__(self, "name", self.name or f"thermalize {self.bath.name}")
+        owner = f"Thermalize {self.name!r}"
         object.__setattr__(self, "duration", _duration(owner, self.duration, allow_inf=True))
         object.__setattr__(self, "controls", _controls(owner, "controls", self.controls))
         choice(owner, "flavour", self.flavour, FLAVOURS)
-        object.__setattr__(self, "name", self.name or f"thermalize {self.bath.name}")
 
     def start_controls(self):
         return self.controls
@@ -145,12 +150,12 @@ class Drive(Stroke):
     name: str = ""
 
     def __post_init__(self):
-        owner = f"Drive {self.name or ''}".strip()
+        object.__setattr__(self, "name", self.name or "drive")
+        owner = f"Drive {self.name!r}"
         object.__setattr__(self, "start", _controls(owner, "start", self.start))
         object.__setattr__(self, "end", _controls(owner, "end", self.end))
         object.__setattr__(self, "duration", _duration(owner, self.duration))
         _schedule(owner, self.schedule)
-        object.__setattr__(self, "name", self.name or "drive")
 
     def start_controls(self):
         return self.start
@@ -210,9 +215,12 @@ class Isotherm(Stroke):
     name: str = ""
 
     def __post_init__(self):
-        owner = f"Isotherm {self.name}".strip()
         if not isinstance(self.bath, Reservoir):
-            fail(owner, "bath", self.bath, "a Reservoir (BosonicBath, FermionicLead)")
+            fail(
+                f"Isotherm {self.name}".strip(), "bath", self.bath, "a Reservoir (BosonicBath, FermionicLead)"
+            )
+        object.__setattr__(self, "name", self.name or f"isotherm {self.bath.name}")
+        owner = f"Isotherm {self.name!r}"
         object.__setattr__(self, "start", _controls(owner, "start", self.start))
         object.__setattr__(self, "end", _controls(owner, "end", self.end))
         object.__setattr__(self, "duration", real(owner, "duration", self.duration, minimum=0.0, strict=True))
@@ -221,7 +229,6 @@ class Isotherm(Stroke):
             object.__setattr__(self, "tol", real(owner, "tol", self.tol, minimum=0.0, strict=True))
         _schedule(owner, self.schedule)
         choice(owner, "flavour", self.flavour, FLAVOURS)
-        object.__setattr__(self, "name", self.name or f"isotherm {self.bath.name}")
 
     def start_controls(self):
         return self.start
@@ -267,7 +274,7 @@ class _Path:
             or not isinstance(s, (int, float, np.floating, np.integer))
             or not math.isfinite(s)
         ):
-            raise WorkbenchError(
+            raise UserCodeError(
                 f"stroke {self.name!r}: `schedule` must return a finite real number, "
                 f"got {s!r} at t/duration = {u}."
             )
