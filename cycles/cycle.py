@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cycles.strokes import (
-    DRIVE_TOL,
-    MAX_DRIVE_STEPS,
     Drive,
     Isotherm,
     Stroke,
     Thermalize,
     _Evolve,
+    _Propagated,
     _Quench,
     trace_vector,
 )
@@ -40,6 +39,8 @@ __all__ = ["Cycle", "CycleResult", "carnot", "otto", "stirling"]
 CONTROL_TOL = 1e-12
 #: Off-diagonal-from-diagonal leakage below which a generator counts as population preserving.
 SECTOR_TOL = 1e-13
+#: || M x - x || above which a swept point's limit cycle is rejected.
+FIXED_POINT_TOL = 1e-8
 
 
 @dataclass(frozen=True)
@@ -189,36 +190,7 @@ class Cycle:
             if str(exc).startswith(prefix):
                 raise
             raise type(exc)(prefix + str(exc)) from exc
-        if isinstance(stroke, Drive) and n is None and stroke.duration > 0 and len(ops) > 3:
-            ops = self._converged_drive(stroke, ops)
         return ops
-
-    def _converged_drive(self, stroke, ops):
-        """Double the steps of a time-ordered drive until its map changes by less than DRIVE_TOL."""
-        d = self.medium.dim
-        space, trace = np.arange(d * d), trace_vector(d)
-
-        def stroke_map(ops):
-            M = np.eye(d * d, dtype=complex)
-            for op in ops:
-                if isinstance(op, _Evolve):
-                    M = op.propagator(space, trace)(op.share * stroke.duration) @ M
-            return M
-
-        n, M = (len(ops) - 1) // 2, stroke_map(ops)
-        while n < MAX_DRIVE_STEPS:
-            finer = stroke.compile(self.medium, 2 * n)
-            M2 = stroke_map(finer)
-            if np.max(np.abs(M2 - M)) < DRIVE_TOL:
-                return finer
-            n, M = 2 * n, M2
-        fail(
-            f"Drive {stroke.name!r}",
-            "duration",
-            stroke.duration,
-            f"a drive that converges within {MAX_DRIVE_STEPS} time steps "
-            f"(change of the map {np.max(np.abs(M2 - M)):.2g})",
-        )
 
     # ------------------------------------------------------------------------------------------
     # the state space: all of vec(rho), or the populations when every step preserves them
@@ -229,7 +201,9 @@ class Cycle:
         off = np.setdiff1d(np.arange(d * d), diag)
         for ops in self._compiled:
             for op in ops:
-                H = op.H if isinstance(op, _Evolve) else op.after
+                H = op.after if isinstance(op, _Quench) else op.H
+                if isinstance(op, _Propagated) and np.max(np.abs(op.U - np.diag(np.diag(op.U)))) > SECTOR_TOL:
+                    return np.arange(d * d)
                 if np.max(np.abs(H - np.diag(np.diag(H)))) > SECTOR_TOL * max(1.0, np.max(np.abs(H))):
                     return np.arange(d * d)
                 if isinstance(op, _Evolve) and op.baths:
@@ -246,14 +220,53 @@ class Cycle:
 
     # ------------------------------------------------------------------------------------------
 
-    def _maps(self, compiled, durations):
-        """Per stroke, per op: the map on the state space (None for a quench)."""
+    def _run(self, compiled, durations, states=False) -> dict:
+        """Limit cycles for P sets of durations at once (durations: (n_strokes, P)).
+
+        Returns arrays: fixed points x (P, m) on the state space, residual (P,), work and heat per
+        stroke (P, n_strokes), and with `states` the state at every stroke's end (P, n_strokes, m).
+        """
+        durations = np.asarray(durations, dtype=float).reshape(len(self.strokes), -1)
+        P, m = durations.shape[1], self._space.size
         maps = []
         for ops, tau in zip(compiled, durations):
             maps.append(
-                [None if isinstance(op, _Quench) else self._propagator(op)(op.share * tau) for op in ops]
+                [
+                    None if isinstance(op, _Quench) else self._propagator(op).batch(op.share * tau)
+                    for op in ops
+                ]
             )
-        return maps
+        M = np.broadcast_to(np.eye(m, dtype=complex), (P, m, m))
+        for stroke_maps in maps:
+            for mp in stroke_maps:
+                if mp is not None:
+                    M = mp @ M
+        A = M - np.eye(m)
+        if P == 1:
+            x = stationary_vector(A[0], self._trace, None)[0][None, :]
+        else:
+            x = _batched_fixed_points(A, self._trace)
+        residual = np.linalg.norm(np.einsum("pij,pj->pi", A, x), axis=1)
+        out = {
+            "x": x.copy(),
+            "residual": residual,
+            "work": np.zeros((P, len(self.strokes))),
+            "heat": np.zeros((P, len(self.strokes))),
+        }
+        if states:
+            out["states"] = np.zeros((P, len(self.strokes), m), dtype=complex)
+        for i, (ops, stroke_maps) in enumerate(zip(compiled, maps)):
+            for op, mp in zip(ops, stroke_maps):
+                if mp is None:
+                    out["work"][:, i] += np.real(self._energy(op.after, x) - self._energy(op.before, x))
+                    continue
+                y = np.einsum("pij,pj->pi", mp, x)
+                booked = np.real(self._energy(op.H, y) - self._energy(op.H, x))
+                out["heat" if op.baths else "work"][:, i] += booked  # unitary maps book work
+                x = y
+            if states:
+                out["states"][:, i] = x
+        return out
 
     def limit_cycle(self) -> CycleResult:
         """The periodic steady state and the per-stroke, per-cycle thermodynamics."""
@@ -262,55 +275,33 @@ class Cycle:
         self._check_isotherm_accuracy(result)
         return result
 
-    def _solve(self, compiled, durations, tables=True) -> CycleResult:
-        S = self._space
-        maps = self._maps(compiled, durations)
-        n = S.size
-        M = np.eye(n, dtype=complex)
-        for stroke_maps in maps:
-            for m in stroke_maps:
-                if m is not None:
-                    M = m @ M
-        x, _, _kernel = stationary_vector(M - np.eye(n), self._trace, None)
-        residual = float(np.linalg.norm(M @ x - x))
-        rho0 = self._state(x)
+    def _solve(self, compiled, durations) -> CycleResult:
+        run = self._run(compiled, durations, states=True)
+        rho0 = self._state(run["x"][0])
         rho0.setflags(write=False)
-        rows, work_total = [], 0.0
+        rows = []
         heat = dict.fromkeys(self.reservoirs, 0.0)
-        for stroke, ops, stroke_maps, tau in zip(self.strokes, compiled, maps, durations):
-            W = Q = 0.0
-            for op, m in zip(ops, stroke_maps):
-                if m is None:
-                    W += float(np.real(self._energy(op.after, x) - self._energy(op.before, x)))
-                else:
-                    y = m @ x
-                    if op.baths:
-                        Q += float(np.real(self._energy(op.H, y) - self._energy(op.H, x)))
-                    x = y
-            work_total += W
+        for i, (stroke, tau) in enumerate(zip(self.strokes, durations)):
+            W, Q = float(run["work"][0, i]), float(run["heat"][0, i])
             if stroke.reservoir is not None:
                 heat[stroke.reservoir.name] += Q
-            if tables:
-                rho = self._state(x)
-                try:
-                    self.medium.check_state(rho)
-                except WorkbenchError as exc:
-                    raise WorkbenchError(
-                        f"limit cycle, state at the end of stroke {stroke.name!r}: {exc}"
-                    ) from exc
-                H_end = self.medium.hamiltonian(**{**self.medium.controls, **stroke.end_controls()})
-                row = {"stroke": stroke.name, "duration": float(tau), "work": W}
-                row.update(
-                    {
-                        f"Q_{name}": (
-                            Q if stroke.reservoir is not None and stroke.reservoir.name == name else 0.0
-                        )
-                        for name in self.reservoirs
-                    }
+            rho = self._state(run["states"][0, i])
+            try:
+                self.medium.check_state(rho)
+            except WorkbenchError as exc:
+                raise WorkbenchError(
+                    f"limit cycle, state at the end of stroke {stroke.name!r}: {exc}"
+                ) from exc
+            H_end = self.medium.hamiltonian(**{**self.medium.controls, **stroke.end_controls()})
+            row = {"stroke": stroke.name, "duration": float(tau), "work": W}
+            for name in self.reservoirs:
+                row[f"Q_{name}"] = (
+                    Q if stroke.reservoir is not None and stroke.reservoir.name == name else 0.0
                 )
-                row["energy"] = float(np.real(np.trace(H_end @ rho)))
-                row["entropy"] = _von_neumann(rho)
-                rows.append(row)
+            row["energy"] = float(np.real(np.trace(H_end @ rho)))
+            row["entropy"] = _von_neumann(rho)
+            rows.append(row)
+        work_total = float(run["work"][0].sum())
         period = float(sum(durations))
         temperatures = {name: r.T for name, r in self.reservoirs.items()}
         power = -work_total / period if 0 < period < math.inf else 0.0
@@ -329,13 +320,13 @@ class Cycle:
             efficiency=eta,
             cop=cop,
             entropy_production=sigma,
-            fixed_point_residual=residual,
+            fixed_point_residual=float(run["residual"][0]),
             rho=rho0,
         )
 
-    def _energy(self, H, x) -> complex:
-        S = self._space
-        return np.dot(H.T.reshape(-1, order="F")[S], x)
+    def _energy(self, H, x):
+        """Tr[H rho] for state-space vectors x (..., m): vec(H^T) . vec(rho)."""
+        return x @ H.T.reshape(-1, order="F")[self._space]
 
     def _state(self, x) -> np.ndarray:
         d = self.medium.dim
@@ -350,7 +341,7 @@ class Cycle:
                 continue
             finer = list(self._compiled)
             finer[i] = self._compile(stroke, 2 * stroke.steps)
-            check = self._solve(finer, [s.duration for s in self.strokes], tables=True)
+            check = self._solve(finer, [s.duration for s in self.strokes])
             name = f"Q_{stroke.bath.name}"
             W, Q = result.strokes[i]["work"], result.strokes[i][name]
             change = max(abs(check.strokes[i]["work"] - W), abs(check.strokes[i][name] - Q))
@@ -401,23 +392,58 @@ class Cycle:
         lengths = {a.size for a in columns.values()}
         if len(lengths) != 1:
             fail("Cycle.sweep", "durations", {k: v.size for k, v in columns.items()}, "arrays of one length")
-        rows = []
-        for p in range(lengths.pop()):
-            taus = [columns[s.name][p] if s.name in columns else s.duration for s in self.strokes]
-            r = self._solve(self._compiled, taus, tables=False)
-            row = {f"tau[{k}]": v[p] for k, v in columns.items()}
-            row.update(
-                work=r.work,
-                **{f"Q_{k}": v for k, v in r.heat.items()},
-                period=r.period,
-                power=r.power,
-                efficiency=r.efficiency,
-                cop=r.cop,
-                mode=r.mode,
-                entropy_production=r.entropy_production,
+        n = lengths.pop()
+        taus = np.array(
+            [columns[s.name] if s.name in columns else np.full(n, s.duration) for s in self.strokes]
+        )
+        run = self._run(self._compiled, taus)
+        bad = np.flatnonzero(~(run["residual"] <= FIXED_POINT_TOL))
+        if bad.size:
+            fail(
+                "Cycle.sweep",
+                "durations",
+                {k: float(v[bad[0]]) for k, v in columns.items()},
+                f"durations with a unique limit cycle ({bad.size} points have none)",
             )
-            rows.append(row)
-        return pd.DataFrame(rows).astype({"efficiency": float, "cop": float})
+        names_res = list(self.reservoirs)
+        heat = np.zeros((n, len(names_res)))
+        for i, stroke in enumerate(self.strokes):
+            if stroke.reservoir is not None:
+                heat[:, names_res.index(stroke.reservoir.name)] += run["heat"][:, i]
+        work = run["work"].sum(axis=1)
+        period = taus.sum(axis=0)
+        temperatures = np.broadcast_to([self.reservoirs[k].T for k in names_res], heat.shape)
+        mode, eta, cop = thermo.classify_many(-work, heat, temperatures)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            power = np.where((period > 0) & np.isfinite(period), -work / period, 0.0)
+        table = {f"tau[{k}]": v for k, v in columns.items()}
+        table.update(
+            work=work,
+            **{f"Q_{k}": heat[:, j] for j, k in enumerate(names_res)},
+            period=period,
+            power=power,
+            efficiency=eta,
+            cop=cop,
+            mode=mode,
+            entropy_production=thermo.entropy_production_many(heat, temperatures),
+        )
+        return pd.DataFrame(table)
+
+
+def _batched_fixed_points(A, trace):
+    """Solve A_p x_p = 0 with trace . x_p = 1 for a stack of small matrices (first trace row replaced)."""
+    row = int(np.flatnonzero(trace)[0])
+    B = A.copy()
+    B[:, row, :] = trace
+    b = np.zeros(A.shape[1], dtype=complex)
+    b[row] = 1.0
+    try:
+        return np.linalg.solve(B, np.broadcast_to(b, A.shape[:2])[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        raise WorkbenchError(
+            "Cycle.sweep: a limit cycle is not unique at some durations (singular one-period map); "
+            "solve those points with limit_cycle() to see which."
+        ) from None
 
 
 def _von_neumann(rho) -> float:

@@ -7,12 +7,15 @@ into the medium.  Every stroke is compiled into a sequence of elementary steps o
 * an *evolution* for a time dt under a fixed Hamiltonian H, unitary or with one reservoir attached:
   rho -> exp(L dt) rho, Q = Tr[H (rho_out - rho_in)] booked to that reservoir.
 
-So the first law W + Q = Delta E holds step by step, exactly.  Unitary drives use fourth-order
-Magnus steps, converged automatically.  An isotherm is the piecewise-constant protocol of its
-`steps` (the Hamiltonian at each step's midpoint): second order in the step while the bath acts
-weakly within a step, but first order in 1/steps in the quasi-static regime (each step relaxes
-fully, so the work is a Riemann sum of Tr[rho dH]); its `tol` checks work and heat against a run
-with twice the steps.
+* a *unitary* map with no reservoir: W = Tr[H (rho_out - rho_in)] with H its final Hamiltonian
+  (zero for a fixed H).
+
+So the first law W + Q = Delta E holds step by step, exactly.  A time-ordered drive is one unitary
+composed from fourth-order Magnus steps, doubled until it converges.  An isotherm is the
+piecewise-constant protocol of its `steps` (the Hamiltonian at each step's midpoint): second
+order in the step while the bath acts weakly within a step, but first order in 1/steps in the
+quasi-static regime (each step relaxes fully, so the work is a Riemann sum of Tr[rho dH]); its
+`tol` checks work and heat against a run with twice the steps.
 """
 
 from __future__ import annotations
@@ -177,7 +180,24 @@ class Drive(Stroke):
                 _Evolve(H_mean, medium, (), None, None, 1.0),
                 _Quench(H_mean, path.hamiltonian(1.0)),
             ]
-        return path.magnus(n or 8, self.duration)
+        # Time-ordered: one precomposed unitary, Magnus steps doubled until it converges.
+        H_start, H_end = path.hamiltonian(0.0), path.hamiltonian(1.0)
+        n = n or 8
+        U = path.magnus(n, self.duration)
+        while True:
+            U2 = path.magnus(2 * n, self.duration)
+            change = float(np.max(np.abs(U2 - U)))
+            n, U = 2 * n, U2
+            if change < DRIVE_TOL:
+                break
+            if n >= MAX_DRIVE_STEPS:
+                fail(
+                    f"Drive {self.name!r}",
+                    "duration",
+                    self.duration,
+                    f"a drive that converges within {MAX_DRIVE_STEPS} Magnus steps (change {change:.2g})",
+                )
+        return [_Quench(H_start, H_end), _Propagated(U, H_end, n)]
 
 
 @dataclass(frozen=True)
@@ -259,6 +279,19 @@ class _Path:
         self.end = {**self.base, **end}
         self.schedule = schedule
         self.name = name
+        # Most media are affine in their controls: then H(s) = H_0 + s (H_1 - H_0) exactly, and
+        # the many Hamiltonians of a time-ordered stroke cost no calls to the medium.
+        self._ends = (self._build(0.0), self._build(1.0))
+        self._affine = all(
+            np.allclose(
+                self._build(s), self._ends[0] + s * (self._ends[1] - self._ends[0]), rtol=0, atol=1e-13
+            )
+            for s in (0.29, 0.71)
+        )
+
+    def _build(self, s: float) -> np.ndarray:
+        controls = {k: self.start[k] + s * (self.end[k] - self.start[k]) for k in self.start}
+        return np.asarray(self.medium.hamiltonian(**controls), dtype=complex)
 
     def fraction(self, u: float) -> float:
         if not callable(self.schedule):
@@ -285,7 +318,10 @@ class _Path:
         return {k: self.start[k] + s * (self.end[k] - self.start[k]) for k in self.start}
 
     def hamiltonian(self, u: float) -> np.ndarray:
-        return np.asarray(self.medium.hamiltonian(**self.controls(u)), dtype=complex)
+        if self._affine:
+            H0, H1 = self._ends
+            return H0 + self.fraction(u) * (H1 - H0)
+        return self._build(self.fraction(u))
 
     def commuting(self) -> bool:
         """Whether H(t) commutes with itself along the path (checked at a few points)."""
@@ -293,24 +329,21 @@ class _Path:
         scale = max(1.0, max(float(np.max(np.abs(H))) for H in Hs))
         return all(np.max(np.abs(A @ B - B @ A)) <= 1e-12 * scale**2 for A in Hs for B in Hs)
 
-    def magnus(self, n: int, duration: float) -> list:
-        """Unitary steps of the fourth-order Magnus integrator (two Gauss points per step).
+    def magnus(self, n: int, duration: float) -> np.ndarray:
+        """The propagator of H(t) from n steps of the fourth-order Magnus integrator.
 
         exp(-i dt H_eff) per step with H_eff = (H1 + H2)/2 - i (sqrt(3)/12) dt [H2, H1], H1, H2 at
-        the Gauss points (Blanes, Casas, Oteo, Ros, Phys. Rep. 470, 151 (2009), eq. 253).  Quenches
-        between the steps' H_eff telescope to W = Tr[H_end rho_out] - Tr[H_start rho_in].
+        the two Gauss points (Blanes, Casas, Oteo, Ros, Phys. Rep. 470, 151 (2009), eq. 253).
         """
         dt = duration / n
         c = math.sqrt(3.0) / 6.0
-        out, previous = [], self.hamiltonian(0.0)
+        U = np.eye(self.medium.dim, dtype=complex)
         for k in range(n):
             H1, H2 = self.hamiltonian((k + 0.5 - c) / n), self.hamiltonian((k + 0.5 + c) / n)
             H = 0.5 * (H1 + H2) - 1j * (math.sqrt(3.0) / 12.0) * dt * (H2 @ H1 - H1 @ H2)
-            out.append(_Quench(previous, H))
-            out.append(_Evolve(H, self.medium, (), None, None, 1.0 / n))
-            previous = H
-        out.append(_Quench(previous, self.hamiltonian(1.0)))
-        return out
+            E, V = np.linalg.eigh(H)
+            U = (V * np.exp(-1j * E * dt)) @ V.conj().T @ U
+        return U
 
     def piecewise(self, n: int, bath, flavour) -> list:
         baths = () if bath is None else (bath,)
@@ -358,6 +391,31 @@ class _Evolve:
         return _Unitary(self.H, space)
 
 
+class _Propagated:
+    """A precomposed unitary U of a whole time-ordered drive; work Tr[H_end (rho_out - rho_in)]."""
+
+    share = 0.0  # the map does not depend on a duration: it was built for the stroke's own
+
+    def __init__(self, U, H, steps):
+        self.U = U
+        self.H = H
+        self.steps = steps
+        self.baths = ()
+
+    def propagator(self, space, trace):
+        return _Fixed(np.kron(self.U.conj(), self.U)[np.ix_(space, space)])
+
+
+class _Fixed:
+    """A map that does not depend on time."""
+
+    def __init__(self, superop):
+        self.superop = superop
+
+    def batch(self, t):
+        return np.broadcast_to(self.superop, (np.size(t), *self.superop.shape))
+
+
 class _Unitary:
     """conj(U) kron U with U = exp(-i H t), from one eigendecomposition of H."""
 
@@ -365,9 +423,13 @@ class _Unitary:
         self.E, self.V = np.linalg.eigh(H)
         self.space = space
 
-    def __call__(self, t: float) -> np.ndarray:
-        U = (self.V * np.exp(-1j * self.E * t)) @ self.V.conj().T
-        return np.kron(U.conj(), U)[np.ix_(self.space, self.space)]
+    def batch(self, t) -> np.ndarray:
+        """conj(U_p) kron U_p on the state space for every time t_p: (P, m, m)."""
+        t = np.atleast_1d(np.asarray(t, dtype=float))
+        U = np.einsum("ij,pj,kj->pik", self.V, np.exp(-1j * self.E[None, :] * t[:, None]), self.V.conj())
+        d = self.E.size
+        K = np.einsum("pbe,pac->pbaec", U.conj(), U).reshape(t.size, d * d, d * d)
+        return K[:, self.space][:, :, self.space]
 
 
 class Propagator:
@@ -393,17 +455,26 @@ class Propagator:
             self._eig = (lam, P, la.inv(P)) if cond < self.MAX_CONDITION else False
         return self._eig
 
-    def __call__(self, t: float) -> np.ndarray:
-        if math.isinf(t):
+    def batch(self, t) -> np.ndarray:
+        """exp(L t_p) for every t_p (inf: the projector onto the steady state): (P, m, m)."""
+        t = np.atleast_1d(np.asarray(t, dtype=float))
+        out = np.empty((t.size, *self.L.shape), dtype=complex)
+        infinite = np.isinf(t)
+        if infinite.any():
             if self._stationary is None:
                 x, _, _kernel = stationary_vector(self.L, self.trace, None)
                 self._stationary = np.outer(x, self.trace)
-            return self._stationary
-        eig = self._decomposition()
-        if eig is False:
-            return la.expm(self.L * t)
-        lam, P, Pinv = eig
-        return (P * np.exp(lam * t)) @ Pinv
+            out[infinite] = self._stationary
+        finite = np.flatnonzero(~infinite)
+        if finite.size:
+            eig = self._decomposition()
+            if eig is False:
+                for p in finite:
+                    out[p] = la.expm(self.L * t[p])
+            else:
+                lam, P, Pinv = eig
+                out[finite] = np.einsum("ij,pj,jk->pik", P, np.exp(lam[None, :] * t[finite, None]), Pinv)
+        return out
 
 
 def trace_vector(d: int) -> np.ndarray:
