@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cycles import _kernels
 from cycles.strokes import (
     Drive,
     Isotherm,
@@ -227,6 +228,98 @@ class Cycle:
         stroke (P, n_strokes), and with `states` the state at every stroke's end (P, n_strokes, m).
         """
         durations = np.asarray(durations, dtype=float).reshape(len(self.strokes), -1)
+        tables = self._kernel_tables(compiled)
+        if tables is not None:
+            return self._run_kernel(tables, durations)
+        return self._run_numpy(compiled, durations, states)
+
+    def _kernel_tables(self, compiled):
+        """Plain arrays describing every op for `_kernels.limit_cycles` (None if an L is defective)."""
+        key = tuple(id(ops) for ops in compiled)
+        cache = self.__dict__.setdefault("_tables", {})
+        if key in cache:
+            return cache[key]
+        ops = [(i, op) for i, stroke_ops in enumerate(compiled) for op in stroke_ops]
+        m = self._space.size
+        spectral = {}
+        for _, op in ops:
+            if isinstance(op, _Evolve):
+                form = self._propagator(op).spectral()
+                if form is None:
+                    cache[key] = None
+                    return None
+                spectral[id(op)] = form
+        r = max((f[0].size for f in spectral.values()), default=1)
+        n = len(ops)
+        t = {
+            "kind": np.zeros(n, dtype=np.int64),
+            "stroke": np.array([i for i, _ in ops], dtype=np.int64),
+            "share": np.zeros(n),
+            "lam": np.zeros((n, r), dtype=complex),
+            "modes": np.zeros((n, m, r), dtype=complex),
+            "dual": np.zeros((n, r, m), dtype=complex),
+            "fixed": np.zeros((n, m, m), dtype=complex),
+            "h_before": np.zeros((n, m), dtype=complex),
+            "h_after": np.zeros((n, m), dtype=complex),
+            "books_heat": np.zeros(n, dtype=np.bool_),
+        }
+        for o, (_, op) in enumerate(ops):
+            if isinstance(op, _Quench):
+                t["h_before"][o], t["h_after"][o] = (
+                    self._energy_vector(op.before),
+                    self._energy_vector(op.after),
+                )
+                continue
+            t["h_after"][o] = self._energy_vector(op.H)
+            t["books_heat"][o] = bool(op.baths)
+            if isinstance(op, _Propagated):
+                t["kind"][o] = _kernels.FIXED
+                t["fixed"][o] = self._propagator(op).superop
+                continue
+            lam, modes, dual, projector = spectral[id(op)]
+            k = lam.size
+            t["kind"][o], t["share"][o] = _kernels.EVOLVE, op.share
+            t["lam"][o, :k], t["modes"][o, :, :k], t["dual"][o, :k, :] = lam, modes, dual
+            if projector is not None:
+                t["fixed"][o] = projector
+        cache[key] = t
+        return t
+
+    def _run_kernel(self, t, durations) -> dict:
+        P, n_strokes, m = durations.shape[1], len(self.strokes), self._space.size
+        out = {
+            "work": np.zeros((P, n_strokes)),
+            "heat": np.zeros((P, n_strokes)),
+            "residual": np.zeros(P),
+            "states": np.zeros((P, n_strokes, m), dtype=complex),
+        }
+        _kernels.limit_cycles(
+            np.ascontiguousarray(durations),
+            t["kind"],
+            t["stroke"],
+            t["share"],
+            t["lam"],
+            t["modes"],
+            t["dual"],
+            t["fixed"],
+            t["h_before"],
+            t["h_after"],
+            t["books_heat"],
+            self._trace,
+            out["work"],
+            out["heat"],
+            out["residual"],
+            out["states"],
+        )
+        out["x"] = out["states"][:, -1]
+        return out
+
+    def _energy_vector(self, H) -> np.ndarray:
+        """h with Tr[H rho] = h . x on the state space."""
+        return np.ascontiguousarray(H.T.reshape(-1, order="F")[self._space], dtype=complex)
+
+    def _run_numpy(self, compiled, durations, states):
+        """NumPy twin of `_kernels.limit_cycles` (and the path for defective generators)."""
         P, m = durations.shape[1], self._space.size
         maps = []
         for ops, tau in zip(compiled, durations):

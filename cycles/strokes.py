@@ -423,6 +423,12 @@ class _Unitary:
         self.E, self.V = np.linalg.eigh(H)
         self.space = space
 
+    def spectral(self):
+        """conj(U) kron U = W diag(exp(i (E_b - E_a) t)) W^dag, W = conj(V) kron V, on the state space."""
+        W = np.kron(self.V.conj(), self.V)
+        lam = 1j * (np.repeat(self.E, self.E.size) - np.tile(self.E, self.E.size))
+        return lam, W[self.space], W.conj().T[:, self.space], None
+
     def batch(self, t) -> np.ndarray:
         """conj(U_p) kron U_p on the state space for every time t_p: (P, m, m)."""
         t = np.atleast_1d(np.asarray(t, dtype=float))
@@ -455,16 +461,27 @@ class Propagator:
             self._eig = (lam, P, la.inv(P)) if cond < self.MAX_CONDITION else False
         return self._eig
 
+    def _projector(self):
+        if self._stationary is None:
+            x, _, _kernel = stationary_vector(self.L, self.trace, None)
+            self._stationary = np.outer(x, self.trace)
+        return self._stationary
+
+    def spectral(self):
+        """(lam, modes, dual, projector) with exp(L t) = modes diag(exp(lam t)) dual; None if defective."""
+        eig = self._decomposition()
+        if eig is False:
+            return None
+        lam, P, Pinv = eig
+        return lam, P, Pinv, self._projector()
+
     def batch(self, t) -> np.ndarray:
         """exp(L t_p) for every t_p (inf: the projector onto the steady state): (P, m, m)."""
         t = np.atleast_1d(np.asarray(t, dtype=float))
         out = np.empty((t.size, *self.L.shape), dtype=complex)
         infinite = np.isinf(t)
         if infinite.any():
-            if self._stationary is None:
-                x, _, _kernel = stationary_vector(self.L, self.trace, None)
-                self._stationary = np.outer(x, self.trace)
-            out[infinite] = self._stationary
+            out[infinite] = self._projector()
         finite = np.flatnonzero(~infinite)
         if finite.size:
             eig = self._decomposition()
