@@ -162,9 +162,9 @@ class Dissipator:
                 out = out + n * (L.conj().T @ L)
         return out.toarray()
 
-    def superoperator(self) -> sp.csr_matrix:
-        """The dissipator as a sparse (d*d, d*d) matrix."""
-        return superop.dissipator(self.jumps)
+    def superoperator(self, dense: bool = False):
+        """The dissipator as a sparse (or dense) (d*d, d*d) matrix."""
+        return superop.dissipator(self.jumps, dense)
 
 
 @dataclass(frozen=True, eq=False)
@@ -228,17 +228,17 @@ class Generator:
             return np.asarray(rho, dtype=complex)
         return _to_eigen(self.basis, self.davies.sectors, rho)
 
-    def superoperator(self) -> sp.csr_matrix:
-        """L as a sparse (d*d, d*d) matrix (column stacking)."""
-        out = superop.commutator(self.hamiltonian)
+    def superoperator(self, dense: bool = False):
+        """L as a sparse CSR (or, with ``dense``, a dense) (d*d, d*d) matrix (column stacking)."""
+        out = superop.commutator(self.hamiltonian, dense)
         for D in self.dissipators:
             if D.jumps:
-                out = out + D.superoperator()
-        return out.tocsr()
+                out = out + D.superoperator(dense)
+        return out if dense else out.tocsr()
 
     def medium_superoperator(self) -> np.ndarray:
         """L as a dense (d*d, d*d) array acting on vec(rho) in the medium's basis (small d)."""
-        L = self.superoperator().toarray()
+        L = self.superoperator(dense=True)
         if self.basis is None:
             return L
         U = np.kron(self.basis.conj(), self.basis)  # vec(V X V^dag) = (conj(V) kron V) vec(X)
@@ -363,6 +363,11 @@ def _eigh(H, tol: float):
     of H's sparsity graph, e.g. magnetisation sectors) makes eigenvectors respect the symmetry.
     """
     d = H.shape[0]
+    if d <= DENSE_TRANSFORM_DIM and not sp.issparse(H):
+        H = np.asarray(H)
+        H = H.real if not np.any(H.imag) else H
+        E, V = np.linalg.eigh(H)
+        return (*_snap(E, tol), V, ((np.arange(d), np.arange(d)),))
     H = sp.csr_matrix(H)
     if not np.any(H.data.imag):
         H = H.real  # real symmetric: half the memory and a faster eigh
@@ -381,12 +386,18 @@ def _eigh(H, tol: float):
     order = np.argsort(E, kind="stable")
     E, V, column_sector = E[order], V[:, order], column_sector[order]
     sectors = tuple((np.flatnonzero(labels == c), np.flatnonzero(column_sector == c)) for c in range(n_comp))
+    return (*_snap(E, tol), V, sectors)
+
+
+def _snap(E, tol):
+    """Block starts of degenerate (sorted) levels, and the levels snapped to their block means."""
+    E = np.array(E, dtype=float)
     scale = max(1.0, float(np.max(np.abs(E), initial=0.0)))
     breaks = np.flatnonzero(np.diff(E) > tol * scale) + 1
-    starts = np.concatenate(([0], breaks, [d])).astype(np.int64)
+    starts = np.concatenate(([0], breaks, [E.size])).astype(np.int64)
     for a, b in itertools.pairwise(starts):
         E[a:b] = E[a:b].mean()
-    return E, starts, V, sectors
+    return E, starts
 
 
 def _to_eigen(V, sectors, X) -> np.ndarray:
