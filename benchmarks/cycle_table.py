@@ -63,6 +63,7 @@ import time
 import tracemalloc
 
 import numpy as np
+from _common import best_of, bose, format_bytes, print_table, si
 
 from cycles import Cycle, Drive, Thermalize, otto
 from engines.media import Composite, HarmonicOscillator, Qubit, SpinChain
@@ -104,23 +105,6 @@ ODE_OPTIONS = {"method": "dop853", "atol": 1e-13, "rtol": 1e-13, "nsteps": 10**6
 BOHR_TOL = 1e-8
 
 
-def _bose(w: float, T: float) -> float:
-    return 1.0 / np.expm1(w / T)
-
-
-def _best_of(repeat: int, call):
-    """Best wall time of `repeat` calls, the result of that call, and the first call's time."""
-    best, out, first = np.inf, None, None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = call()
-        elapsed = time.perf_counter() - start
-        first = elapsed if first is None else first
-        if elapsed < best:
-            best, out = elapsed, result
-    return best, out, first
-
-
 def _peak_memory(call) -> int:
     """tracemalloc's peak over one untimed call (NumPy allocations included)."""
     tracemalloc.start()
@@ -159,7 +143,7 @@ def run_ours_sweep(kind: str, taus_h, taus_c, repeat: int, profile: bool) -> dic
     durations = {"hot": taus_h, "cold": taus_c}
     # The first call also diagonalises each stroke's generator (reused afterwards); it is one of the
     # timed calls and reported on its own.
-    sweep, table, first = _best_of(repeat, lambda: cycle.sweep(durations))
+    sweep, table, first = best_of(repeat, lambda: cycle.sweep(durations))
     peak = _peak_memory(lambda: sweep_cycle(kind).sweep(durations))
     out = {
         "construct": construct,
@@ -206,7 +190,7 @@ def run_qutip_sweep(kind: str, taus_h, taus_c, repeat: int, fixed_point: str) ->
         H_c, H_h = W_COLD * number, W_HOT * number
 
         def liouvillian(H, w, T):
-            n = _bose(w, T)
+            n = bose(w, T)
             c_ops = [np.sqrt(scale * KAPPA * (1.0 + n)) * lower, np.sqrt(scale * KAPPA * n) * lower.dag()]
             return qutip.liouvillian(H, c_ops)
 
@@ -247,7 +231,7 @@ def run_qutip_sweep(kind: str, taus_h, taus_c, repeat: int, fixed_point: str) ->
         return np.array([one_point(a, b) for a, b in zip(taus_h, taus_c)])
 
     one_point(taus_h[0], taus_c[0])  # warm-up: QuTiP's first calls build dispatch tables
-    elapsed, result, _ = _best_of(repeat, loop)
+    elapsed, result, _ = best_of(repeat, loop)
     W, Q_h, top = result.T
     return {
         "fixed_point": fixed_point,
@@ -271,7 +255,7 @@ def closed_form_work(kind: str, taus_h, taus_c) -> np.ndarray:
     W = (w_h - w_c)(x_0 - x_1) (Kieu, PRL 93, 140403 (2004); Rezek & Kosloff, NJP 8, 83 (2006)).
     """
     T_h, T_c = SWEEP_MEDIA[kind]["T"]
-    n_h, n_c = _bose(W_HOT, T_h), _bose(W_COLD, T_c)
+    n_h, n_c = bose(W_HOT, T_h), bose(W_COLD, T_c)
     if kind == "qubit":
         x_h, x_c = n_h / (1 + 2 * n_h), n_c / (1 + 2 * n_c)
         g_h, g_c = KAPPA * (1 + 2 * n_h), KAPPA * (1 + 2 * n_c)
@@ -332,12 +316,12 @@ def part1(args) -> bool:
                     str(ours["dim"]),
                     str(ours["unknowns"]),
                     str(n),
-                    _si(ours["rate"]),
+                    si(ours["rate"]),
                     run["fixed_point"],
                     str(len(sample)),
-                    _si(run["rate"]),
+                    si(run["rate"]),
                     f"{ours['rate'] / run['rate']:.3g}",
-                    _bytes(ours["peak"]),
+                    format_bytes(ours["peak"]),
                     f"{run['dW']:.1e}",
                 ]
             )
@@ -425,7 +409,7 @@ def run_ours_cycle(model, tau_bath, tau_drive, repeat) -> dict:
         result = cycle.limit_cycle()
         return cycle, result, built - start, time.perf_counter() - built
 
-    total, (cycle, result, build, solve), first = _best_of(repeat, call)
+    total, (cycle, result, build, solve), first = best_of(repeat, call)
     # Magnus steps of each time-ordered drive (a commuting drive needs one exact step)
     steps = [
         max([getattr(op, "steps", 1) for op in ops])
@@ -485,7 +469,7 @@ def run_qutip_cycle(model, tau_bath, tau_drive) -> dict:
             rep = 0.5 * (lo + hi)
             if abs(rep) <= tol:
                 continue  # flat spectrum without dephasing: gamma(0) = 0
-            rate = KAPPA * (1.0 + _bose(rep, T)) if rep > 0 else KAPPA * _bose(-rep, T)
+            rate = KAPPA * (1.0 + bose(rep, T)) if rep > 0 else KAPPA * bose(-rep, T)
             A = np.where((w >= lo - tol) & (w <= hi + tol), Xe, 0.0)
             if np.max(np.abs(A)) > 1e-14:
                 c_ops.append(qutip.Qobj(np.sqrt(rate) * (V @ A @ V.conj().T), dims=H.dims))
@@ -587,7 +571,7 @@ def part2(args) -> bool:
                 f"{ours['build']:.3g}",
                 f"{ours['solve']:.3g}",
                 f"{ours['first']:.3g}",
-                _bytes(ours["peak"]),
+                format_bytes(ours["peak"]),
                 f"{theirs['time']:.3g}",
                 f"{dW:.1e}",
                 "yes" if ours["total"] < TARGET_LIMIT_CYCLE else "NO",
@@ -617,30 +601,6 @@ def part2(args) -> bool:
 
 
 # ============================================================================================ report
-
-
-def _si(x: float, unit: str = "") -> str:
-    for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= factor:
-            return f"{x / factor:.3g} {prefix}{unit}".rstrip()
-    return f"{x:.3g} {unit}".rstrip()
-
-
-def _bytes(n: float) -> str:
-    for factor, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-        if n >= factor:
-            return f"{n / factor:.1f} {unit}"
-    return f"{n:.0f} B"
-
-
-def print_table(rows: list[list[str]]) -> None:
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    for k, row in enumerate(rows):
-        print(
-            "  ".join(cell.rjust(w) if c else cell.ljust(w) for c, (cell, w) in enumerate(zip(row, widths)))
-        )
-        if k == 0:
-            print("  ".join("-" * w for w in widths))
 
 
 def main(argv=None) -> int:
@@ -683,7 +643,7 @@ def main(argv=None) -> int:
         ok = part2(args) and ok
         print()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
-    print(f"process max RSS {_bytes(rss)}; load average {os.getloadavg()[0]:.2f} at the end")
+    print(f"process max RSS {format_bytes(rss)}; load average {os.getloadavg()[0]:.2f} at the end")
     return 0 if ok else 1
 
 

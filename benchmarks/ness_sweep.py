@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numba
 import numpy as np
+from _common import best_of, bose, format_bytes, print_table, si
 
 from analysis.design import load_design
 from engines.batch import Batch
@@ -91,24 +92,7 @@ def grid(n: int) -> np.ndarray:
     return np.ascontiguousarray(np.column_stack([TT.ravel(), EE.ravel()]))
 
 
-def _bose(w: float, T: float) -> float:
-    """n(w) = 1 / (exp(w/T) - 1) for w > 0 (0 at T = 0)."""
-    return 0.0 if T == 0.0 else 1.0 / np.expm1(w / T)
-
-
 # ----------------------------------------------------------------------------------------------- ours
-
-
-def _best_of(repeat: int, call):
-    """Best wall time of `repeat` calls and the result of that call."""
-    best, out = np.inf, None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = call()
-        elapsed = time.perf_counter() - start
-        if elapsed < best:
-            best, out = elapsed, result
-    return best, out
 
 
 def run_ours(engine, values: np.ndarray, repeat: int) -> dict:
@@ -121,7 +105,7 @@ def run_ours(engine, values: np.ndarray, repeat: int) -> dict:
     start = time.perf_counter()
     batch.solve(values[:: max(1, len(values) // 4)][:4])
     first_call = time.perf_counter() - start
-    elapsed, result = _best_of(repeat, lambda: batch.solve(values))
+    elapsed, result, _ = best_of(repeat, lambda: batch.solve(values))
     # Peak memory in a separate, untimed call: tracemalloc sees every NumPy allocation (inputs,
     # outputs, result assembly) but slows allocation down; the kernel's per-thread scratch arrays
     # (numba's allocator, a few kB per thread) are not traced.
@@ -190,7 +174,7 @@ def run_qutip(params: dict, values: np.ndarray, reservoirs, repeat: int, method:
         for name in reservoirs:
             _, _, T, kappa = params["baths"][name]
             A, w = lowering[name]
-            n = _bose(w, T_h if name == "hot" else T)
+            n = bose(w, T_h if name == "hot" else T)
             down, up = kappa * (1.0 + n), kappa * n  # Davies rates gamma(w), gamma(-w), flat J = kappa
             rates.append((down, up))
             c_ops += [np.sqrt(down) * A, np.sqrt(up) * A.dag()]
@@ -212,7 +196,7 @@ def run_qutip(params: dict, values: np.ndarray, reservoirs, repeat: int, method:
         return heat, solver_time
 
     one_point(*values[0])  # warm-up: QuTiP's first calls build dispatch tables
-    elapsed, (heat, solver_time) = _best_of(repeat, loop)
+    elapsed, (heat, solver_time), _ = best_of(repeat, loop)
     return {
         "method": "steadystate(H, c_ops)" if method is None else f"steadystate(..., method={method!r})",
         "time": elapsed,
@@ -224,30 +208,6 @@ def run_qutip(params: dict, values: np.ndarray, reservoirs, repeat: int, method:
 
 
 # ---------------------------------------------------------------------------------------------- report
-
-
-def _si(x: float, unit: str = "") -> str:
-    for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= factor:
-            return f"{x / factor:.3g} {prefix}{unit}".rstrip()
-    return f"{x:.3g} {unit}".rstrip()
-
-
-def _bytes(n: float) -> str:
-    for factor, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-        if n >= factor:
-            return f"{n / factor:.1f} {unit}"
-    return f"{n:.0f} B"
-
-
-def print_table(rows: list[list[str]]) -> None:
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    for k, row in enumerate(rows):
-        print(
-            "  ".join(cell.rjust(w) if c else cell.ljust(w) for c, (cell, w) in enumerate(zip(row, widths)))
-        )
-        if k == 0:
-            print("  ".join("-" * w for w in widths))
 
 
 def main(argv=None) -> int:
@@ -318,11 +278,11 @@ def main(argv=None) -> int:
             [
                 f"{args.grid} x {args.grid}",
                 str(n),
-                _si(ours["rate"]),
+                si(ours["rate"]),
                 run["method"],
-                _si(run["rate"]),
+                si(run["rate"]),
                 f"{ours['rate'] / run['rate']:.3g}",
-                _bytes(ours["peak"]),
+                format_bytes(ours["peak"]),
                 f"{ours['first_call']:.2f} s ({ours['cache']})",
                 str(threads),
             ]
@@ -332,7 +292,7 @@ def main(argv=None) -> int:
     print(
         f"ours: Batch.solve over {n} designs in {ours['time'] * 1e3:.1f} ms (best of {args.repeat}, "
         f"result assembly included); Batch(...) setup {ours['setup'] * 1e3:.1f} ms; process max RSS "
-        f"{_bytes(rss_ours)} after our runs (imports included)."
+        f"{format_bytes(rss_ours)} after our runs (imports included)."
     )
     for run in runs:
         print(
