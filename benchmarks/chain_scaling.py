@@ -43,6 +43,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+from _common import format_bytes, print_table
 
 #: Agreement required between our heat currents and QuTiP's (relative to the largest current).
 AGREEMENT_TOL = 1e-6
@@ -419,25 +420,8 @@ def _receive(conn, timeout: float):
 # ---------------------------------------------------------------------------------------------- report
 
 
-def _bytes(n: float) -> str:
-    for factor, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-        if n >= factor:
-            return f"{n / factor:.1f} {unit}"
-    return f"{n:.0f} B"
-
-
 def _seconds(t: float) -> str:
     return f"{t:.3g} s" if t < 100 else f"{t:.0f} s"
-
-
-def print_table(rows: list[list[str]]) -> None:
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    for k, row in enumerate(rows):
-        print(
-            "  ".join(cell.rjust(w) if c else cell.ljust(w) for c, (cell, w) in enumerate(zip(row, widths)))
-        )
-        if k == 0:
-            print("  ".join("-" * w for w in widths))
 
 
 def _ratio(ours: dict, qt: dict | None, args) -> str:
@@ -491,9 +475,9 @@ def report(flavour: str, rows: list[dict], args) -> None:
                 ours["solver"] if ok else _status(ours),
                 f"{ours['residual']:.1e}" if ok else "-",
                 _seconds(ours["time"]) if ok else _status(ours),
-                _bytes(ours["rss"]) if ok else "-",
+                format_bytes(ours["rss"]) if ok else "-",
                 _seconds(qt["time"]) if qok else _status(qt),
-                _bytes(qt["rss"]) if qok else "-",
+                format_bytes(qt["rss"]) if qok else "-",
                 _ratio(ours, qt, args),
                 f"{agree:.1e}" if agree is not None else "-",
             ]
@@ -507,7 +491,7 @@ def report(flavour: str, rows: list[dict], args) -> None:
             line += f"ours generator {_seconds(ours['generator'])} + solve {_seconds(ours['solve'])}"
             if ours["runs"] > 1:
                 line += f" (best of {', '.join(_seconds(t) for t in ours['times'])})"
-            line += f", RSS {_bytes(ours['rss_before'])} before"
+            line += f", RSS {format_bytes(ours['rss_before'])} before"
             if ours.get("export"):
                 line += f"; export of the model for QuTiP: {ours['export']}"
         else:
@@ -519,7 +503,7 @@ def report(flavour: str, rows: list[dict], args) -> None:
                     line += f", best of {', '.join(_seconds(t) for t in qt['times'])}"
                 line += (
                     f", model built untimed in {_seconds(qt['setup'])}, "
-                    f"RSS {_bytes(qt['rss_before'])} before the call"
+                    f"RSS {format_bytes(qt['rss_before'])} before the call"
                 )
                 if qt.get("check") is not None:
                     line += f", bulk Liouvillian vs qutip.liouvillian {qt['check']:.0e}"
@@ -604,7 +588,7 @@ def run_flavour(flavour: str, max_n: int, args, workdir: Path) -> list[dict]:
         msg = f"[{flavour} N={n}] ours: {ours['status']}"
         if ours["status"] == "ok":
             times = ", ".join(f"{t:.3g}" for t in ours["times"])
-            msg += f" {times} s ({ours['solver']}), {_bytes(ours['rss'])}"
+            msg += f" {times} s ({ours['solver']}), {format_bytes(ours['rss'])}"
         _progress(msg)
         qt = None
         if qutip_on and ours["status"] == "ok" and path.exists():
@@ -615,7 +599,7 @@ def run_flavour(flavour: str, max_n: int, args, workdir: Path) -> list[dict]:
             msg = f"[{flavour} N={n}] QuTiP: {qt['status']}"
             if qt["status"] == "ok":
                 times = ", ".join(f"{t:.3g}" for t in qt["times"])
-                msg += f" {times} s, {_bytes(qt['rss'])}, agreement {_agreement(ours, qt):.1e}"
+                msg += f" {times} s, {format_bytes(qt['rss'])}, agreement {_agreement(ours, qt):.1e}"
             elif qt.get("message"):
                 msg += f" ({qt['message'].strip().splitlines()[-1]})"
             _progress(msg)
@@ -713,13 +697,13 @@ def main(argv=None) -> int:
         "so neither compilation nor the cache load is timed."
     )
     line = (
-        f"Idle interpreter max RSS: ours {_bytes(base_ours['rss_imports'])} after imports, "
-        f"{_bytes(base_ours['rss_warm'])} after the warm-up solves"
+        f"Idle interpreter max RSS: ours {format_bytes(base_ours['rss_imports'])} after imports, "
+        f"{format_bytes(base_ours['rss_warm'])} after the warm-up solves"
     )
     if base_qutip is not None and base_qutip["status"] == "ok":
         line += (
-            f"; QuTiP {_bytes(base_qutip['rss_imports'])} after imports, "
-            f"{_bytes(base_qutip['rss_warm'])} after its warm-up"
+            f"; QuTiP {format_bytes(base_qutip['rss_imports'])} after imports, "
+            f"{format_bytes(base_qutip['rss_warm'])} after its warm-up"
         )
     print(line + ". Peak RSS in the tables is the measuring interpreter's ru_maxrss, nothing subtracted.")
     print(
