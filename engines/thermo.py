@@ -54,7 +54,7 @@ def classify_many(power, heat, temperatures):
     J_cold, J_hot = heat[rows, cold], heat[rows, hot]
     gradient = temperatures[rows, cold] < temperatures[rows, hot]
     absorbed = np.where(heat > 0, heat, 0.0).sum(axis=1)
-    mode = np.full(power.size, "transport", dtype=object)
+    mode = np.full(power.size, "transport", dtype="<U12")
     efficiency = np.full(power.size, np.nan)
     cop = np.full(power.size, np.nan)
     consumes = power < -tiny
