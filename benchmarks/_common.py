@@ -49,3 +49,15 @@ def print_table(rows: list[list[str]]) -> None:
         )
         if k == 0:
             print("  ".join("-" * w for w in widths))
+
+
+def numba_cache_state(kernel) -> str:
+    """Whether a numba kernel came from numba's disk cache ("cache hit") or was compiled."""
+    stats = getattr(kernel, "stats", None)
+    if stats is None:
+        return "unknown"
+    if sum(stats.cache_hits.values()):
+        return "cache hit"
+    if sum(stats.cache_misses.values()):
+        return "compiled"
+    return "unknown"

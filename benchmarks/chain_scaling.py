@@ -43,7 +43,9 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from _common import format_bytes, print_table
+from _common import format_bytes, numba_cache_state, print_table
+
+from engines import _kernels
 
 #: Agreement required between our heat currents and QuTiP's (relative to the largest current).
 AGREEMENT_TOL = 1e-6
@@ -210,7 +212,7 @@ def _baseline_child(conn, kind: str, cap: int) -> None:
                     "warm": warm,
                     "numba": numba.__version__,
                     "threads": numba.get_num_threads(),
-                    "cache": _numba_cache_state(),
+                    "cache": numba_cache_state(_kernels.sector_superoperator),
                 }
             )
         else:
@@ -226,21 +228,6 @@ def _baseline_child(conn, kind: str, cap: int) -> None:
         conn.send({"status": "failed", "message": f"{type(exc).__name__}: {exc}"})
     finally:
         conn.close()
-
-
-def _numba_cache_state() -> str:
-    """Whether the Davies sector kernel came from numba's disk cache ("cache hit") or was compiled."""
-    try:
-        from engines import _kernels  # read-only introspection, for the report only
-
-        stats = _kernels.sector_superoperator.stats
-    except AttributeError:
-        return "unknown"
-    if sum(stats.cache_hits.values()):
-        return "cache hit"
-    if sum(stats.cache_misses.values()):
-        return "compiled"
-    return "unknown"
 
 
 # ---------------------------------------------------------------------------------------------- QuTiP

@@ -33,9 +33,10 @@ from pathlib import Path
 
 import numba
 import numpy as np
-from _common import best_of, bose, format_bytes, print_table, si
+from _common import best_of, bose, format_bytes, numba_cache_state, print_table, si
 
 from analysis.design import load_design
+from engines import _kernels
 from engines.batch import Batch
 
 #: Agreement required between our heat currents and QuTiP's (relative to the largest current).
@@ -117,28 +118,13 @@ def run_ours(engine, values: np.ndarray, repeat: int) -> dict:
     return {
         "setup": setup,
         "first_call": first_call,
-        "cache": _numba_cache_state(),
+        "cache": numba_cache_state(_kernels.batched_ness),
         "time": elapsed,
         "rate": len(values) / elapsed,
         "heat": np.array(result.heat),
         "reservoirs": result.reservoirs,
         "peak": peak,
     }
-
-
-def _numba_cache_state() -> str:
-    """Whether the batched kernel came from numba's disk cache ("cache hit") or was compiled."""
-    try:
-        from engines import _kernels  # read-only introspection, for the report only
-
-        stats = _kernels.batched_ness.stats
-    except AttributeError:
-        return "unknown"
-    if sum(stats.cache_hits.values()):
-        return "cache hit"
-    if sum(stats.cache_misses.values()):
-        return "compiled"
-    return "unknown"
 
 
 # ---------------------------------------------------------------------------------------------- QuTiP
