@@ -41,19 +41,17 @@ def classify_many(power, heat, temperatures):
     undefined (efficiency only for engines, COP only for refrigerators).
     """
     power = np.asarray(power, dtype=float)
-    heat = np.asarray(heat, dtype=float)
-    temperatures = np.asarray(temperatures, dtype=float)
-    rows = np.arange(power.size)
-    scale = np.maximum(np.abs(power), np.max(np.abs(heat), axis=1))
+    # Reservoir-major copies: reductions over the few reservoirs become elementwise row operations.
+    heat, temperatures = _reservoir_major(heat, temperatures)
+    points = np.arange(power.size)
+    scale = np.maximum(np.abs(power), np.abs(heat).max(axis=0))
     tiny = RELATIVE_ZERO * scale + _ABSOLUTE_ZERO
     # Among reservoirs sharing the lowest (highest) temperature, the one giving most heat counts.
-    t_min = temperatures.min(axis=1, keepdims=True)
-    t_max = temperatures.max(axis=1, keepdims=True)
-    cold = np.argmax(np.where(temperatures == t_min, heat, -np.inf), axis=1)
-    hot = np.argmax(np.where(temperatures == t_max, heat, -np.inf), axis=1)
-    J_cold, J_hot = heat[rows, cold], heat[rows, hot]
-    gradient = temperatures[rows, cold] < temperatures[rows, hot]
-    absorbed = np.where(heat > 0, heat, 0.0).sum(axis=1)
+    cold = np.where(temperatures == temperatures.min(axis=0), heat, -np.inf).argmax(axis=0)
+    hot = np.where(temperatures == temperatures.max(axis=0), heat, -np.inf).argmax(axis=0)
+    J_cold, J_hot = heat[cold, points], heat[hot, points]
+    gradient = temperatures[cold, points] < temperatures[hot, points]
+    absorbed = np.where(heat > 0, heat, 0.0).sum(axis=0)
     mode = np.full(power.size, "transport", dtype="<U12")
     efficiency = np.full(power.size, np.nan)
     cop = np.full(power.size, np.nan)
@@ -101,9 +99,8 @@ def classify(power: float, heat: dict, temperatures: dict) -> tuple[str, float |
 
 def entropy_production_many(heat, temperatures):
     """-sum_a J_a / T_a per row; a nonzero current into (out of) a T = 0 reservoir gives +inf (-inf)."""
-    heat = np.asarray(heat, dtype=float)
-    temperatures = np.asarray(temperatures, dtype=float)
-    scale = np.max(np.abs(heat), axis=1, keepdims=True)
+    heat, temperatures = _reservoir_major(heat, temperatures)
+    scale = np.abs(heat).max(axis=0)
     J = np.where(np.abs(heat) > RELATIVE_ZERO * scale + _ABSOLUTE_ZERO, heat, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(
@@ -111,7 +108,14 @@ def entropy_production_many(heat, temperatures):
             -heat / np.where(temperatures > 0, temperatures, 1.0),
             np.where(J == 0, 0.0, -np.sign(J) * np.inf),
         )
-    return terms.sum(axis=1)
+    return terms.sum(axis=0)
+
+
+def _reservoir_major(heat, temperatures):
+    """(n, n_reservoirs) heats and temperatures as C-contiguous (n_reservoirs, n) arrays."""
+    heat = np.asarray(heat, dtype=float)
+    temperatures = np.broadcast_to(np.asarray(temperatures, dtype=float), heat.shape)
+    return np.ascontiguousarray(heat.T), np.ascontiguousarray(temperatures.T)
 
 
 def entropy_production(heat: dict, temperatures: dict) -> float:
