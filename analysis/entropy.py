@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.linalg as la
 
+from cycles.strokes import Propagator, trace_vector
 from engines import thermo
 from engines._checks import WorkbenchError, matrix
 
@@ -41,8 +42,6 @@ DENSITY_TOL = 1e-10
 SUPPORT_TOL = 1e-12
 #: Weight of L(rho) (relative to its largest entry) on a kernel that counts as a flow into it.
 FLOW_RTOL = 1e-10
-#: Condition number of L's eigenvector matrix above which `relaxation` falls back to `expm`.
-EIGENVECTOR_COND_MAX = 1e8
 
 
 # ----------------------------------------------------------------------------------------------
@@ -353,13 +352,14 @@ def entropy_production_rates(engine, rho, *, steady=None) -> EntropyRates:
 # relaxation
 
 
-def _propagator(Lsup: np.ndarray, v0: np.ndarray):
+def _propagator(Lsup: np.ndarray, v0: np.ndarray, d: int):
     """t -> exp(L t) v0 from one eigen-decomposition of L (expm per time if L is near defective)."""
-    lam, R = la.eig(Lsup)
-    if np.linalg.cond(R) < EIGENVECTOR_COND_MAX:
-        c = la.solve(R, v0)
-        return lambda t: R @ (np.exp(lam * t) * c)
-    return lambda t: la.expm(Lsup * t) @ v0
+    form = Propagator(Lsup, trace_vector(d)).spectral()
+    if form is None:
+        return lambda t: la.expm(Lsup * t) @ v0
+    lam, R, Rinv, _ = form
+    c = Rinv @ v0
+    return lambda t: R @ (np.exp(lam * t) * c)
 
 
 def relaxation(engine, rho0, times, *, steady=None) -> pandas.DataFrame:
@@ -391,7 +391,7 @@ def relaxation(engine, rho0, times, *, steady=None) -> pandas.DataFrame:
     Notes
     -----
     rho_t is computed from the dense medium superoperator (column stacking), diagonalised once; a
-    near-defective L (eigenvector condition number above `EIGENVECTOR_COND_MAX`) falls back to
+    near-defective L (eigenvector condition number above `Propagator.MAX_CONDITION`) falls back to
     ``scipy.linalg.expm`` at each time.  The coherence split (secular dynamics; Davies generators are
     covariant, so Delta commutes with exp(L t) and Delta(pi) = pi):
 
@@ -413,7 +413,7 @@ def relaxation(engine, rho0, times, *, steady=None) -> pandas.DataFrame:
         raise WorkbenchError(
             f"relaxation: `times` must be a non-empty 1-d array of finite times >= 0, got {times!r}."
         )
-    evolve = _propagator(gen.medium_superoperator(), rho0.reshape(-1, order="F"))
+    evolve = _propagator(gen.medium_superoperator(), rho0.reshape(-1, order="F"), d)
     rows = []
     for tk in t:
         rho_m = evolve(tk).reshape(d, d, order="F")

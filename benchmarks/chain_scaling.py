@@ -503,14 +503,7 @@ def report(flavour: str, rows: list[dict], args) -> None:
     print()
     by_n = {row["n"]: row for row in rows}
     if flavour == "global":
-        n, limit = TARGET_GLOBAL
-        row = by_n.get(n)
-        if row is None or row["ours"]["status"] != "ok":
-            verdict = "not measured"
-        else:
-            t = row["ours"]["time"]
-            verdict = f"{'met' if t <= limit else 'NOT met'} ({_seconds(t)})"
-        print(f"target: global N = {n} within {limit:g} s: {verdict}")
+        _print_time_target("global", by_n, *TARGET_GLOBAL)
     else:
         n, ratio = TARGET_LOCAL_RATIO
         row = by_n.get(n)
@@ -528,14 +521,7 @@ def report(flavour: str, rows: list[dict], args) -> None:
             r = row["qutip"]["time"] / row["ours"]["time"]
             verdict = f"{'met' if r >= ratio else 'NOT met'} ({r:.3g}x)"
         print(f"target: local N = {n} at least {ratio:g}x faster than qutip.steadystate: {verdict}")
-        n, limit = TARGET_LOCAL
-        row = by_n.get(n)
-        if row is None or row["ours"]["status"] != "ok":
-            verdict = "not measured"
-        else:
-            t = row["ours"]["time"]
-            verdict = f"{'met' if t <= limit else 'NOT met'} ({_seconds(t)})"
-        print(f"target: local N = {n} within {limit:g} s: {verdict}")
+        _print_time_target("local", by_n, *TARGET_LOCAL)
     print(flush=True)
 
 
@@ -599,6 +585,17 @@ def run_flavour(flavour: str, max_n: int, args, workdir: Path) -> list[dict]:
         if ours["status"] in ("timeout", "out of memory", "crashed"):
             break
     return rows
+
+
+def _print_time_target(flavour: str, by_n: dict, n: int, limit: float) -> None:
+    """Print whether our solve at size N met its time limit."""
+    row = by_n.get(n)
+    if row is None or row["ours"]["status"] != "ok":
+        verdict = "not measured"
+    else:
+        t = row["ours"]["time"]
+        verdict = f"{'met' if t <= limit else 'NOT met'} ({_seconds(t)})"
+    print(f"target: {flavour} N = {n} within {limit:g} s: {verdict}")
 
 
 def main(argv=None) -> int:
