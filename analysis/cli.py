@@ -99,7 +99,7 @@ def _one_line(error: BaseException) -> str:
 
 def _run(args) -> int:
     from analysis.design import load_design
-    from engines._checks import WorkbenchError, choice
+    from engines.checks import WorkbenchError, choice
     from engines.steady import SOLVERS
 
     solver = None if args.solver is None else choice(PROG + " run", "--solver", args.solver, SOLVERS)

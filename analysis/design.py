@@ -89,7 +89,7 @@ or an explicit list of ``[[cycle.strokes]]`` tables (then ``[cycle]`` holds noth
 order, the last joining the first; each has a ``type`` and that stroke's fields::
 
     [[cycle.strokes]]
-    type = "drive"
+    type = "unitary"
     start = { omega = 1.0 }
     end = { omega = 2.0 }
     duration = 0.0                  # a sudden quench
@@ -104,7 +104,7 @@ order, the last joining the first; each has a ``type`` and that stroke's fields:
 type         required keys                 optional keys
 ============ ============================= ===================================================
 thermalize   bath, duration (>= 0, inf)    controls, flavour, name
-drive        start, end, duration (>= 0)   schedule ("linear"), name
+unitary      start, end, duration (>= 0)   schedule ("linear"), name
 isotherm     bath, start, end, duration    steps (64), tol, schedule, flavour, name
              (> 0)
 ============ ============================= ===================================================
@@ -112,7 +112,7 @@ isotherm     bath, start, end, duration    steps (64), tol, schedule, flavour, n
 ``bath`` names a reservoir; ``controls``, ``start`` and ``end`` are inline tables of control
 values (controls left out keep the medium's values); ``flavour`` is ``"global"`` (default) or
 ``"local"``; ``name`` labels the stroke in the per-stroke table (stroke names must be unique; the
-default is ``"thermalize <bath>"``, ``"drive"`` or ``"isotherm <bath>"``).  Consecutive strokes
+default is ``"thermalize <bath>"``, ``"unitary"`` or ``"isotherm <bath>"``).  Consecutive strokes
 must join (the controls one ends with are those the next starts with), and every reservoir must
 be attached by some stroke.
 
@@ -139,7 +139,7 @@ from pathlib import Path, PurePath
 import cycles
 import engines
 from cycles.strokes import SCHEDULES
-from engines._checks import WorkbenchError, choice, integer, real
+from engines.checks import WorkbenchError, choice, integer, real
 from engines.generators import BOOKKEEPINGS, FLAVOURS
 from engines.reservoirs import SPECTRA
 from engines.steady import SOLVERS
@@ -221,8 +221,8 @@ STROKES = {
         {"bath": _BATH, "duration": _RELAXATION},
         {"controls": _CONTROLS, "flavour": _FLAVOUR, "name": _NAME},
     ),
-    "drive": (
-        cycles.Drive,
+    "unitary": (
+        cycles.Unitary,
         {"start": _CONTROLS, "end": _CONTROLS, "duration": _DURATION},
         {"schedule": _SCHEDULE, "name": _NAME},
     ),

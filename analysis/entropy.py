@@ -1,7 +1,7 @@
 """Entropy production of a continuous machine away from its steady state: two faces and a coherence part.
 
 For a state rho of the medium under the engine's GKSL generator L = -i[H, .] + sum_a D_a
-(../shared/PHYSICS.md, "Entropy production (two faces)"):
+(docs/physics.md, "Entropy production (two faces)"):
 
 * Clausius (total) form: sigma = dS/dt - sum_a J_a / T_a, with dS/dt = -Tr[L(rho) ln rho] and the
   heat currents J_a = Tr[H_ref D_a(rho)] - mu_a I_a (positive into the medium);
@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.linalg as la
 
-from cycles.strokes import Propagator, trace_vector
 from engines import thermo
-from engines._checks import WorkbenchError, matrix
+from engines.checks import WorkbenchError, matrix
+from engines.linalg import Propagator, entropy_of_spectrum
 
 if TYPE_CHECKING:
     import pandas
@@ -77,11 +76,6 @@ def _spectrum(owner: str, field: str, rho, dim=None) -> tuple[np.ndarray, np.nda
     return p, V
 
 
-def _entropy(p: np.ndarray) -> float:
-    q = p[p > 0]
-    return float(-np.sum(q * np.log(q)))
-
-
 def _trace_log(X: np.ndarray, p: np.ndarray, V: np.ndarray, tol: float) -> tuple[float, float]:
     """Tr[X ln A] for A = V diag(p) V^dag, split into its finite part and the weight of X on ker A.
 
@@ -119,7 +113,7 @@ def von_neumann_entropy(rho) -> float:
     within round-off of zero (<= `SUPPORT_TOL`) are clipped to 0.
     """
     p, _ = _spectrum("von_neumann_entropy", "rho", rho)
-    return _entropy(p)
+    return entropy_of_spectrum(p)
 
 
 def relative_entropy(rho, sigma) -> float:
@@ -152,7 +146,7 @@ def relative_entropy(rho, sigma) -> float:
     finite, kernel = _trace_log(rho_m, s, W, SUPPORT_TOL)
     if kernel > 0:
         return math.inf
-    return max(0.0, -_entropy(p) - finite)  # D >= 0 (Klein); clip only round-off below zero
+    return max(0.0, -entropy_of_spectrum(p) - finite)  # D >= 0 (Klein); clip only round-off below zero
 
 
 # ----------------------------------------------------------------------------------------------
@@ -229,9 +223,8 @@ class _Accounting:
         self.reservoirs = engine.reservoirs
         self.thermal = all(getattr(r, "thermal", True) for r in self.reservoirs)
         self.temperatures = {r.name: r.T for r in self.reservoirs}
-        davies = self.gen.davies
-        self.secular = self.gen.flavour == "global" and not self.gen.driven and davies is not None
-        self.blocks = davies.starts if self.secular else None
+        self.secular = self.gen.secular
+        self.blocks = self.gen.davies.spectrum.starts if self.secular else None
 
     def rates(self, rho_g: np.ndarray, spec=None) -> EntropyRates:
         """Entropy rates for rho in the generator's basis (`spec` its checked eigen-decomposition)."""
@@ -352,16 +345,6 @@ def entropy_production_rates(engine, rho, *, steady=None) -> EntropyRates:
 # relaxation
 
 
-def _propagator(Lsup: np.ndarray, v0: np.ndarray, d: int):
-    """t -> exp(L t) v0 from one eigen-decomposition of L (expm per time if L is near defective)."""
-    form = Propagator(Lsup, trace_vector(d)).spectral()
-    if form is None:
-        return lambda t: la.expm(Lsup * t) @ v0
-    lam, R, Rinv, _ = form
-    c = Rinv @ v0
-    return lambda t: R @ (np.exp(lam * t) * c)
-
-
 def relaxation(engine, rho0, times, *, steady=None) -> pandas.DataFrame:
     """Entropy, distance to the NESS and entropy production along rho_t = exp(L t) rho0.
 
@@ -413,7 +396,7 @@ def relaxation(engine, rho0, times, *, steady=None) -> pandas.DataFrame:
         raise WorkbenchError(
             f"relaxation: `times` must be a non-empty 1-d array of finite times >= 0, got {times!r}."
         )
-    evolve = _propagator(gen.medium_superoperator(), rho0.reshape(-1, order="F"), d)
+    evolve = Propagator(gen.medium_superoperator(), engine.options).apply(rho0.reshape(-1, order="F"))
     rows = []
     for tk in t:
         rho_m = evolve(tk).reshape(d, d, order="F")
@@ -423,7 +406,7 @@ def relaxation(engine, rho0, times, *, steady=None) -> pandas.DataFrame:
         r = acc.rates(rho_g, spec)
         row = {
             "t": float(tk),
-            "S": _entropy(spec[0]),
+            "S": entropy_of_spectrum(spec[0]),
             "D": relative_entropy(rho_g, acc.pi_g),
             "dS_dt": r.entropy_rate,
             "sigma": math.nan if r.total is None else r.total,

@@ -24,7 +24,7 @@ currents must agree (max |J_ours - J_QuTiP| / max |J| <= 1e-6) wherever both fin
 program exits with 1.
 
 Run ``python benchmarks/chain_scaling.py --help`` for the options; this is a program that prints a
-table, never a test (STYLE.md item 14).
+table, never a test (docs/architecture.md item 14).
 """
 
 from __future__ import annotations
@@ -104,16 +104,17 @@ def _davies_entries(generator, a: int):
 
     Read from the eigenbasis data the generator keeps (`generator.davies`): materialising
     ``generator.dissipators[a].jumps`` needs one (d, d) CSR matrix per Bohr frequency, about 80 GB of
-    index arrays at N = 12.  Same clustering and threshold as `engines.generators._davies_jumps`.
+    index arrays at N = 12.  Same clustering and threshold as `engines.davies.jumps`.
     """
-    from engines.generators import DEGENERACY_TOL, _bohr_clusters
+    from engines.davies import AMPLITUDE_CUTOFF
 
-    dav = generator.davies
-    ids, _ = _bohr_clusters(dav.energies, DEGENERACY_TOL)
+    tables = generator.davies
+    ids = tables.spectrum.bohr_ids
     parts = []
-    for X, R in dav.couplings[a]:
-        amp = np.sqrt(R) * X
-        m, k = np.nonzero(np.abs(amp) > 1e-14 * max(1.0, float(np.max(np.abs(amp), initial=0.0))))
+    for c in tables.channels[a]:
+        amp = np.sqrt(c.R) * c.X
+        cutoff = AMPLITUDE_CUTOFF * max(1.0, float(np.max(np.abs(amp), initial=0.0)))
+        m, k = np.nonzero(np.abs(amp) > cutoff)
         parts.append((ids[m, k] + len(parts) * ids.size, m, k, amp[m, k]))
     return tuple(np.concatenate(p) for p in zip(*parts))
 

@@ -41,7 +41,7 @@ in the environment wins).  On a loaded 2-CPU machine OpenBLAS's threads turned a
 is small (d^2 <= 441).
 
 Run ``python benchmarks/cycle_table.py --help`` for the options; this is a program that prints
-tables, never a test (STYLE.md item 14).
+tables, never a test (docs/architecture.md item 14).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ import tracemalloc
 import numpy as np
 from _common import best_of, bose, format_bytes, print_table, si
 
-from cycles import Cycle, Drive, Thermalize, otto
+from cycles import Cycle, Thermalize, Unitary, otto
 from engines.media import Composite, HarmonicOscillator, Qubit, SpinChain
 from engines.reservoirs import BosonicBath
 
@@ -143,7 +143,8 @@ def run_ours_sweep(kind: str, taus_h, taus_c, repeat: int, profile: bool) -> dic
     durations = {"hot": taus_h, "cold": taus_c}
     # The first call also diagonalises each stroke's generator (reused afterwards); it is one of the
     # timed calls and reported on its own.
-    sweep, table, first = best_of(repeat, lambda: cycle.sweep(durations))
+    sweep, result, first = best_of(repeat, lambda: cycle.sweep(durations))
+    table = result.to_frame()
     peak = _peak_memory(lambda: sweep_cycle(kind).sweep(durations))
     out = {
         "construct": construct,
@@ -154,7 +155,7 @@ def run_ours_sweep(kind: str, taus_h, taus_c, repeat: int, profile: bool) -> dic
         "power": table["power"].to_numpy(),
         "heat_hot": table["Q_hot"].to_numpy(),
         "modes": table["mode"].value_counts().to_dict(),
-        "unknowns": cycle._space.size,  # read only, for the report
+        "unknowns": cycle.state_space_size,
         "dim": cycle.medium.dim,
         "peak": peak,
     }
@@ -393,9 +394,9 @@ def interacting_cycle(model: str, tau_bath: float, tau_drive: float) -> Cycle:
     return Cycle(
         medium,
         [
-            Drive(low, high, tau_drive, name="compress"),
+            Unitary(low, high, tau_drive, name="compress"),
             Thermalize(hot, tau_bath, high, name="hot"),
-            Drive(high, low, tau_drive, name="expand"),
+            Unitary(high, low, tau_drive, name="expand"),
             Thermalize(cold, tau_bath, low, name="cold"),
         ],
     )
@@ -413,8 +414,8 @@ def run_ours_cycle(model, tau_bath, tau_drive, repeat) -> dict:
     # Magnus steps of each time-ordered drive (a commuting drive needs one exact step)
     steps = [
         max([getattr(op, "steps", 1) for op in ops])
-        for s, ops in zip(cycle.strokes, cycle._compiled)
-        if isinstance(s, Drive)
+        for s, ops in zip(cycle.strokes, cycle.steps)
+        if isinstance(s, Unitary)
     ]
     return {
         "total": total,
@@ -422,7 +423,7 @@ def run_ours_cycle(model, tau_bath, tau_drive, repeat) -> dict:
         "build": build,
         "solve": solve,
         "result": result,
-        "unknowns": cycle._space.size,  # read only, for the report
+        "unknowns": cycle.state_space_size,
         "steps": max(steps),
         "peak": _peak_memory(lambda: interacting_cycle(model, tau_bath, tau_drive).limit_cycle()),
     }

@@ -17,7 +17,7 @@ jump operators of the bare levels are sqrt(kappa (1 + n(w))) |lower><upper| and
 sqrt(kappa n(w)) |upper><lower|, n(w) = 1 / (exp(w / T) - 1).
 
 Run ``python benchmarks/ness_sweep.py --help`` for the options; this is a program that prints a
-table, never a test (STYLE.md item 14).
+table, never a test (docs/architecture.md item 14).
 """
 
 from __future__ import annotations

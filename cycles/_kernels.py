@@ -1,14 +1,15 @@
 """Numba kernels of `cycles`: limit cycles of many stroke-duration sets at once.
 
-Plain arrays in, preallocated outputs written in place; the wrapper (`Cycle._run`) checks and converts.
+Plain arrays in, preallocated outputs written in place; the wrapper (`cycles.solve.Solver`) checks
+and converts.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from engines._kernels import solve_with_trace
-from engines._numba import njit, prange
+from engines.jit import njit, prange
+from engines.linalg import solve_with_trace
 
 QUENCH, EVOLVE, FIXED = 0, 1, 2
 

@@ -1,16 +1,20 @@
 """The physics: working media, reservoirs, GKSL generators, continuous engines and their NESS.
 
 Units hbar = k_B = 1.  Heat J_a > 0 flows from reservoir a into the medium; output power P > 0
-leaves the medium as work (see ../shared/PHYSICS.md).
+leaves the medium as work (definitions and sign rules: docs/physics.md).
 """
 
-from engines._checks import ThermodynamicsWarning, UserCodeError, WorkbenchError
+from engines.batch import Batch, BatchResult
+from engines.checks import ThermodynamicsWarning, UserCodeError, WorkbenchError
 from engines.engine import Engine, SteadyState
 from engines.generators import Drive, Generator, build_generator
 from engines.media import Composite, Custom, HarmonicOscillator, Levels, Medium, Qubit, Spin, SpinChain
+from engines.options import Options
 from engines.reservoirs import BosonicBath, FermionicLead, Reservoir
 
 __all__ = [
+    "Batch",
+    "BatchResult",
     "BosonicBath",
     "Composite",
     "Custom",
@@ -21,6 +25,7 @@ __all__ = [
     "HarmonicOscillator",
     "Levels",
     "Medium",
+    "Options",
     "Qubit",
     "Reservoir",
     "Spin",

@@ -1,6 +1,7 @@
 """Numba kernels of `engines`: plain C-contiguous arrays in, preallocated outputs written in place.
 
-The kernels check nothing; their wrappers in `generators.py` and `steady.py` validate and convert.
+The kernels check nothing; their wrappers (`engines.davies`, `engines.reservoirs`, `engines.batch`,
+`engines.linalg`) validate and convert.
 Index convention: column stacking, element (i, j) of a d x d matrix at vector index i + d j.
 """
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engines._numba import njit, prange
+from engines.jit import njit, prange
 
 
 @njit
@@ -57,34 +58,60 @@ def sector_superoperator(starts, X, R, out):
                     out[row, offs[b] + i + n * k] -= 0.5 * gamma[k, j]
 
 
+#: Rate functions a channel's kernel code selects (`engines.reservoirs` encodes its channels with them).
+RATE_FLAT, RATE_OHMIC, RATE_FERMI_OUT, RATE_FERMI_IN = 0, 1, 2, 3
+#: Columns of a reservoir's kernel parameter row.
+PARAM_T, PARAM_MU, PARAM_COUPLING, PARAM_CUTOFF, PARAM_W0, PARAM_DEPHASING = 0, 1, 2, 3, 4, 5
+N_PARAMS = 6
+
+
+@njit
+def bose_weight(T, w):
+    """Thermal weight of a jump giving energy w != 0 to a bosonic bath: 1 + n(w) for w > 0, n(|w|) for w < 0.
+
+    n(x) = 1/(exp(x/T) - 1); at T = 0 the weights are 1 and 0.  Written with expm1 so that neither
+    tail loses precision, and -1/expm1(-x/T) = 1 + n(x) without a subtraction.
+    """
+    x = abs(w)
+    if T == 0.0:
+        return 1.0 if w > 0 else 0.0
+    if w > 0:
+        return -1.0 / np.expm1(-x / T)
+    return 1.0 / np.expm1(x / T)
+
+
+@njit
+def fermi_weight(T, x):
+    """Fermi occupation f(x) = 1/(exp(x/T) + 1) (1/2 at x = 0 when T = 0), as a logistic function.
+
+    Both tails keep full relative precision: 1 - f(x) is written as f(-x), never a subtraction.
+    """
+    if T == 0.0:
+        return 1.0 if x < 0 else (0.0 if x > 0 else 0.5)
+    if x > 0:
+        e = np.exp(-x / T)
+        return e / (1.0 + e)
+    return 1.0 / (1.0 + np.exp(x / T))
+
+
 @njit
 def rate(kind, T, mu, coupling, cutoff, w0, dephasing, w):
-    """Reservoir rate gamma(w) for one Bohr frequency w (energy given to the reservoir).
+    """Rate gamma(w) of one channel for one Bohr frequency w (energy given to the reservoir).
 
-    kind 0: bosonic flat, 1: bosonic ohmic, 2: fermionic removal Gamma (1 - f(w)),
-    3: fermionic addition of energy -w, Gamma f(-w).  Mirrors `reservoirs.py` (tested against it).
+    `kind` is RATE_FLAT (J = coupling), RATE_OHMIC (J = coupling (w/w0) exp(-w/cutoff), zero-frequency
+    limit coupling T / w0), RATE_FERMI_OUT (removing a particle of energy w: Gamma (1 - f(w))) or
+    RATE_FERMI_IN (adding a particle of energy -w: Gamma f(-w)).  Bosonic rates are J(|w|) times
+    `bose_weight`; at w = 0 they are the dephasing (flat) or the ohmic limit.
     """
-    if kind >= 2:
-        x = (w - mu) if kind == 2 else (-w - mu)
-        # occupation f(x) for addition, 1 - f(x) = f(-x) for removal: no subtraction
-        y = -x if kind == 2 else x
-        if T == 0.0:
-            f = 1.0 if y < 0 else (0.0 if y > 0 else 0.5)
-        elif y > 0:
-            e = np.exp(-y / T)
-            f = e / (1.0 + e)
-        else:
-            f = 1.0 / (1.0 + np.exp(y / T))
-        return coupling * f
+    if kind == RATE_FERMI_OUT:
+        return coupling * fermi_weight(T, mu - w)
+    if kind == RATE_FERMI_IN:
+        return coupling * fermi_weight(T, -w - mu)
     if w == 0.0:
-        return coupling * T / w0 if kind == 1 else dephasing
+        return coupling * T / w0 if kind == RATE_OHMIC else dephasing
     x = abs(w)
-    J = coupling if kind == 0 else coupling * (x / w0) * np.exp(-x / cutoff)
-    if T == 0.0:
-        return J if w > 0 else 0.0
-    if w > 0:
-        return -J / np.expm1(-x / T)
-    return J / np.expm1(x / T)
+    J = coupling if kind == RATE_FLAT else coupling * (x / w0) * np.exp(-x / cutoff)
+    return J * bose_weight(T, w)
 
 
 @njit
@@ -94,6 +121,16 @@ def rates_from_table(kind, T, mu, coupling, cutoff, w0, dephasing, omega, out):
     flat_out = out.ravel()
     for i in range(flat_w.size):
         flat_out[i] = rate(kind, T, mu, coupling, cutoff, w0, dephasing, flat_w[i])
+
+
+@njit
+def bosonic_rates(J, T, zero_rate, omega, out):
+    """Rates of a bosonic bath with a tabulated spectral density: J[i] (at |omega[i]|) times `bose_weight`.
+
+    Used for user-supplied spectra, which cannot run inside a kernel; omega[i] = 0 gives `zero_rate`.
+    """
+    for i in range(omega.size):
+        out[i] = zero_rate if omega[i] == 0.0 else J[i] * bose_weight(T, omega[i])
 
 
 @njit
@@ -124,34 +161,51 @@ def degenerate_blocks(E, tol):
 
 
 @njit
-def davies_currents(E, starts, X, R, rho):
-    """Energy current sum_m E_m (D rho)_mm and jump rate of one Davies channel.
+def _observable_entry(E, X, R, k, k2):
+    """(O_E[k, k2], Gamma[k, k2]) of one Davies channel, for k, k2 in one degenerate block.
 
-    Only the zero-frequency part of rho (blocks of degenerate levels) feeds the diagonal of D(rho).
+    O_E = D^dag(H): sum_m R[m, k] conj(X[m, k]) X[m, k2] (E_m - E_k); Gamma the same without the
+    energy factor.
     """
-    d = E.size
+    e = 0j
+    g = 0j
+    for m in range(E.size):
+        a = R[m, k] * np.conj(X[m, k]) * X[m, k2]
+        g += a
+        e += a * (E[m] - E[k])
+    return e, g
+
+
+@njit
+def davies_observables(E, starts, X, R, energy, rate):
+    """Write the block layout of O_E^T and Gamma^T of one channel into `energy` and `rate`.
+
+    Block b (levels s..s+n-1) occupies offs[b] .. offs[b] + n^2, entry offs[b] + i + n j holding
+    O[s + j, s + i], so that Tr[O rho] = sum(out * x) with x the same layout of rho.
+    """
+    off = 0
+    for b in range(starts.size - 1):
+        s, n = starts[b], starts[b + 1] - starts[b]
+        for j in range(n):
+            for i in range(n):
+                e, g = _observable_entry(E, X, R, s + j, s + i)
+                energy[off + i + n * j] = e
+                rate[off + i + n * j] = g
+        off += n * n
+
+
+@njit
+def davies_current(E, starts, X, R, rho):
+    """(Tr[O_E rho], Tr[Gamma rho]) of one channel: energy current into the medium and jump rate."""
     energy = 0.0
     jumps = 0.0
     for b in range(starts.size - 1):
-        s, e = starts[b], starts[b + 1]
-        for m in range(d):
-            gain = 0j
-            for k in range(s, e):
-                a = R[m, k] * X[m, k]
-                if a == 0:
-                    continue
-                for k2 in range(s, e):
-                    gain += a * rho[k, k2] * np.conj(X[m, k2])
-            energy += E[m] * gain.real
-            jumps += gain.real
-        for m in range(s, e):
-            loss = 0j
-            for k in range(s, e):
-                g = 0j
-                for n in range(d):
-                    g += R[n, m] * np.conj(X[n, m]) * X[n, k]
-                loss += g * rho[k, m]
-            energy -= E[m] * loss.real
+        s, e_ = starts[b], starts[b + 1]
+        for k in range(s, e_):
+            for k2 in range(s, e_):
+                e, g = _observable_entry(E, X, R, k, k2)
+                energy += (e * rho[k2, k]).real
+                jumps += (g * rho[k2, k]).real
     return energy, jumps
 
 
@@ -248,6 +302,7 @@ def batched_ness(
     X,
     ch_res,
     ch_kind,
+    ch_particles,
     res_params,
     tol,
     energy,
@@ -258,17 +313,19 @@ def batched_ness(
 ):
     """Steady states and currents of many global-flavour machines at once (prange over points).
 
-    Per point p: the parameters values[p] shift Hamiltonians (targets == 0, by coefficient
-    matrices) or reservoir fields (targets 1: T, 2: mu, 3: coupling of reservoir target_res).
+    Per point p: the parameters values[p] shift Hamiltonians (targets[i] < 0, by coefficient
+    matrices) or set column targets[i] (PARAM_T, PARAM_MU, PARAM_COUPLING) of the kernel parameter
+    row res_params[target_res[i]] of a reservoir.
     The dissipation Hamiltonian Hd = Hd0 + sum_i v_i Hd_coef[i] is diagonalised (skipped when
     `fixed_basis`: Hd0 is then diagonal and sorted), each channel's coupling X[c] rotated into its
     eigenbasis and Davies rates evaluated; undriven machines are solved in the zero-frequency sector
     (populations and degenerate-block coherences), driven ones on the full d^2 space with the coherent
     part Hc = Hc0 + sum_i v_i Hc_coef[i] (rotating frame).  Outputs per point and reservoir: energy
-    current Tr[Hd D_a(rho)], jump-counted particle current (sign from ch_kind), residual ||L rho||,
-    lowest eigenvalue of rho, and rho itself in the medium's basis.
+    current Tr[Hd D_a(rho)], jump-counted particle current (ch_particles per jump of channel c),
+    residual ||L rho||, lowest eigenvalue of rho, and rho itself in the medium's basis.
 
-    res_params[r] = (kind-independent) T, mu, coupling, cutoff, w0, dephasing.
+    Channel c belongs to reservoir ch_res[c] and has rate function ch_kind[c] (RATE_*); reservoir
+    rows of res_params hold the PARAM_* columns.
     """
     n_points, n_par = values.shape
     d = Hd0.shape[0]
@@ -279,11 +336,11 @@ def batched_ness(
         Hc = Hc0.copy()
         for i in range(n_par):
             v = values[p, i]
-            if targets[i] == 0:
+            if targets[i] < 0:
                 Hd += v * Hd_coef[i]
                 Hc += v * Hc_coef[i]
             else:
-                params[target_res[i], targets[i] - 1] = v
+                params[target_res[i], targets[i]] = v
         if fixed_basis:
             E = np.empty(d)
             for i in range(d):
@@ -303,12 +360,12 @@ def batched_ness(
                 for k in range(d):
                     Re[c, m, k] = rate(
                         ch_kind[c],
-                        params[r, 0],
-                        params[r, 1],
-                        params[r, 2],
-                        params[r, 3],
-                        params[r, 4],
-                        params[r, 5],
+                        params[r, PARAM_T],
+                        params[r, PARAM_MU],
+                        params[r, PARAM_COUPLING],
+                        params[r, PARAM_CUTOFF],
+                        params[r, PARAM_W0],
+                        params[r, PARAM_DEPHASING],
                         E[k] - E[m],
                     )
         rho = np.zeros((d, d), dtype=np.complex128)
@@ -358,10 +415,9 @@ def batched_ness(
                         rho[a + i, a + j] = x[off + i + s * j]
                 off += s * s
         for c in range(n_ch):
-            e_c, jumps = davies_currents(E, starts, Xe[c], Re[c], rho)
+            e_c, jumps = davies_current(E, starts, Xe[c], Re[c], rho)
             energy[p, ch_res[c]] += e_c
-            sign = -1.0 if ch_kind[c] == 2 else (1.0 if ch_kind[c] == 3 else 0.0)
-            number[p, ch_res[c]] += sign * jumps
+            number[p, ch_res[c]] += ch_particles[c] * jumps
         residual[p] = res if ok else np.inf
         herm = 0.5 * (rho + rho.conj().T)
         lowest[p] = np.linalg.eigvalsh(herm)[0]

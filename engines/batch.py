@@ -14,17 +14,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engines import _kernels, thermo
-from engines._checks import WorkbenchError, fail, real
-from engines.generators import DEGENERACY_TOL, Drive, _coupling_operator, _hermitian_part
-from engines.reservoirs import BosonicBath, FermionicLead
-from engines.steady import RESIDUAL_TOL, STATE_TOL
+from engines.checks import WorkbenchError, fail, real
+from engines.generators import Drive, coupling_operator
+from engines.linalg import BATCH_MAX_DIM
+from engines.reservoirs import Reservoir
 
 __all__ = ["Batch", "BatchResult"]
 
-_RESERVOIR_FIELDS = {"T": 1, "mu": 2, "coupling": 3}
 _DRIVE_FIELDS = ("strength", "detuning")
-#: Largest medium dimension the batched kernel accepts (driven machines solve d^2 x d^2 systems).
-MAX_DIM = 16
+#: Kernel target of a parameter that enters the Hamiltonian (reservoir fields use their column).
+_HAMILTONIAN = -1
 
 
 @dataclass(frozen=True)
@@ -114,12 +113,12 @@ class Batch:
                 "'global' (the batched kernel builds Davies generators)",
             )
         medium = engine.medium
-        if medium.dim > MAX_DIM:
+        if medium.dim > BATCH_MAX_DIM:
             fail(
                 "Batch",
                 "medium",
                 f"a medium of dimension {medium.dim}",
-                f"dimension <= {MAX_DIM} (solve larger machines one by one)",
+                f"dimension <= {BATCH_MAX_DIM} (solve larger machines one by one)",
             )
         self.engine = engine
         self.parameters = tuple(parameters)
@@ -133,7 +132,7 @@ class Batch:
         drive = engine.drive
         Hc_base = drive.rotating_hamiltonian(H_base) if drive is not None else H_base
         n_par = len(self.parameters)
-        self._targets = np.zeros(n_par, dtype=np.int64)
+        self._targets = np.full(n_par, _HAMILTONIAN, dtype=np.int64)
         self._target_res = np.zeros(n_par, dtype=np.int64)
         Hd_coef = np.zeros((n_par, d, d), dtype=complex)
         Hc_coef = np.zeros((n_par, d, d), dtype=complex)
@@ -151,13 +150,13 @@ class Batch:
             elif head == "drive" and tail in _DRIVE_FIELDS and drive is not None:
                 self._base[i] = getattr(drive, tail)
                 Hc_coef[i] = _drive_coefficient(drive, tail, H_base)
-            elif head in names and tail in _RESERVOIR_FIELDS:
+            elif head in names and tail in Reservoir.KERNEL_FIELDS:
                 r = self.reservoirs[names.index(head)]
-                self._targets[i] = _RESERVOIR_FIELDS[tail]
+                self._targets[i] = Reservoir.KERNEL_FIELDS[tail]
                 self._target_res[i] = names.index(head)
                 self._base[i] = getattr(r, tail)
             else:
-                allowed = [*controls, *(f"{n}.{f}" for n in names for f in _RESERVOIR_FIELDS)]
+                allowed = [*controls, *(f"{n}.{f}" for n in names for f in Reservoir.KERNEL_FIELDS)]
                 if drive is not None:
                     allowed += [f"drive.{f}" for f in _DRIVE_FIELDS]
                 fail("Batch", "parameters", p, "one of " + ", ".join(allowed))
@@ -178,43 +177,31 @@ class Batch:
         self._Hd_coef = np.ascontiguousarray(Vh @ Hd_coef @ self._V)
         self._Hc0 = np.ascontiguousarray(Vh @ Hc0 @ self._V)
         self._Hc_coef = np.ascontiguousarray(Vh @ Hc_coef @ self._V)
-        self._channels(medium, gen, Vh)
+        self._channels(medium, Vh)
 
-    def _channels(self, medium, gen, Vh):
-        X, ch_res, ch_kind = [], [], []
-        params = np.zeros((len(self.reservoirs), 6))
+    def _channels(self, medium, Vh):
+        """Every reservoir channel as plain arrays: coupling in the template basis, reservoir, rate code."""
+        X, ch_res, ch_kind, ch_particles = [], [], [], []
         for r_i, r in enumerate(self.reservoirs):
-            if isinstance(r, BosonicBath):
-                if callable(r.spectrum):
+            op = coupling_operator(medium, r, local=False)[0]
+            for ch in r.channels():
+                if ch.kernel is None:
                     fail(
                         "Batch",
                         f"reservoirs[{r.name!r}].spectrum",
                         "a callable",
-                        "'flat' or 'ohmic' on the batched path",
+                        "'flat' or 'ohmic' on the batched path (user spectra cannot run in the kernel)",
                     )
-                kinds = [0 if r.spectrum == "flat" else 1]
-            elif isinstance(r, FermionicLead):
-                kinds = [2, 3]
-            else:
-                fail("Batch", "reservoirs", r, "BosonicBath or FermionicLead")
-            op = _hermitian_part(_coupling_operator(medium, r, local=False)[0], r)
-            for kind in kinds:
-                Xk = op.conj().T if kind == 3 else op
-                X.append(Vh @ Xk @ self._V)
+                Xc = op.conj().T if ch.adjoint else op
+                X.append(Vh @ Xc @ self._V)
                 ch_res.append(r_i)
-                ch_kind.append(kind)
-            params[r_i] = (
-                r.T,
-                r.mu,
-                r.coupling,
-                getattr(r, "cutoff", np.inf),
-                getattr(r, "w0", 1.0),
-                getattr(r, "dephasing", 0.0),
-            )
+                ch_kind.append(ch.kernel)
+                ch_particles.append(ch.particles)
         self._X = np.ascontiguousarray(np.array(X, dtype=complex))
         self._ch_res = np.array(ch_res, dtype=np.int64)
         self._ch_kind = np.array(ch_kind, dtype=np.int64)
-        self._res_params = params
+        self._ch_particles = np.array(ch_particles, dtype=float)
+        self._res_params = np.array([r.kernel_parameters() for r in self.reservoirs])
 
     def _check_affine(self, medium, controls, H_base, coef):
         """H(c0 + t) must equal H(c0) + sum_i t_i H_i for the swept controls."""
@@ -256,9 +243,11 @@ class Batch:
             )
         if not np.all(np.isfinite(values)):
             fail("Batch.solve", "values", "an array with NaN or inf", "finite numbers")
-        for i, (kind, p) in enumerate(zip(self._targets, self.parameters)):
-            if kind in (1, 3) and np.any(values[:, i] < 0):
+        nonnegative = (_kernels.PARAM_T, _kernels.PARAM_COUPLING)
+        for i, (target, p) in enumerate(zip(self._targets, self.parameters)):
+            if target in nonnegative and np.any(values[:, i] < 0):
                 real("Batch.solve", p, float(values[:, i].min()), minimum=0.0)
+        options = self.engine.options
         n = values.shape[0]
         n_res = len(self.reservoirs)
         d = self._Hd0.shape[0]
@@ -280,15 +269,16 @@ class Batch:
             self._X,
             self._ch_res,
             self._ch_kind,
+            self._ch_particles,
             self._res_params,
-            DEGENERACY_TOL,
+            options.degeneracy_tol,
             energy,
             number,
             residual,
             lowest,
             states,
         )
-        bad = np.flatnonzero(~(residual <= RESIDUAL_TOL) | (lowest < -STATE_TOL))
+        bad = np.flatnonzero(~(residual <= options.residual_tol) | (lowest < -options.state_tol))
         if bad.size:
             first = ", ".join(str(dict(zip(self.parameters, values[i]))) for i in bad[:3])
             raise WorkbenchError(
@@ -297,12 +287,12 @@ class Batch:
             )
         if self._fixed:
             states = self._V @ states @ self._V.conj().T
-        temperatures = np.broadcast_to(self._res_params[:, 0], (n, n_res)).copy()
-        mus = np.broadcast_to(self._res_params[:, 1], (n, n_res)).copy()
-        for i, (kind, r) in enumerate(zip(self._targets, self._target_res)):
-            if kind == 1:
+        temperatures = np.broadcast_to(self._res_params[:, _kernels.PARAM_T], (n, n_res)).copy()
+        mus = np.broadcast_to(self._res_params[:, _kernels.PARAM_MU], (n, n_res)).copy()
+        for i, (target, r) in enumerate(zip(self._targets, self._target_res)):
+            if target == _kernels.PARAM_T:
                 temperatures[:, r] = values[:, i]
-            elif kind == 2:
+            elif target == _kernels.PARAM_MU:
                 mus[:, r] = values[:, i]
         heat = energy - mus * number
         power = heat.sum(axis=1)

@@ -9,6 +9,7 @@ import numpy as np
 
 from engines import thermo
 from engines.generators import build_generator
+from engines.options import Options
 from engines.reservoirs import FermionicLead
 from engines.steady import solve_steady_state
 
@@ -98,15 +99,28 @@ class Engine:
         Local flavour only: book heat against the bare site Hamiltonians (default) or the full H.
     controls : dict, optional
         Control values of the medium (its defaults otherwise).
+    options : engines.Options or mapping, optional
+        Tolerances and limits of the numerics (`engines.Options`).
     """
 
-    def __init__(self, medium, reservoirs, flavour="global", drive=None, *, bookkeeping=None, controls=None):
+    def __init__(
+        self,
+        medium,
+        reservoirs,
+        flavour="global",
+        drive=None,
+        *,
+        bookkeeping=None,
+        controls=None,
+        options=None,
+    ):
         self.medium = medium
         self.reservoirs = tuple(reservoirs)
         self.flavour = flavour
         self.drive = drive
         self.bookkeeping = bookkeeping
         self.controls = dict(controls or {})
+        self.options = Options.coerce(options)
         self.generator  # noqa: B018 - build now so bad input fails at construction
 
     def __repr__(self):
@@ -123,6 +137,7 @@ class Engine:
             drive=self.drive,
             bookkeeping=self.bookkeeping,
             controls=self.controls,
+            options=self.options,
         )
 
     def steady_state(self, solver="auto", initial=None) -> SteadyState:
@@ -135,7 +150,7 @@ class Engine:
             Picks the steady state reached from this state when it is not unique.
         """
         gen = self.generator
-        sol = solve_steady_state(gen, solver, initial)
+        sol = solve_steady_state(gen, solver, initial, self.options)
         rho = gen.to_medium_basis(sol.rho)
         self.medium.check_state(rho)
         rho = np.array(rho)

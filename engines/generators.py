@@ -1,6 +1,6 @@
 """GKSL generators L = -i[H, .] + sum_a D_a built from a medium and its reservoirs.
 
-Two flavours (../shared/PHYSICS.md):
+Two flavours (docs/physics.md, "Flavours of the dissipator"):
 
 ``"global"``
     Davies / secular construction in the eigenbasis of the full Hamiltonian: for a coupling
@@ -22,27 +22,30 @@ carries away (Scovil & Schulz-DuBois, PRL 2, 262 (1959)).
 
 from __future__ import annotations
 
-import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
-from engines import superop
-from engines._checks import HERMITIAN_TOL, choice, fail, integer, matrix, real
+from engines import davies, linalg
+from engines.checks import HERMITIAN_TOL, choice, fail, integer, matrix, real
+from engines.options import Options
 from engines.reservoirs import Reservoir
 
-__all__ = ["FLAVOURS", "Drive", "Generator", "build_generator"]
+__all__ = [
+    "BOOKKEEPINGS",
+    "FLAVOURS",
+    "Dissipator",
+    "Drive",
+    "Generator",
+    "build_generator",
+    "coupling_operator",
+]
 
 FLAVOURS = ("global", "local")
 BOOKKEEPINGS = ("bare", "full")
-
-#: Relative tolerance for degenerate levels and equal Bohr frequencies.
-DEGENERACY_TOL = 1e-9
-#: Below this dimension basis changes are plain dense products (sector by sector above it).
-DENSE_TRANSFORM_DIM = 256
 
 
 @dataclass(frozen=True)
@@ -108,14 +111,20 @@ class Dissipator:
     Attributes
     ----------
     reservoir : Reservoir
-    jumps : tuple of scipy.sparse.csr_matrix (d, d)
-        Jump operators sqrt(rate) A(w) (one per Bohr frequency and channel).
+    dim : int
+        Dimension d of the medium.
+    jumps : tuple of scipy.sparse.csr_array (d, d)
+        Jump operators sqrt(rate) A(w) (one per Bohr frequency and channel); empty when every rate
+        vanishes (the reservoir then contributes nothing).
     particles : tuple of int
         Change of the medium's particle number in a jump of each operator.
     """
 
     reservoir: Reservoir
-    _build_jumps: object = field(repr=False)  # () -> (jumps, particles), called once when needed
+    dim: int
+    _build_jumps: Callable = field(repr=False)  # () -> (jumps, particles), called once when needed
+    #: () -> (energy observable, particle observable) when the construction knows them without jumps
+    _build_observables: Callable | None = field(default=None, repr=False)
 
     @cached_property
     def _jump_list(self):
@@ -131,13 +140,12 @@ class Dissipator:
         return self._jump_list[1]
 
     @cached_property
-    def decay(self) -> sp.csr_matrix:
+    def decay(self) -> sp.csr_array:
         """sum_j L_j^dag L_j."""
-        d = self.jumps[0].shape[0] if self.jumps else 0
-        out = sp.csr_matrix((d, d), dtype=complex)
+        out = sp.csr_array((self.dim, self.dim), dtype=complex)
         for L in self.jumps:
             out = out + L.conj().T @ L
-        return out
+        return sp.csr_array(out)
 
     def apply(self, rho: np.ndarray) -> np.ndarray:
         """D_a(rho)."""
@@ -146,35 +154,30 @@ class Dissipator:
             out = out + L @ (L @ rho.conj().T).conj().T
         return np.asarray(out)
 
-    def adjoint_apply(self, X: np.ndarray) -> np.ndarray:
-        """D_a^dag(X) = sum_j L^dag X L - {L^dag L, X}/2 (Heisenberg picture)."""
-        out = -0.5 * (self.decay @ X + (self.decay.T @ X.T).T)
+    def adjoint_apply(self, X) -> sp.csr_array:
+        """D_a^dag(X) = sum_j L^dag X L - {L^dag L, X}/2 (Heisenberg picture), X sparse or dense."""
+        X = sp.csr_array(X)
+        out = -0.5 * (self.decay @ X + X @ self.decay)
         for L in self.jumps:
-            out = out + L.conj().T @ (L.T @ X.T).T
-        return np.asarray(out)
+            out = out + L.conj().T @ X @ L
+        return sp.csr_array(out)
 
-    def particle_observable(self) -> np.ndarray:
-        """N_a with Tr[N_a rho] the particle current into the medium."""
-        d = self.jumps[0].shape[0] if self.jumps else 0
-        out = sp.csr_matrix((d, d), dtype=complex)
+    def observables(self, reference) -> tuple:
+        """(O_E, N): Tr[O_E rho] is the energy current Tr[H_ref D_a(rho)], Tr[N rho] the particle current.
+
+        N = sum_j n_j L_j^dag L_j counts the particles each jump brings into the medium.
+        """
+        if self._build_observables is not None:
+            return self._build_observables()
+        number = sp.csr_array((self.dim, self.dim), dtype=complex)
         for L, n in zip(self.jumps, self.particles):
             if n:
-                out = out + n * (L.conj().T @ L)
-        return out.toarray()
+                number = number + n * (L.conj().T @ L)
+        return self.adjoint_apply(reference), sp.csr_array(number)
 
     def superoperator(self, dense: bool = False):
         """The dissipator as a sparse (or dense) (d*d, d*d) matrix."""
-        return superop.dissipator(self.jumps, dense)
-
-
-@dataclass(frozen=True, eq=False)
-class _Davies:
-    """Eigenbasis data of a global (Davies) generator, used by the fast kernels."""
-
-    energies: np.ndarray  # (d,) sorted, degenerate levels snapped to their block mean
-    starts: np.ndarray  # (nb + 1,) starts of degenerate blocks
-    couplings: tuple  # per reservoir: tuple of (X (d, d) in the eigenbasis, R (d, d) rates k -> m)
-    sectors: tuple  # per symmetry sector of H: (rows in the medium basis, columns of the eigenbasis)
+        return linalg.dissipator(list(self.jumps), self.dim, dense)
 
 
 @dataclass(frozen=True, eq=False)
@@ -187,12 +190,16 @@ class Generator:
 
     Attributes
     ----------
-    hamiltonian : scipy.sparse.csr_matrix (d, d)
+    hamiltonian : scipy.sparse.csr_array (d, d)
         Coherent part (rotating frame when driven).
-    reference : scipy.sparse.csr_matrix (d, d)
+    reference : scipy.sparse.csr_array (d, d)
         The Hamiltonian heat is booked against.
     dissipators : tuple of Dissipator
     flavour, bookkeeping : str
+    basis : ndarray (d, d) or None
+    davies : engines.davies.DaviesTables or None
+        The eigenbasis tables of a global generator.
+    driven : bool
     """
 
     hamiltonian: object
@@ -201,12 +208,12 @@ class Generator:
     flavour: str
     bookkeeping: str
     basis: np.ndarray | None = None
-    davies: _Davies | None = None
+    davies: davies.DaviesTables | None = None
     driven: bool = False
 
     def __post_init__(self):
-        object.__setattr__(self, "hamiltonian", sp.csr_matrix(self.hamiltonian, dtype=complex))
-        object.__setattr__(self, "reference", sp.csr_matrix(self.reference, dtype=complex))
+        object.__setattr__(self, "hamiltonian", sp.csr_array(self.hamiltonian, dtype=complex))
+        object.__setattr__(self, "reference", sp.csr_array(self.reference, dtype=complex))
 
     @property
     def dim(self) -> int:
@@ -216,25 +223,30 @@ class Generator:
     def names(self) -> tuple[str, ...]:
         return tuple(D.reservoir.name for D in self.dissipators)
 
+    @property
+    def secular(self) -> bool:
+        """An undriven global generator: its steady state lives in the zero-frequency sector."""
+        return self.davies is not None and not self.driven
+
     def to_medium_basis(self, rho: np.ndarray) -> np.ndarray:
         """rho from the generator's basis to the medium's basis."""
         if self.basis is None:
             return rho
-        return _from_eigen(self.basis, self.davies.sectors, rho)
+        return linalg.from_eigenbasis(self.basis, self.davies.spectrum.sectors, rho)
 
     def from_medium_basis(self, rho: np.ndarray) -> np.ndarray:
         """rho from the medium's basis to the generator's basis."""
         if self.basis is None:
             return np.asarray(rho, dtype=complex)
-        return _to_eigen(self.basis, self.davies.sectors, rho)
+        return linalg.to_eigenbasis(self.basis, self.davies.spectrum.sectors, rho)
 
     def superoperator(self, dense: bool = False):
         """L as a sparse CSR (or, with ``dense``, a dense) (d*d, d*d) matrix (column stacking)."""
-        out = superop.commutator(self.hamiltonian, dense)
+        out = linalg.commutator(self.hamiltonian, dense)
         for D in self.dissipators:
             if D.jumps:
                 out = out + D.superoperator(dense)
-        return out if dense else out.tocsr()
+        return out if dense else sp.csr_array(out)
 
     def medium_superoperator(self) -> np.ndarray:
         """L as a dense (d*d, d*d) array acting on vec(rho) in the medium's basis (small d)."""
@@ -253,20 +265,26 @@ class Generator:
         return np.asarray(out)
 
     @cached_property
-    def _observables(self):
-        """Per dissipator (D_a^dag(H_ref), N_a): Tr[. rho] gives the energy and particle currents."""
-        ref = self.reference.toarray()
-        return tuple((D.adjoint_apply(ref), D.particle_observable()) for D in self.dissipators)
+    def observables(self) -> tuple:
+        """Per dissipator (O_E, N), sparse: Tr[O rho] gives its energy and particle currents."""
+        return tuple(D.observables(self.reference) for D in self.dissipators)
 
     def currents(self, rho: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Energy and particle currents into the medium per dissipator, for rho in the generator's basis.
 
-        Energy current J^E_a = Tr[H_ref D_a(rho)] (H_ref = `reference`), particle current
-        I_a = Tr[N_a rho] with N_a = sum_j n_j L_j^dag L_j.
+        J^E_a = Tr[H_ref D_a(rho)] = Tr[D_a^dag(H_ref) rho] (H_ref = `reference`) and I_a = Tr[N_a rho]:
+        the one place currents are computed, for every flavour and solver.
         """
-        energy = [float(np.real(np.sum(Q.T * rho))) for Q, _ in self._observables]
-        number = [float(np.real(np.sum(N.T * rho))) for _, N in self._observables]
+        rho = np.asarray(rho)
+        energy = [_trace_product(obs, rho) for obs, _ in self.observables]
+        number = [_trace_product(N, rho) for _, N in self.observables]
         return np.array(energy), np.array(number)
+
+
+def _trace_product(obs, rho) -> float:
+    """Re Tr[obs rho] for a sparse observable and a dense rho, touching only the observable's non-zeros."""
+    coo = sp.coo_array(obs)
+    return float(np.real(np.sum(coo.data * rho[coo.col, coo.row])))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -274,7 +292,7 @@ class Generator:
 
 
 def build_generator(
-    medium, reservoirs, flavour="global", *, drive=None, bookkeeping=None, controls=None, tol=DEGENERACY_TOL
+    medium, reservoirs, flavour="global", *, drive=None, bookkeeping=None, controls=None, options=None
 ) -> Generator:
     """Build the GKSL generator of `medium` coupled to `reservoirs`.
 
@@ -290,13 +308,14 @@ def build_generator(
         Hamiltonian heat is booked against; only for the local flavour (default "bare").
     controls : dict, optional
         Control values for the medium's Hamiltonian (defaults otherwise).
-    tol : float
-        Relative tolerance for degenerate levels and equal Bohr frequencies.
+    options : engines.Options or mapping, optional
+        Tolerances (``degeneracy_tol`` groups degenerate levels and equal Bohr frequencies).
 
     Returns
     -------
     Generator
     """
+    options = Options.coerce(options)
     flavour = choice("Engine", "flavour", flavour, FLAVOURS)
     if flavour == "global":
         if bookkeeping not in (None, "full"):
@@ -308,6 +327,7 @@ def build_generator(
     if drive is not None and not isinstance(drive, Drive):
         fail("Engine", "drive", drive, "a Drive or None")
     controls = dict(controls or {})
+    tol = options.degeneracy_tol
     if flavour == "global":
         return _global(medium, reservoirs, drive, controls, tol)
     return _local(medium, reservoirs, drive, bookkeeping, controls, tol)
@@ -327,8 +347,11 @@ def _check_reservoirs(reservoirs):
     return reservoirs
 
 
-def _coupling_operator(medium, reservoir, *, local: bool):
-    """The reservoir's coupling operator: (matrix, site) on the site's space if local, else full space."""
+def coupling_operator(medium, reservoir, *, local: bool):
+    """The reservoir's coupling operator and its site: on the site's space if `local`, else on the full space.
+
+    A bosonic coupling must be Hermitian: a non-Hermitian X is taken as X + X^dag.
+    """
     owner = f"{type(reservoir).__name__} {reservoir.name!r}"
     op, site = reservoir.operator, reservoir.site
     n_sites = len(medium.site_dims)
@@ -339,223 +362,102 @@ def _coupling_operator(medium, reservoir, *, local: bool):
     site = 0 if site is None else site
     if isinstance(op, str):
         X = medium.local_operator(op, site) if local else medium.operator(op, site if n_sites > 1 else None)
-        return np.asarray(X, dtype=complex), site
-    d_local = medium.site_dims[site]
-    if local or (reservoir.site is not None and op.shape == (d_local, d_local) and d_local != medium.dim):
-        X = matrix(owner, "operator", op, dim=d_local)
-        return (X, site) if local else (medium.embed(X, site), site)
-    return matrix(owner, "operator", op, dim=medium.dim), site
-
-
-def _hermitian_part(X, reservoir):
-    """A bosonic coupling must be Hermitian: a non-Hermitian X is taken as X + X^dag."""
-    if reservoir.mu == 0.0 and all(c.particles == 0 for c in reservoir.channels()):
+        X = np.asarray(X, dtype=complex)
+    else:
+        d_local = medium.site_dims[site]
+        if local:
+            X = matrix(owner, "operator", op, dim=d_local)
+        elif reservoir.site is not None and op.shape == (d_local, d_local) and d_local != medium.dim:
+            X = medium.embed(matrix(owner, "operator", op, dim=d_local), site)
+        else:
+            X = matrix(owner, "operator", op, dim=medium.dim)
+    if all(ch.particles == 0 for ch in reservoir.channels()):
         if np.max(np.abs(X - X.conj().T), initial=0.0) > HERMITIAN_TOL * max(1.0, np.max(np.abs(X))):
-            return X + X.conj().T
-    return X
-
-
-def _eigh(H, tol: float):
-    """Eigen-decomposition of Hermitian H, block by block where H is block diagonal.
-
-    Returns energies (sorted, degenerate levels snapped to their mean), block starts of
-    degenerate levels, and eigenvectors (columns).  Working block by block (connected components
-    of H's sparsity graph, e.g. magnetisation sectors) makes eigenvectors respect the symmetry.
-    """
-    d = H.shape[0]
-    if d <= DENSE_TRANSFORM_DIM and not sp.issparse(H):
-        H = np.asarray(H)
-        H = H.real if not np.any(H.imag) else H
-        E, V = np.linalg.eigh(H)
-        return (*_snap(E, tol), V, ((np.arange(d), np.arange(d)),))
-    H = sp.csr_matrix(H)
-    if not np.any(H.data.imag):
-        H = H.real  # real symmetric: half the memory and a faster eigh
-    n_comp, labels = connected_components(abs(H) > 0, directed=False)
-    E = np.empty(d)
-    V = np.zeros((d, d), dtype=H.dtype)
-    column_sector = np.empty(d, dtype=np.int64)
-    col = 0
-    for c in range(n_comp):
-        idx = np.flatnonzero(labels == c)
-        e, v = np.linalg.eigh(H[idx][:, idx].toarray())
-        E[col : col + idx.size] = e
-        V[idx, col : col + idx.size] = v
-        column_sector[col : col + idx.size] = c
-        col += idx.size
-    order = np.argsort(E, kind="stable")
-    E, V, column_sector = E[order], V[:, order], column_sector[order]
-    sectors = tuple((np.flatnonzero(labels == c), np.flatnonzero(column_sector == c)) for c in range(n_comp))
-    return (*_snap(E, tol), V, sectors)
-
-
-def _snap(E, tol):
-    """Block starts of degenerate (sorted) levels, and the levels snapped to their block means."""
-    E = np.array(E, dtype=float)
-    scale = max(1.0, float(np.max(np.abs(E), initial=0.0)))
-    breaks = np.flatnonzero(np.diff(E) > tol * scale) + 1
-    starts = np.concatenate(([0], breaks, [E.size])).astype(np.int64)
-    for a, b in itertools.pairwise(starts):
-        E[a:b] = E[a:b].mean()
-    return E, starts
-
-
-def _to_eigen(V, sectors, X) -> np.ndarray:
-    """V^dag X V, sector pair by sector pair (only pairs that X connects)."""
-    if len(sectors) == 1 or V.shape[0] <= DENSE_TRANSFORM_DIM:
-        X = X.toarray() if sp.issparse(X) else X
-        return V.conj().T @ X @ V
-    X = sp.csr_matrix(X)
-    out = np.zeros(X.shape, dtype=complex)
-    for ra, ca in sectors:
-        rows = X[ra]
-        for rb, cb in sectors:
-            block = rows[:, rb]
-            if block.nnz:
-                out[np.ix_(ca, cb)] = V[np.ix_(ra, ca)].conj().T @ (block @ V[np.ix_(rb, cb)])
-    return out
-
-
-def _from_eigen(V, sectors, rho) -> np.ndarray:
-    """V rho V^dag, sector pair by sector pair (only pairs where rho is nonzero)."""
-    if len(sectors) == 1 or V.shape[0] <= DENSE_TRANSFORM_DIM:
-        return V @ rho @ V.conj().T
-    out = np.zeros(rho.shape, dtype=complex)
-    for ra, ca in sectors:
-        for rb, cb in sectors:
-            block = rho[np.ix_(ca, cb)]
-            if np.any(block):
-                out[np.ix_(ra, rb)] = V[np.ix_(ra, ca)] @ block @ V[np.ix_(rb, cb)].conj().T
-    return out
-
-
-def _bohr_clusters(E: np.ndarray, tol: float):
-    """Cluster the Bohr frequencies w[m, k] = E[k] - E[m] (energy released in the jump k -> m).
-
-    Returns cluster ids (d, d) and each cluster's representative frequency (its mean).
-    """
-    w = (E[None, :] - E[:, None]).ravel()
-    order = np.argsort(w, kind="stable")
-    scale = max(1.0, float(np.max(np.abs(E), initial=0.0)))
-    new = np.concatenate(([True], np.diff(w[order]) > tol * scale))
-    ids_sorted = np.cumsum(new) - 1
-    ids = np.empty_like(ids_sorted)
-    ids[order] = ids_sorted
-    reps = np.bincount(ids_sorted, weights=w[order]) / np.bincount(ids_sorted)
-    return ids.reshape(E.size, E.size), reps
-
-
-def _davies_jumps(X: np.ndarray, rates: np.ndarray, ids: np.ndarray, basis=None):
-    """Jump operators sqrt(gamma(w)) A(w), one per Bohr-frequency cluster, as sparse matrices.
-
-    X is the coupling operator in the eigenbasis, rates[m, k] the rate of k -> m at the cluster's
-    frequency; `basis` (eigenvectors) maps the jumps back to another basis if given.
-    """
-    d = X.shape[0]
-    amp = np.sqrt(rates) * X
-    m, k = np.nonzero(np.abs(amp) > 1e-14 * max(1.0, float(np.max(np.abs(amp), initial=0.0))))
-    if m.size == 0:
-        return []
-    c = ids[m, k]
-    order = np.argsort(c, kind="stable")
-    m, k, c = m[order], k[order], c[order]
-    splits = np.flatnonzero(np.diff(c)) + 1
-    jumps = []
-    for mm, kk in zip(np.split(m, splits), np.split(k, splits)):
-        J = sp.csr_matrix((amp[mm, kk], (mm, kk)), shape=(d, d))
-        if basis is not None:
-            J = sp.csr_matrix(basis @ J.toarray() @ basis.conj().T)
-            J.eliminate_zeros()
-        jumps.append(J)
-    return jumps
-
-
-def _channel_operators(X, reservoir):
-    for ch in reservoir.channels():
-        yield (X.conj().T if ch.adjoint else X), ch
+            X = X + X.conj().T
+    return X, site
 
 
 def _global(medium, reservoirs, drive, controls, tol) -> Generator:
     sparse_h = getattr(medium, "hamiltonian_sparse", None)
-    if sparse_h is not None and medium.dim > 256 and drive is None:
-        H = sp.csr_matrix(sparse_h(**controls))
+    if sparse_h is not None and medium.dim > linalg.SPARSE_HAMILTONIAN_DIM and drive is None:
+        H = sp.csr_array(sparse_h(**controls))
     else:
         H = np.asarray(medium.hamiltonian(**controls), dtype=complex)
-    E, starts, V, sectors = _eigh(H, tol)
-    ids, reps = _bohr_clusters(E, tol)
-    couplings, dissipators = [], []
-    for r in reservoirs:
-        X_full = _hermitian_part(_coupling_operator(medium, r, local=False)[0], r)
-        X = _to_eigen(V, sectors, X_full)
-        per_channel = []
-        for Xc, ch in _channel_operators(X, r):
-            rates = np.asarray(ch.rate(reps), dtype=float)[ids]
-            per_channel.append(
-                (np.ascontiguousarray(Xc, dtype=complex), np.ascontiguousarray(rates), ch.particles)
-            )
-        couplings.append(tuple((X, R) for X, R, _ in per_channel))
-        dissipators.append(Dissipator(r, _global_jumps(per_channel, ids)))
-    energies = sp.diags(E.astype(complex), format="csr")
+    spec = davies.spectrum(H, tol)
+    couplings = [
+        linalg.to_eigenbasis(spec.basis, spec.sectors, coupling_operator(medium, r, local=False)[0])
+        for r in reservoirs
+    ]
+    tables = davies.DaviesTables.build(spec, reservoirs, couplings)
+    d = spec.dim
+    dissipators = tuple(
+        Dissipator(r, d, _global_jumps(spec, channels), _global_observables(spec, channels))
+        for r, channels in zip(reservoirs, tables.channels)
+    )
+    energies = sp.diags_array(spec.energies.astype(complex), format="csr")
     if drive is not None:
-        # V is a permutation here (H diagonal): the rotating-frame H in the sorted basis.
-        coherent = V.conj().T @ drive.rotating_hamiltonian(H) @ V
+        # The basis is a permutation here (H diagonal): the rotating-frame H in the sorted basis.
+        coherent = spec.basis.conj().T @ drive.rotating_hamiltonian(H) @ spec.basis
     else:
         coherent = energies
-    davies = _Davies(E, starts, tuple(couplings), sectors)
-    return Generator(coherent, energies, tuple(dissipators), "global", "full", V, davies, drive is not None)
+    return Generator(coherent, energies, dissipators, "global", "full", spec.basis, tables, drive is not None)
 
 
-def _global_jumps(per_channel, ids):
-    """Deferred construction of the Davies jump list (one operator per Bohr frequency)."""
+def _global_jumps(spec, channels):
+    """Deferred construction of the Davies jump list (one operator per Bohr frequency and channel)."""
 
     def build():
         jumps, particles = [], []
-        for X, R, n in per_channel:
-            new = _davies_jumps(X, R, ids)
+        for c in channels:
+            new = davies.jumps(c.X, c.R, spec.bohr_ids)
             jumps += new
-            particles += [n] * len(new)
+            particles += [c.particles] * len(new)
         return jumps, particles
 
     return build
 
 
-def _embed_sparse(op, site, site_dims) -> sp.csr_matrix:
-    """kron(I_before, op, I_after) as a sparse matrix."""
-    before = int(np.prod(site_dims[:site], dtype=np.int64))
-    after = int(np.prod(site_dims[site + 1 :], dtype=np.int64))
-    out = sp.kron(sp.identity(before, dtype=complex), sp.csr_matrix(op), format="csr")
-    return sp.kron(out, sp.identity(after, dtype=complex), format="csr")
+def _global_observables(spec, channels):
+    """Deferred current observables of a Davies dissipator, from the eigenbasis tables (no jumps)."""
+
+    def build():
+        n = int(np.sum(np.diff(spec.starts) ** 2))
+        energy, number = np.zeros(n, dtype=complex), np.zeros(n, dtype=complex)
+        for c in channels:
+            e, rate = davies.current_observables(spec, c)
+            energy += e
+            number += c.particles * rate
+        return davies.block_operator(spec, energy), davies.block_operator(spec, number)
+
+    return build
 
 
 def _local(medium, reservoirs, drive, bookkeeping, controls, tol) -> Generator:
     sparse_h = getattr(medium, "hamiltonian_sparse", None)
+    dims = medium.site_dims
     if sparse_h is not None and drive is None:
-        H = sp.csr_matrix(sparse_h(**controls), dtype=complex)
+        H = sp.csr_array(sparse_h(**controls), dtype=complex)
         H0 = sum(
-            (
-                _embed_sparse(medium.local_hamiltonian(s, **controls), s, medium.site_dims)
-                for s in range(len(medium.site_dims))
-            ),
-            sp.csr_matrix(H.shape, dtype=complex),
+            (linalg.embed(medium.local_hamiltonian(s, **controls), dims, s) for s in range(len(dims))),
+            sp.csr_array(H.shape, dtype=complex),
         )
     else:
         H = np.asarray(medium.hamiltonian(**controls), dtype=complex)
         H0 = np.asarray(medium.bare_hamiltonian(**controls), dtype=complex)
     dissipators = []
     for r in reservoirs:
-        x, site = _coupling_operator(medium, r, local=True)
-        x = _hermitian_part(x, r)
-        h = np.asarray(medium.local_hamiltonian(site, **controls), dtype=complex)
-        e, _starts, v, _sectors = _eigh(h, tol)
-        ids, reps = _bohr_clusters(e, tol)
-        xe = v.conj().T @ x @ v
+        x, site = coupling_operator(medium, r, local=True)
+        spec = davies.spectrum(np.asarray(medium.local_hamiltonian(site, **controls), dtype=complex), tol)
+        xe = spec.basis.conj().T @ x @ spec.basis
         jumps, particles = [], []
-        for Xc, ch in _channel_operators(xe, r):
-            rates = np.asarray(ch.rate(reps), dtype=float)[ids]
-            new = [_embed_sparse(J, site, medium.site_dims) for J in _davies_jumps(Xc, rates, ids, v)]
-            jumps += new
-            particles += [ch.particles] * len(new)
-        dissipators.append(Dissipator(r, lambda jumps=jumps, particles=particles: (jumps, particles)))
+        for ch in r.channels():
+            Xc = np.ascontiguousarray(xe.conj().T if ch.adjoint else xe)
+            local_jumps = davies.jumps(Xc, spec.rate_table(ch.rate), spec.bohr_ids, spec.basis)
+            jumps += [linalg.embed(J, dims, site) for J in local_jumps]
+            particles += [ch.particles] * len(local_jumps)
+        dissipators.append(
+            Dissipator(r, medium.dim, lambda jumps=jumps, particles=particles: (jumps, particles))
+        )
     coherent = drive.rotating_hamiltonian(H) if drive is not None else H
     reference = H0 if (bookkeeping == "bare" or drive is not None) else H
     return Generator(

@@ -22,7 +22,9 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from engines._checks import HERMITIAN_TOL, UserCodeError, WorkbenchError, fail, integer, matrix, name, real
+from engines import linalg
+from engines.checks import HERMITIAN_TOL, UserCodeError, WorkbenchError, fail, integer, matrix, name, real
+from engines.linalg import to_dense
 
 __all__ = ["Composite", "Custom", "HarmonicOscillator", "Levels", "Medium", "Qubit", "Spin", "SpinChain"]
 
@@ -42,19 +44,6 @@ def _pauli(name_: str) -> np.ndarray:
     if name_ == "sigma_minus":
         return np.array([[0, 0], [1, 0]], dtype=np.complex128)
     return np.eye(2, dtype=np.complex128)
-
-
-def _dense(m) -> np.ndarray:
-    """Dense C-contiguous complex128 copy of a sparse or dense matrix."""
-    if sp.issparse(m):
-        # Scatter into np.zeros rather than m.toarray(): the latter writes every entry (0.5 s at
-        # dim 4096), while a scatter only touches the pages that hold non-zeros.
-        coo = sp.coo_array(m)
-        coo.sum_duplicates()
-        out = np.zeros(coo.shape, dtype=np.complex128)
-        out[coo.row, coo.col] = coo.data
-        return out
-    return np.array(m, dtype=np.complex128, order="C", copy=True)
 
 
 def _allowed(names) -> str:
@@ -120,7 +109,7 @@ class Medium:
         H : ndarray, shape (dim, dim), complex128
             Fresh Hermitian matrix.
         """
-        return _dense(self._build(self._resolve(controls)))
+        return to_dense(self._build(self._resolve(controls)))
 
     def bare_hamiltonian(self, **controls: float) -> np.ndarray:
         """Sum over sites of the embedded local Hamiltonians (no interaction terms).
@@ -134,8 +123,8 @@ class Medium:
         c = self._resolve(controls)
         total = sp.csr_array((self.dim, self.dim), dtype=np.complex128)
         for s in range(len(self.site_dims)):
-            total = total + self._embed_sparse(self._local_h(s, c), s)
-        return _dense(total)
+            total = total + linalg.embed(self._local_h(s, c), self.site_dims, s)
+        return to_dense(total)
 
     def local_hamiltonian(self, site, **controls: float) -> np.ndarray:
         """The site's own Hamiltonian on its local space, without interaction terms.
@@ -152,7 +141,7 @@ class Medium:
         h : ndarray, shape (d_s, d_s), complex128
         """
         s = self._site(site, required=True)
-        return _dense(self._local_h(s, self._resolve(controls)))
+        return to_dense(self._local_h(s, self._resolve(controls)))
 
     def _local_h(self, site: int, c: dict[str, float]):
         return self._build(c)
@@ -182,7 +171,7 @@ class Medium:
         op : ndarray, shape (dim, dim), complex128
         """
         s = self._site(site, required=len(self.site_dims) > 1)
-        return _dense(self._embed_sparse(self._local_op(name, s), s))
+        return to_dense(linalg.embed(self._local_op(name, s), self.site_dims, s))
 
     def local_operator(self, name: str, site) -> np.ndarray:
         """Named operator on one site's own space.
@@ -192,7 +181,7 @@ class Medium:
         op : ndarray, shape (d_s, d_s), complex128
         """
         s = self._site(site, required=True)
-        return _dense(self._local_op(name, s))
+        return to_dense(self._local_op(name, s))
 
     def _local_op(self, name_: str, site: int) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -243,17 +232,7 @@ class Medium:
                 f"matrix of shape {m.shape}",
                 f"of shape ({d}, {d}) (the dimension of site {s})",
             )
-        return _dense(self._embed_sparse(m, s))
-
-    def _embed_sparse(self, op, site: int) -> sp.csr_array:
-        dims = self.site_dims
-        before, after = math.prod(dims[:site]), math.prod(dims[site + 1 :])
-        out = sp.csr_array(op, dtype=np.complex128)
-        if before > 1:
-            out = sp.kron(sp.eye_array(before, dtype=np.complex128), out, format="csr")
-        if after > 1:
-            out = sp.kron(out, sp.eye_array(after, dtype=np.complex128), format="csr")
-        return sp.csr_array(out)
+        return to_dense(linalg.embed(m, self.site_dims, s))
 
     # ------------------------------------------------------------------------------------ states
     def check_state(self, rho) -> None:
@@ -555,17 +534,16 @@ class SpinChain(Medium):
         sx, sy, sz = (sp.csr_array(_pauli(k)) for k in ("sigma_x", "sigma_y", "sigma_z"))
         xy_bond = sp.csr_array(sp.kron(sx, sx) + sp.kron(sy, sy))
         zz_bond = sp.csr_array(sp.kron(sz, sz))
-        self._xy = sum((self._embed_bond(xy_bond, i) for i in range(self.n - 1)), self._zero())
-        self._zz = sum((self._embed_bond(zz_bond, i) for i in range(self.n - 1)), self._zero())
-        self._z = sum((self._embed_sparse(sz, i) for i in range(self.n)), self._zero())
+        self._xy = sum(
+            (linalg.embed(xy_bond, self.site_dims, i, span=2) for i in range(self.n - 1)), self._zero()
+        )
+        self._zz = sum(
+            (linalg.embed(zz_bond, self.site_dims, i, span=2) for i in range(self.n - 1)), self._zero()
+        )
+        self._z = sum((linalg.embed(sz, self.site_dims, i) for i in range(self.n)), self._zero())
 
     def _zero(self):
         return sp.csr_array((self.dim, self.dim), dtype=np.complex128)
-
-    def _embed_bond(self, bond, i):
-        before, after = 2**i, 2 ** (self.n - i - 2)
-        out = sp.kron(sp.eye_array(before, dtype=np.complex128), bond, format="csr")
-        return sp.csr_array(sp.kron(out, sp.eye_array(after, dtype=np.complex128), format="csr"))
 
     def hamiltonian_sparse(self, **controls: float) -> sp.csr_array:
         """Hamiltonian as a ``scipy.sparse.csr_array`` (for chains too long for dense matrices).
@@ -708,7 +686,7 @@ class Composite(Medium):
                 raise WorkbenchError(
                     f"Composite: {field} factor {tuple(f)!r} is not valid on site {s}: {e}"
                 ) from e
-            v = sp.csr_array(v @ self._embed_sparse(local, s))
+            v = sp.csr_array(v @ linalg.embed(local, self.site_dims, s))
         err = abs(v - v.conj().T).max() if v.nnz else 0.0
         if err > HERMITIAN_TOL * max(1.0, abs(v).max() if v.nnz else 0.0):
             v = sp.csr_array(v + v.conj().T)
@@ -731,7 +709,7 @@ class Composite(Medium):
     def _build(self, c):
         total = sp.csr_array((self.dim, self.dim), dtype=np.complex128)
         for s in range(len(self._sites)):
-            total = total + self._embed_sparse(self._local_h(s, c), s)
+            total = total + linalg.embed(self._local_h(s, c), self.site_dims, s)
         for k, v in enumerate(self._couplings):
             total = total + c[f"g_{k}"] * v
         return total

@@ -1,6 +1,6 @@
 """Thermal reservoirs and their rate functions.
 
-Conventions (../shared/PHYSICS.md): a Bohr frequency ``w > 0`` is energy the medium *gives* to the
+Conventions (docs/physics.md): a Bohr frequency ``w > 0`` is energy the medium *gives* to the
 reservoir in one jump.  A bosonic bath with spectral density ``J(w)`` has
 
     gamma(w)  = J(w) (1 + n(w)),      gamma(-w) = J(w) n(w),      n(w) = 1 / (exp(w/T) - 1),
@@ -18,48 +18,39 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
-from scipy.special import expit
 
-from engines._checks import UserCodeError, choice, fail, integer, name, real
+from engines import _kernels
+from engines.checks import UserCodeError, choice, fail, integer, name, real
 
 __all__ = ["BosonicBath", "FermionicLead", "Reservoir"]
 
 SPECTRA = ("flat", "ohmic")
 
 
-def bose(omega, T):
-    """Bose occupation n(w) = 1/(exp(w/T) - 1) for w > 0 (0 at T = 0)."""
-    omega = np.asarray(omega, dtype=float)
-    if T == 0.0:
-        return np.zeros_like(omega)
-    with np.errstate(over="ignore"):
-        return 1.0 / np.expm1(omega / T)
-
-
-def fermi(omega, T, mu):
-    """Fermi occupation f(w) = 1/(exp((w - mu)/T) + 1); a step (1/2 at w = mu) at T = 0.
-
-    Evaluated as a logistic function so that both tails keep full relative precision
-    (1 - f(w) is ``fermi`` at the mirrored argument, never a subtraction).
-    """
-    x = np.asarray(omega, dtype=float) - mu
-    if T == 0.0:
-        return np.where(x < 0, 1.0, np.where(x > 0, 0.0, 0.5))
-    return expit(-x / T)
-
-
 @dataclass(frozen=True)
 class _Channel:
     """One Davies channel of a reservoir: sum_w rate(w) D[X(w)] with X = operator or its adjoint.
 
-    `particles` is the change of the medium's particle number in one jump of this channel.
+    `particles` is the change of the medium's particle number in one jump of this channel; `kernel`
+    the rate function's code for the numba kernels (`_kernels.RATE_*`), None when the rate cannot be
+    evaluated inside a kernel (a user-supplied spectral density).
     """
 
     adjoint: bool
     rate: Callable[[np.ndarray], np.ndarray]
     particles: int
+    kernel: int | None
+
+
+def _kernel_rates(kind, params, omega) -> np.ndarray:
+    """`_kernels.rate` of code `kind` with parameter row `params` at every entry of `omega`."""
+    w = np.ascontiguousarray(omega, dtype=float)
+    out = np.empty_like(w)
+    _kernels.rates_from_table(kind, *params, w, out)
+    return out.reshape(np.shape(omega))
 
 
 class Reservoir:
@@ -88,7 +79,25 @@ class Reservoir:
         return f"{type(self).__name__} {self.name!r}"
 
     def channels(self) -> tuple[_Channel, ...]:
-        raise NotImplementedError
+        """The reservoir's Davies channels (bosonic baths have one, fermionic leads two)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    #: Fields a sweep may set inside the kernels, and their columns in `kernel_parameters`.
+    KERNEL_FIELDS: ClassVar[dict] = {
+        "T": _kernels.PARAM_T,
+        "mu": _kernels.PARAM_MU,
+        "coupling": _kernels.PARAM_COUPLING,
+    }
+
+    def kernel_parameters(self) -> np.ndarray:
+        """The reservoir's row of kernel parameters (columns `_kernels.PARAM_*`)."""
+        row = np.zeros(_kernels.N_PARAMS)
+        row[_kernels.PARAM_T] = self.T
+        row[_kernels.PARAM_MU] = self.mu
+        row[_kernels.PARAM_COUPLING] = self.coupling
+        row[_kernels.PARAM_CUTOFF] = math.inf
+        row[_kernels.PARAM_W0] = 1.0
+        return row
 
 
 class BosonicBath(Reservoir):
@@ -182,17 +191,16 @@ class BosonicBath(Reservoir):
     def rate(self, omega) -> np.ndarray:
         """gamma(w): rate of jumps giving energy w to the bath (w < 0 takes energy from it)."""
         w = np.atleast_1d(np.asarray(omega, dtype=float))
-        out = np.zeros_like(w)
-        pos, neg = w > 0, w < 0
-        if pos.any():
-            x = w[pos]
-            occ_plus_one = 1.0 if self.T == 0.0 else -1.0 / np.expm1(-x / self.T)
-            out[pos] = self.spectral_density(x) * occ_plus_one
-        if neg.any():
-            x = -w[neg]
-            out[neg] = self.spectral_density(x) * bose(x, self.T)
-        if (~pos & ~neg).any():
-            out[~pos & ~neg] = self.zero_frequency_rate
+        kind = self._kernel_code()
+        if kind is not None:
+            out = _kernel_rates(kind, self.kernel_parameters(), w)
+        else:
+            flat = w.ravel()
+            J = np.zeros_like(flat)
+            nonzero = flat != 0
+            J[nonzero] = self.spectral_density(np.abs(flat[nonzero]))
+            out = np.empty_like(flat)
+            _kernels.bosonic_rates(J, self.T, self.zero_frequency_rate, flat, out)
         return out.reshape(np.shape(omega))
 
     @property
@@ -202,8 +210,20 @@ class BosonicBath(Reservoir):
             return self.coupling * self.T / self.w0
         return self.dephasing
 
+    def _kernel_code(self) -> int | None:
+        if callable(self.spectrum):
+            return None
+        return _kernels.RATE_FLAT if self.spectrum == "flat" else _kernels.RATE_OHMIC
+
+    def kernel_parameters(self) -> np.ndarray:
+        row = super().kernel_parameters()
+        row[_kernels.PARAM_CUTOFF] = self.cutoff
+        row[_kernels.PARAM_W0] = self.w0
+        row[_kernels.PARAM_DEPHASING] = self.dephasing
+        return row
+
     def channels(self):
-        return (_Channel(adjoint=False, rate=self.rate, particles=0),)
+        return (_Channel(adjoint=False, rate=self.rate, particles=0, kernel=self._kernel_code()),)
 
 
 class FermionicLead(Reservoir):
@@ -233,11 +253,13 @@ class FermionicLead(Reservoir):
 
     def rate_out(self, omega) -> np.ndarray:
         """Rate Gamma (1 - f(w)) of removing a particle of energy w from the medium."""
-        return self.coupling * fermi(2 * self.mu - np.asarray(omega, dtype=float), self.T, self.mu)
+        return _kernel_rates(_kernels.RATE_FERMI_OUT, self.kernel_parameters(), omega)
 
     def rate_in(self, omega) -> np.ndarray:
         """Rate Gamma f(w) of adding a particle of energy w to the medium."""
-        return self.coupling * fermi(omega, self.T, self.mu)
+        return _kernel_rates(
+            _kernels.RATE_FERMI_IN, self.kernel_parameters(), -np.asarray(omega, dtype=float)
+        )
 
     rate = rate_out
 
@@ -245,6 +267,16 @@ class FermionicLead(Reservoir):
         # c(w) removes a particle of energy w; c^dag(w) removes energy w while adding a particle of
         # energy -w, which the lead supplies at rate Gamma f(-w).
         return (
-            _Channel(adjoint=False, rate=self.rate_out, particles=-1),
-            _Channel(adjoint=True, rate=lambda w: self.rate_in(-np.asarray(w, dtype=float)), particles=+1),
+            _Channel(
+                adjoint=False,
+                rate=self.rate_out,
+                particles=-1,
+                kernel=_kernels.RATE_FERMI_OUT,
+            ),
+            _Channel(
+                adjoint=True,
+                rate=lambda w: self.rate_in(-np.asarray(w, dtype=float)),
+                particles=+1,
+                kernel=_kernels.RATE_FERMI_IN,
+            ),
         )

@@ -28,7 +28,6 @@ projector onto the kernel of L, P = R (Lt^dag R)^{-1} Lt^dag (right and left nul
 from __future__ import annotations
 
 import itertools
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,23 +36,14 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.sparse.csgraph import connected_components
 
-from engines import _kernels
-from engines._checks import WorkbenchError, choice, matrix
-from engines.superop import unvec, vec
+from engines import linalg
+from engines.checks import WorkbenchError, choice, matrix
+from engines.linalg import stationary_vector, unvec, vec
+from engines.options import Options
 
-__all__ = ["SOLVERS", "solve_steady_state", "stationary_vector"]
+__all__ = ["SOLVERS", "Solution", "population_sector", "solve_steady_state"]
 
 SOLVERS = ("auto", "pauli", "dense", "sparse", "iterative")
-
-#: Largest dimension for which "auto" uses the dense d^2 x d^2 solve.
-DENSE_MAX_DIM = 24
-#: Acceptance thresholds for a steady state.
-RESIDUAL_TOL = 1e-8
-STATE_TOL = 1e-8
-#: Reciprocal condition number below which the kernel of L is examined for degeneracy.
-RCOND_SUSPECT = 1e-12
-#: Singular values below this (relative) count as zero modes.
-NULL_TOL = 1e-10
 
 
 @dataclass(frozen=True)
@@ -68,7 +58,7 @@ class Solution:
     particle_currents: np.ndarray  # per dissipator, Tr[N_a rho]
 
 
-def solve_steady_state(generator, solver="auto", initial=None) -> Solution:
+def solve_steady_state(generator, solver="auto", initial=None, options=None) -> Solution:
     """Steady state of `generator` (see module docstring for the solvers).
 
     Parameters
@@ -77,11 +67,13 @@ def solve_steady_state(generator, solver="auto", initial=None) -> Solution:
     solver : {"auto", "pauli", "dense", "sparse", "iterative"}
     initial : ndarray (d, d), optional
         Initial state in the medium's basis; selects the steady state when it is not unique.
+    options : engines.Options or mapping, optional
 
     Returns
     -------
     Solution
     """
+    options = Options.coerce(options)
     solver = choice("steady_state", "solver", solver, SOLVERS)
     d = generator.dim
     if initial is not None:
@@ -89,85 +81,28 @@ def solve_steady_state(generator, solver="auto", initial=None) -> Solution:
             matrix("steady_state", "initial", initial, dim=d, hermitian=True)
         )
     if solver == "auto":
-        if generator.davies is not None and not generator.driven:
+        if generator.secular:
             solver = "pauli"
         else:
-            solver = "dense" if d <= DENSE_MAX_DIM else "iterative"
+            solver = "dense" if d <= options.dense_max_dim else "iterative"
     if solver == "pauli":
-        if generator.davies is None or generator.driven:
+        if not generator.secular:
             raise WorkbenchError(
                 "steady_state: `solver` 'pauli' needs an undriven global (secular) generator; "
                 "use 'dense', 'sparse' or 'auto'."
             )
-        return _pauli(generator, initial)
+        return _pauli(generator, initial, options)
     if solver == "dense":
         A = generator.superoperator().toarray()
-        trace = vec(np.eye(d)).astype(complex)
         x0 = None if initial is None else vec(initial)
-        x, res, k = stationary_vector(A, trace, x0)
-        return _verified(generator, unvec(x, d), solver, res, k)
+        x, res, k = stationary_vector(A, linalg.trace_vector(d), x0, options)
+        return _verified(generator, unvec(x, d), solver, res, k, options)
     if solver == "iterative":
-        return _iterative(generator, initial)
-    return _sparse(generator, initial)
+        return _iterative(generator, initial, options)
+    return _sparse(generator, initial, options)
 
 
-# ----------------------------------------------------------------------------------------------
-# dense linear algebra shared by the "dense" and "pauli" paths
-
-
-def stationary_vector(A: np.ndarray, trace: np.ndarray, x0: np.ndarray | None):
-    """Solve A x = 0 with trace . x = 1; returns (x, residual, kernel dimension).
-
-    One row of A (a population row, linearly dependent on the others because trace . A = 0) is
-    replaced by the trace constraint.  An ill-conditioned result triggers an SVD of A to count
-    the zero modes; several zero modes need `x0` to pick the steady state.
-    """
-    n = A.shape[0]
-    if not np.any(A.imag):
-        A, trace = A.real, trace.real  # rate matrices: a real LU is four times cheaper
-    row = int(np.flatnonzero(trace)[0])
-    B = A.copy()
-    B[row, :] = trace
-    b = np.zeros(n, dtype=A.dtype)
-    b[row] = 1.0
-    with warnings.catch_warnings():
-        # A singular B is expected when the steady state is not unique; gecon below detects it.
-        warnings.simplefilter("ignore", la.LinAlgWarning)
-        lu = la.lu_factor(B, check_finite=False)
-    norm1 = np.linalg.norm(B, 1)
-    gecon = la.get_lapack_funcs("gecon", (lu[0],))
-    rcond, _ = gecon(lu[0], norm1, norm="1")
-    kernel_dim = 1
-    if rcond < RCOND_SUSPECT:
-        kernel_dim, x = _kernel_by_svd(A, trace, x0)
-    else:
-        x = la.lu_solve(lu, b, check_finite=False)
-    residual = float(np.linalg.norm(A @ x))
-    return x, residual, kernel_dim
-
-
-def _kernel_by_svd(A, trace, x0):
-    """Zero modes of A by SVD; the steady state from x0 by the spectral projector if several."""
-    U, s, Vh = la.svd(A)
-    null = s <= NULL_TOL * max(s[0], 1e-300)
-    k = int(np.count_nonzero(null))
-    if k <= 1:
-        x = Vh[-1].conj()
-        return 1, x / (trace @ x)
-    if x0 is None:
-        raise WorkbenchError(
-            f"steady_state: the steady state is not unique (the generator has {k} zero modes: "
-            "conserved quantities or disconnected sectors); pass `initial=` a density matrix to "
-            "select the one reached from it."
-        )
-    right = Vh[null].conj().T  # columns span ker A
-    left = U[:, null]  # columns span ker A^dag
-    P = right @ la.solve(left.conj().T @ right, left.conj().T)
-    x = P @ x0
-    return k, x / (trace @ x)
-
-
-def _verified(generator, rho, solver, residual, kernel_dim, eigenvalues=None, currents=None) -> Solution:
+def _verified(generator, rho, solver, residual, kernel_dim, options, eigenvalues=None) -> Solution:
     """Check Hermiticity, trace and positivity; return a Solution with the currents, or raise."""
     scale = max(1.0, float(np.max(np.abs(rho))))
     herm = float(np.max(np.abs(rho - rho.conj().T))) / scale
@@ -179,14 +114,14 @@ def _verified(generator, rho, solver, residual, kernel_dim, eigenvalues=None, cu
     problems = []
     if not np.all(np.isfinite(rho)):
         problems.append("non-finite entries")
-    if herm > STATE_TOL:
+    if herm > options.state_tol:
         problems.append(f"not Hermitian (max |rho - rho^dag| = {herm:.2e})")
-    if trace > STATE_TOL:
+    if trace > options.state_tol:
         problems.append(f"trace off by {trace:.2e}")
-    if lowest < -STATE_TOL:
+    if lowest < -options.state_tol:
         problems.append(f"not positive (lowest eigenvalue {lowest:.2e})")
-    if not residual <= RESIDUAL_TOL * scale:
-        problems.append(f"residual ||L rho|| = {residual:.2e} above {RESIDUAL_TOL:.0e}")
+    if not residual <= options.residual_tol * scale:
+        problems.append(f"residual ||L rho|| = {residual:.2e} above {options.residual_tol:.0e}")
     if problems:
         raise WorkbenchError(
             f"steady_state: the {solver!r} solver returned an invalid state: "
@@ -194,7 +129,7 @@ def _verified(generator, rho, solver, residual, kernel_dim, eigenvalues=None, cu
             + ". Try solver='dense' or check the model."
         )
     rho.setflags(write=False)
-    energy, number = generator.currents(rho) if currents is None else currents
+    energy, number = generator.currents(rho)
     return Solution(rho, solver, residual, kernel_dim, energy, number)
 
 
@@ -202,63 +137,19 @@ def _verified(generator, rho, solver, residual, kernel_dim, eigenvalues=None, cu
 # populations-only (block-secular) path
 
 
-def _pauli(generator, initial) -> Solution:
-    dav = generator.davies
-    starts = dav.starts
-    sizes = np.diff(starts)
-    n = int(np.sum(sizes**2))
-    M = np.zeros((n, n), dtype=complex)
-    for channels in dav.couplings:
-        for X, R in channels:
-            _kernels.sector_superoperator(starts, X, R, M)
-    offs = np.concatenate(([0], np.cumsum(sizes**2)))
-    trace = np.zeros(n, dtype=complex)
-    for b, s in enumerate(sizes):
-        trace[offs[b] + np.arange(s) * (s + 1)] = 1.0
-    x0 = None
-    if initial is not None:
-        x0 = np.concatenate([vec(initial[a:b, a:b]) for a, b in itertools.pairwise(starts)])
-    x, res, k = stationary_vector(M, trace, x0)
-    rho = np.zeros((generator.dim, generator.dim), dtype=complex)
-    eigenvalues = []
-    for b, (a, e) in enumerate(itertools.pairwise(starts)):
-        s = e - a
-        block = unvec(x[offs[b] : offs[b + 1]], s)
-        rho[a:e, a:e] = block
-        eigenvalues.append(np.linalg.eigvalsh(0.5 * (block + block.conj().T)))
+def _pauli(generator, initial, options) -> Solution:
+    """The NESS of a secular generator from its zero-frequency sector (`engines.davies`)."""
+    tables = generator.davies
+    spec = tables.spectrum
+    M = tables.zero_frequency_generator()
+    x0 = None if initial is None else spec.to_sector(initial)
+    x, res, k = stationary_vector(M, tables.sector_trace(), x0, options)
+    rho = spec.from_sector(x)
     rho = 0.5 * (rho + rho.conj().T)
-    energy, number = [], []
-    for D, channels in zip(generator.dissipators, dav.couplings):
-        e_a = n_a = 0.0
-        for (X, R), ch in zip(channels, D.reservoir.channels()):
-            de, jumps = _block_currents(dav.energies, starts, X, R, rho)
-            e_a += de
-            n_a += ch.particles * jumps
-        energy.append(e_a)
-        number.append(n_a)
-    return _verified(
-        generator, rho, "pauli", res, k, np.concatenate(eigenvalues), (np.array(energy), np.array(number))
+    eigenvalues = np.concatenate(
+        [np.linalg.eigvalsh(rho[a:b, a:b]) for a, b in itertools.pairwise(spec.starts)]
     )
-
-
-def _block_currents(E, starts, X, R, rho):
-    """Energy current sum_m E_m (D rho)_mm and jump rate Tr[Gamma rho] of one channel, rho block diagonal.
-
-    (D rho)_mm = sum_{k,k'} R[m,k] X[m,k] rho_kk' conj(X[m,k']) - (Gamma rho)_mm with
-    Gamma = (R o X)^dag X inside each degenerate block (R is constant on block pairs).
-    """
-    RX = R * X
-    if starts.size == E.size + 1:  # non-degenerate: populations only
-        p = np.real(np.diag(rho))
-        W = np.real(RX * X.conj())
-        gain, loss = W @ p, W.sum(axis=0) * p
-    else:
-        gain, loss = np.zeros(E.size), np.zeros(E.size)
-        for a, b in itertools.pairwise(starts):
-            block = rho[a:b, a:b]
-            gain += np.real(np.sum((RX[:, a:b] @ block) * X[:, a:b].conj(), axis=1))
-            loss[a:b] += np.real(np.diag(RX[:, a:b].conj().T @ X[:, a:b] @ block))
-    return float(E @ (gain - loss)), float(gain.sum())
+    return _verified(generator, rho, "pauli", res, k, options, eigenvalues)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -282,16 +173,16 @@ def _sectors(generator) -> _Sectors:
     (for magnetisation-conserving chains with single-spin jumps: M_ket - M_bra = 0).
     """
     d = generator.dim
-    pattern = abs(sp.csr_matrix(generator.hamiltonian)) > 0
+    pattern = abs(sp.csr_array(generator.hamiltonian)) > 0
     for D in generator.dissipators:
-        pattern = pattern + (abs(sp.csr_matrix(D.decay)) > 0)
+        pattern = pattern + (abs(sp.csr_array(D.decay)) > 0)
     nb, label = connected_components(pattern, directed=False)
     blocks = tuple(np.flatnonzero(label == c) for c in range(nb))
-    onehot = sp.csr_matrix((np.ones(d), (np.arange(d), label)), shape=(d, nb))
+    onehot = sp.csr_array((np.ones(d), (np.arange(d), label)), shape=(d, nb))
     pair = sp.identity(nb * nb, format="csr")
     for D in generator.dissipators:
         for L in D.jumps:
-            B = (onehot.T @ (abs(sp.csr_matrix(L)) > 0).astype(float) @ onehot) > 0
+            B = (onehot.T @ (abs(sp.csr_array(L)) > 0).astype(float) @ onehot) > 0
             pair = pair + sp.kron(B, B)  # pair index c + nb * c'  <->  kron(bra map, ket map)
     _, comp = connected_components(pair, directed=False)
     keep = np.isin(comp, comp[np.arange(nb) * (nb + 1)])
@@ -310,7 +201,7 @@ def population_sector(generator) -> np.ndarray:
     )
 
 
-def _sparse(generator, initial) -> Solution:
+def _sparse(generator, initial, options) -> Solution:
     """Sparse LU (SuperLU, minimum-degree ordering on A^T + A) of the generator on the population sector."""
     d = generator.dim
     idx = population_sector(generator)
@@ -329,21 +220,21 @@ def _sparse(generator, initial) -> Solution:
     except RuntimeError:  # exactly singular: not unique
         pass
     if x is None or not np.all(np.isfinite(x)):
-        if idx.size > 4096:
+        if idx.size > linalg.SECTOR_DENSE_MAX:
             raise WorkbenchError(
                 "steady_state: the sparse solve found a singular generator (the steady state is "
                 "probably not unique); pass `initial=` on a smaller model or check the couplings."
             )
         x0 = None if initial is None else vec(initial)[idx]
-        x, _, _k = stationary_vector(A.toarray(), trace, x0)
+        x, _, _k = stationary_vector(A.toarray(), trace, x0, options)
         solver = "dense (sector)"
     rho_vec = np.zeros(d * d, dtype=complex)
     rho_vec[idx] = x
     res = float(np.linalg.norm(A @ x))
-    return _verified(generator, unvec(rho_vec, d), solver, res, 1)
+    return _verified(generator, unvec(rho_vec, d), solver, res, 1, options)
 
 
-def _replace_row(B, row: int, values: np.ndarray) -> sp.csr_matrix:
+def _replace_row(B, row: int, values: np.ndarray) -> sp.csr_array:
     B = B.tolil()
     B.rows[row] = list(np.flatnonzero(values))
     B.data[row] = list(values[np.flatnonzero(values)])
@@ -354,7 +245,7 @@ def _replace_row(B, row: int, values: np.ndarray) -> sp.csr_matrix:
 # iterative path: GMRES preconditioned by the no-jump evolution
 
 
-def _iterative(generator, initial) -> Solution:
+def _iterative(generator, initial, options) -> Solution:
     """NESS by GMRES on the jump-chain fixed point, block by block in Schur coordinates.
 
     Split L = S + J with S(rho) = -i(K rho - rho K^dag), K = H - (i/2) sum_j L_j^dag L_j (no-jump
@@ -365,11 +256,9 @@ def _iterative(generator, initial) -> Solution:
     Falls back to sparse LU when S is singular (an undamped eigenstate of K) or GMRES stalls.
     """
     sec = _sectors(generator)
-    H = sp.csr_matrix(generator.hamiltonian)
-    jumps = [sp.csr_matrix(L) for D in generator.dissipators for L in D.jumps]
-    decay = sum(
-        (sp.csr_matrix(D.decay) for D in generator.dissipators), sp.csr_matrix(H.shape, dtype=complex)
-    )
+    H = sp.csr_array(generator.hamiltonian)
+    jumps = [sp.csr_array(L) for D in generator.dissipators for L in D.jumps]
+    decay = sum((sp.csr_array(D.decay) for D in generator.dissipators), sp.csr_array(H.shape, dtype=complex))
     K = (H - 0.5j * decay).tocsr()
     schur = []
     for idx in sec.blocks:
@@ -377,7 +266,7 @@ def _iterative(generator, initial) -> Solution:
         schur.append((R, Q))
     damping = np.array([-np.max(np.imag(np.diag(R))) for R, _ in schur])
     if np.any(damping <= 1e-12 * max(1.0, abs(H).max())):
-        return _sparse(generator, initial)
+        return _sparse(generator, initial, options)
     pair_index = {p: i for i, p in enumerate(sec.pairs)}
     shapes = [(sec.blocks[c].size, sec.blocks[c2].size) for c, c2 in sec.pairs]
     offsets = np.concatenate(([0], np.cumsum([a * b for a, b in shapes])))
@@ -440,9 +329,9 @@ def _iterative(generator, initial) -> Solution:
         starts[1][offsets[i] : offsets[i + 1]] = (Q.conj().T @ np.diag(weights[sec.blocks[c]]) @ Q).ravel()
     rho = solve(starts[0])
     other = solve(starts[1]) if rho is not None else None
-    if other is None or np.max(np.abs(rho - other)) > STATE_TOL:
-        return _sparse(generator, initial)
+    if other is None or np.max(np.abs(rho - other)) > options.state_tol:
+        return _sparse(generator, initial, options)
     residual = float(np.linalg.norm(generator.apply(rho)))
-    if not residual <= RESIDUAL_TOL:
-        return _sparse(generator, initial)
-    return _verified(generator, rho, "iterative", residual, 1)
+    if not residual <= options.residual_tol:
+        return _sparse(generator, initial, options)
+    return _verified(generator, rho, "iterative", residual, 1, options)

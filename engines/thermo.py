@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from engines._checks import ThermodynamicsWarning
+from engines.checks import ThermodynamicsWarning
 
 __all__ = [
     "MODES",

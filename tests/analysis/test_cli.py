@@ -235,7 +235,7 @@ coupling = 0.05
 operator = "sigma_x"
 
 [[cycle.strokes]]
-type = "drive"
+type = "unitary"
 name = "compress"
 start = { omega = 1.0 }
 end = { omega = 2.0 }
@@ -249,7 +249,7 @@ controls = { omega = 2.0 }
 duration = inf
 
 [[cycle.strokes]]
-type = "drive"
+type = "unitary"
 name = "expand"
 start = { omega = 2.0 }
 end = { omega = 1.0 }

@@ -87,7 +87,7 @@ def test_named_cycle_schema_matches_the_constructor(kind):
     """The keys of ``[cycle] type = kind`` are exactly the constructor's keyword arguments."""
     build, required, optional = CYCLES[kind]
     assert build is getattr(cycles, kind)
-    assert _keyword_arguments(build, skip=("medium",)) == (set(required), set(optional))
+    assert _keyword_arguments(build, skip=("medium", "options")) == (set(required), set(optional))
 
 
 @pytest.mark.parametrize("kind", list(STROKES))
@@ -390,7 +390,7 @@ BAD = [
     pytest.param(
         _STIRLING,
         _stroke(1, type="isochore"),
-        r"cycle.strokes\[1\] \('cool'\): `type` must be one of 'thermalize', 'drive', 'isotherm', "
+        r"cycle.strokes\[1\] \('cool'\): `type` must be one of 'thermalize', 'unitary', 'isotherm', "
         r"got 'isochore'",
         id="unknown-stroke-type",
     ),
@@ -471,7 +471,7 @@ BAD = [
     ),
     pytest.param(
         _STIRLING,
-        _top("cycle", {"strokes": {"type": "drive"}}),
+        _top("cycle", {"strokes": {"type": "unitary"}}),
         r"write \[\[cycle.strokes\]\], not \[cycle.strokes\]",
         id="strokes-table",
     ),
@@ -484,7 +484,7 @@ BAD = [
     pytest.param(
         _STIRLING,
         lambda d: d["cycle"]["strokes"].append(
-            {"type": "drive", "start": {"omega": 4.0}, "end": {"omega": 4.0}, "duration": math.inf}
+            {"type": "unitary", "start": {"omega": 4.0}, "end": {"omega": 4.0}, "duration": math.inf}
         ),
         r"cycle.strokes\[4\]: `duration` must be a finite real number, got inf",
         id="infinite-drive",

@@ -1,6 +1,6 @@
 """Facts about entropy production away from the steady state (`analysis.entropy`).
 
-Laws checked (../../shared/PHYSICS.md, "Entropy production (two faces)"):
+Laws checked (docs/physics.md, "Entropy production (two faces)"):
 
 * Spohn, J. Math. Phys. 19, 1227 (1978): sigma_na = -d/dt D(rho_t || pi) >= 0 for any GKSL generator,
   and for Davies generators the Clausius form sigma = dS/dt - sum_a J_a / T_a >= 0.
@@ -156,7 +156,7 @@ def test_bad_engine_inputs_raise():
 
 def test_single_bath_sigma_equals_nonadiabatic_and_free_energy():
     """One thermal bath (global): pi = rho_beta, sigma = sigma_na, sigma_hk = 0 along a relaxation,
-    and D(rho_t || rho_beta) = beta (F(rho_t) - F(rho_beta)) (Spohn 1978; PHYSICS.md)."""
+    and D(rho_t || rho_beta) = beta (F(rho_t) - F(rho_beta)) (Spohn 1978; docs/physics.md)."""
     rng = np.random.default_rng(SEED)
     T = 0.7
     engine, H = _random_engine(rng, temperatures=(T,))

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize_scalar
 
-from cycles import Cycle, Drive, Isotherm, carnot, stirling
+from cycles import Cycle, Isotherm, Unitary, carnot, stirling
 from engines import BosonicBath, Qubit
 
 #: First law per cycle |W + sum Q|; second law -sum Q/T >= -SECOND_LAW_TOL.
@@ -78,7 +78,7 @@ def _midpoints(a, b, n, schedule=None):
 
 def _sweep(cycle, taus):
     taus = np.atleast_1d(np.asarray(taus, dtype=float))
-    return cycle.sweep({"hot isotherm": taus, "cold isotherm": taus})
+    return cycle.sweep({"hot isotherm": taus, "cold isotherm": taus}).to_frame()
 
 
 def _ld_sigmas(table, T_c):
@@ -119,9 +119,9 @@ def smooth_carnot():
         Qubit(W_START),
         [
             Isotherm(hot, a, b, 100.0, 200, schedule=_smooth, name="hot isotherm"),
-            Drive(b, c, 0.0, name="adiabat down"),
+            Unitary(b, c, 0.0, name="adiabat down"),
             Isotherm(cold, c, d, 100.0, 200, schedule=_smooth, name="cold isotherm"),
-            Drive(d, a, 0.0, name="adiabat up"),
+            Unitary(d, a, 0.0, name="adiabat up"),
         ],
     )
 
@@ -292,7 +292,9 @@ def test_stirling_first_and_second_law():
     result = cycle.limit_cycle()
     _assert_laws(result.work, tuple(result.heat.values()), (T_H, T_C), result.entropy_production)
     taus = np.geomspace(0.05, 50.0, 7)
-    table = cycle.sweep({"hot isotherm": taus, "cold isotherm": taus, "heat": taus[::-1], "cool": taus})
+    table = cycle.sweep(
+        {"hot isotherm": taus, "cold isotherm": taus, "heat": taus[::-1], "cool": taus}
+    ).to_frame()
     _assert_table_laws(table, T_C)
 
 

@@ -1,11 +1,13 @@
-"""The cycles kernel (`cycles._kernels.limit_cycles`) against its NumPy twin (`Cycle._run_numpy`)."""
+"""The cycles kernel (`cycles._kernels.limit_cycles`) against its NumPy twin (`Solver.run_numpy`)."""
 
 import math
 
 import numpy as np
 import pytest
 
-from cycles import Cycle, Drive, Isotherm, Thermalize, otto
+from cycles import Cycle, Isotherm, Thermalize, Unitary, otto
+from cycles.solve import Solver
+from cycles.steps import compile_stroke
 from engines import BosonicBath, Composite, HarmonicOscillator, Qubit
 
 #: Kernel against its twin: same arithmetic, different summation order.
@@ -20,9 +22,9 @@ def _ising_pair():
     return Cycle(
         medium,
         [
-            Drive(lo, hi, 1.0, name="compress"),
+            Unitary(lo, hi, 1.0, name="compress"),
             Thermalize(hot, 1.0, hi, name="hot"),
-            Drive(hi, lo, 0.5, name="expand"),
+            Unitary(hi, lo, 0.5, name="expand"),
             Thermalize(cold, 2.0, lo, name="cold"),
         ],
     )
@@ -73,9 +75,9 @@ CASES = [
             Qubit(1.0),
             [
                 Isotherm(BosonicBath("h", 2.0, 0.3, "sigma_x"), {"omega": 2.0}, {"omega": 1.0}, 3.0, steps=8),
-                Drive({"omega": 1.0}, {"omega": 0.5}, 0.0, name="down"),
+                Unitary({"omega": 1.0}, {"omega": 0.5}, 0.0, name="down"),
                 Isotherm(BosonicBath("c", 1.0, 0.3, "sigma_x"), {"omega": 0.5}, {"omega": 1.0}, 3.0, steps=8),
-                Drive({"omega": 1.0}, {"omega": 2.0}, 0.0),
+                Unitary({"omega": 1.0}, {"omega": 2.0}, 0.0),
             ],
         ),
         id="qubit-isotherms",
@@ -89,11 +91,15 @@ def test_limit_cycle_kernel_equals_numpy_twin(cycle):
     rng = np.random.default_rng(1234)
     durations = np.array([[s.duration] * 3 for s in cycle.strokes], dtype=float)
     for i, s in enumerate(cycle.strokes):
-        if not isinstance(s, Drive) and math.isfinite(s.duration):
+        if not isinstance(s, Unitary) and math.isfinite(s.duration):
             durations[i] = s.duration * rng.uniform(0.3, 3.0, 3)
-    tables = cycle._kernel_tables(cycle._compiled)
-    assert tables is not None
-    kernel = cycle._run_kernel(tables, durations)
-    twin = cycle._run_numpy(cycle._compiled, durations, True)
+    solver = Solver(
+        cycle.medium.dim,
+        [compile_stroke(s, cycle.medium, cycle.options) for s in cycle.strokes],
+        cycle.options,
+    )
+    assert solver.kernel_tables(solver.compiled) is not None  # the kernel path runs
+    kernel = solver.run(durations)
+    twin = solver.run_numpy(solver.compiled, durations, True)
     for key in ("work", "heat", "states", "x"):
         np.testing.assert_allclose(kernel[key], twin[key], rtol=0, atol=KERNEL_TOL, err_msg=key)

@@ -1,7 +1,7 @@
 """Quantum Otto cycles: closed forms, finite-time power, quantum friction, coupled spins, limit cycles.
 
 One test per law or published result; closed forms are derived in the docstrings. Conventions
-(../../shared/PHYSICS.md, cycles/__init__.py): W > 0 is work done on the medium per cycle, Q_a > 0 heat
+(docs/physics.md, cycles/__init__.py): W > 0 is work done on the medium per cycle, Q_a > 0 heat
 from reservoir a into the medium, P = -W / period the output power. Qubits follow QuTiP: sigma_z =
 diag(1, -1), so |0> is the *upper* level of H = (w/2) sigma_z and its population p is the excited one;
 <H> = w (p - 1/2) = -(w/2) tanh(w/2T) at equilibrium. The oscillator omits the zero-point energy,
@@ -83,7 +83,7 @@ def _relative_entropy(rho, sigma):
 
 
 def _assert_laws(result):
-    """First law W + sum_a Q_a = 0 and Clausius -sum_a Q_a/T_a >= 0 per cycle (PHYSICS.md, cycles)."""
+    """First law W + sum_a Q_a = 0 and Clausius -sum_a Q_a/T_a >= 0 per cycle (docs/physics.md, cycles)."""
     assert abs(result.work + sum(result.heat.values())) <= FIRST_LAW_TOL
     assert result.entropy_production >= -SECOND_LAW_TOL
     sigma = -sum(Q / result.temperatures[name] for name, Q in result.heat.items())
@@ -250,7 +250,7 @@ def test_finite_time_power_rises_to_short_time_supremum():
     """
     f = FINITE
     taus = np.geomspace(1e-3, 100.0, 41)
-    table = _finite_cycle(1.0, 1.0).sweep({"hot": taus, "cold": taus})
+    table = _finite_cycle(1.0, 1.0).sweep({"hot": taus, "cold": taus}).to_frame()
     _, _, W = _finite_time_otto(f["w_c"], f["w_h"], f["T_c"], f["T_h"], f["kappa"], taus, taus)
     np.testing.assert_allclose(table["work"], W, atol=CLOSED_FORM_TOL)
     np.testing.assert_allclose(table["power"], -W / (2 * taus), atol=CLOSED_FORM_TOL)
@@ -277,7 +277,7 @@ def test_finite_time_power_has_interior_maximum_with_finite_adiabats():
     """
     f, t_a = FINITE, 0.5
     taus = np.geomspace(1e-2, 100.0, 61)
-    table = _finite_cycle(1.0, 1.0, tau_adiabat=t_a).sweep({"hot": taus, "cold": taus})
+    table = _finite_cycle(1.0, 1.0, tau_adiabat=t_a).sweep({"hot": taus, "cold": taus}).to_frame()
 
     def closed(tau):
         return -_finite_time_otto(f["w_c"], f["w_h"], f["T_c"], f["T_h"], f["kappa"], tau, tau)[2] / (
@@ -305,7 +305,11 @@ def test_finite_time_power_has_interior_maximum_with_finite_adiabats():
 def test_sweep_rows_equal_individual_limit_cycles(t_a):
     """`Cycle.sweep` reuses the strokes' eigendecompositions; each row equals `limit_cycle()` there."""
     taus = [(0.05, 0.3), (1.0, 1.0), (4.0, 0.7)]
-    table = _finite_cycle(1.0, 1.0, t_a).sweep({"hot": [t[0] for t in taus], "cold": [t[1] for t in taus]})
+    table = (
+        _finite_cycle(1.0, 1.0, t_a)
+        .sweep({"hot": [t[0] for t in taus], "cold": [t[1] for t in taus]})
+        .to_frame()
+    )
     for row, (tau_h, tau_c) in zip(table.to_dict("records"), taus):
         r = _finite_cycle(tau_h, tau_c, t_a).limit_cycle()
         assert (row["tau[hot]"], row["tau[cold]"]) == (tau_h, tau_c)
@@ -570,7 +574,7 @@ def test_otto_first_and_second_law_on_random_machines(
     """Random Otto cycles (qubit, with or without transverse field; oscillator): W + sum Q = 0, sigma >= 0.
 
     Each stroke is CPTP and books W + Q = Delta E step by step, so the first law per cycle is exact;
-    the Davies dissipators obey detailed balance, so -sum_a Q_a/T_a >= 0 (Spohn; PHYSICS.md).
+    the Davies dissipators obey detailed balance, so -sum_a Q_a/T_a >= 0 (Spohn; docs/physics.md).
     """
     T_h = T_c * ratio_T
     if kind == "qubit":

@@ -1,6 +1,6 @@
 """Strokes: each books its own work and heat, isotherms reach the quasi-static limit, bad input is named.
 
-Conventions (../../shared/PHYSICS.md, Strokes and cycles): a thermalisation stroke has W = 0 and
+Conventions (docs/physics.md, Strokes and cycles): a thermalisation stroke has W = 0 and
 Q = Tr[H (rho_out - rho_in)]; a unitary stroke has Q = 0 and W = Tr[H_end rho_out] - Tr[H_start rho_in];
 an isotherm books dW = Tr[rho dH] and dQ = Tr[H d rho] step by step, so W + Q = Delta E. The per-stroke
 table of `CycleResult` gives W, Q per reservoir and the energy Tr[H_end rho] at each stroke's end; the
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import qutip
 
-from cycles import Cycle, Drive, Isotherm, Thermalize, otto
+from cycles import Cycle, Isotherm, Thermalize, Unitary, otto
 from engines import BosonicBath, HarmonicOscillator, Qubit, UserCodeError, WorkbenchError
 
 #: Booking identities per stroke (energies are O(1)).
@@ -66,7 +66,7 @@ def _booking_cycle(kind):
         [
             Thermalize(cold, 2.0, lo, name="cool"),
             Isotherm(hot, lo, hi, 5.0, 32, name="hot isotherm"),
-            Drive(hi, lo, 1.5, name="expand"),
+            Unitary(hi, lo, 1.5, name="expand"),
         ],
     )
 
@@ -170,7 +170,7 @@ def _isotherm_cycle(duration):
         [
             Thermalize(reset, math.inf, a, name="equilibrate"),
             Isotherm(bath, a, b, duration, STEPS, name="isotherm"),
-            Drive(b, a, 0.0, name="reset"),
+            Unitary(b, a, 0.0, name="reset"),
         ],
     )
 
@@ -204,7 +204,7 @@ def test_isotherm_converges_to_quasi_static_heat_and_work():
     A slower isotherm absorbs more heat and needs less work: Q < T Delta S, W > Delta F.
     """
     taus = np.array([0.3, 1.0, 3.0, 10.0, 30.0, 1e4])
-    table = _isotherm_cycle(1.0).sweep({"isotherm": taus})
+    table = _isotherm_cycle(1.0).sweep({"isotherm": taus}).to_frame()
     W_inf, Q_inf = _relaxed_isotherm()
     Q = table["Q_bath"].to_numpy()
     assert np.all(np.diff(np.abs(Q - Q_inf)) < 0)
@@ -237,7 +237,7 @@ def _cold():
 
 def _closing(start, name="back"):
     """A sudden drive from `start` back to omega = 1 that closes a one-stroke cycle."""
-    return Drive(start, {"omega": 1.0}, 0.0, name=name)
+    return Unitary(start, {"omega": 1.0}, 0.0, name=name)
 
 
 BAD_INPUT = [
@@ -246,7 +246,7 @@ BAD_INPUT = [
             _qubit(),
             [
                 Thermalize(_hot(), math.inf, {"omega": 1.0}, name="heat"),
-                Drive({"omega": 2.0}, {"omega": 1.0}, 0.0, name="expand"),
+                Unitary({"omega": 2.0}, {"omega": 1.0}, 0.0, name="expand"),
             ],
         ),
         ("'expand'", "start['omega']"),
@@ -256,7 +256,7 @@ BAD_INPUT = [
         lambda: Thermalize(_hot(), -1.0, name="heat"), ("heat", "`duration`"), id="thermalize-negative"
     ),
     pytest.param(
-        lambda: Drive({}, {}, -0.5, name="compress"), ("compress", "`duration`"), id="drive-negative"
+        lambda: Unitary({}, {}, -0.5, name="compress"), ("compress", "`duration`"), id="drive-negative"
     ),
     pytest.param(
         lambda: Isotherm(_hot(), {}, {}, -2.0, name="hot isotherm"),
@@ -277,7 +277,7 @@ BAD_INPUT = [
         lambda: Cycle(
             Qubit(1.0, 0.5),
             [
-                Drive({"omega": 1.0}, {"omega": 2.0}, 1.0, schedule=lambda u: "fast", name="compress"),
+                Unitary({"omega": 1.0}, {"omega": 2.0}, 1.0, schedule=lambda u: "fast", name="compress"),
                 _closing({"omega": 2.0}),
             ],
         ).limit_cycle(),
@@ -310,8 +310,8 @@ BAD_INPUT = [
         lambda: Cycle(
             _qubit(),
             [
-                Drive({"frequency": 1.0}, {"frequency": 2.0}, 0.0, name="compress"),
-                Drive({"frequency": 2.0}, {"frequency": 1.0}, 0.0, name="expand"),
+                Unitary({"frequency": 1.0}, {"frequency": 2.0}, 0.0, name="compress"),
+                Unitary({"frequency": 2.0}, {"frequency": 1.0}, 0.0, name="expand"),
             ],
         ),
         ("'compress'", "controls", "frequency"),
@@ -327,7 +327,7 @@ BAD_INPUT = [
 
 @pytest.mark.parametrize(("build", "words"), BAD_INPUT)
 def test_bad_input_names_stroke_and_field(build, words):
-    """Bad strokes raise WorkbenchError whose message names the stroke and the field (STYLE.md 8)."""
+    """Bad strokes raise WorkbenchError whose message names the stroke and the field (docs/architecture.md 8)."""
     with pytest.raises(WorkbenchError) as info:
         build()
     for word in words:
@@ -357,7 +357,7 @@ def test_isotherm_with_enough_steps_meets_its_tol():
 def test_failing_schedule_is_a_user_code_error(schedule):
     """A schedule that raises or returns garbage is a UserCodeError naming the stroke.
 
-    engines/_checks.py: "UserCodeError: A user-supplied callable (spectrum, Hamiltonian, schedule)
+    engines/checks.py: "UserCodeError: A user-supplied callable (spectrum, Hamiltonian, schedule)
     failed or returned garbage" (the spectrum and Custom Hamiltonians follow this); UserCodeError is a
     WorkbenchError, so callers catching WorkbenchError still catch it.
     """

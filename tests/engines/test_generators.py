@@ -1,7 +1,7 @@
 """Facts about the GKSL generators of `engines.generators` (and the superoperators of `engines.superop`).
 
 The global (Davies) generator is rebuilt here independently, in the medium's basis, from the
-spectral projectors P_e of H (PHYSICS.md, "Global"): for a coupling A of bath a,
+spectral projectors P_e of H (docs/physics.md, "Global"): for a coupling A of bath a,
 
     A(w) = sum_{e' - e = w} P_e A P_e',     D_a = sum_w gamma_a(w) D[A(w)],
 
@@ -30,7 +30,7 @@ from engines import (
     Levels,
     Qubit,
     SpinChain,
-    superop,
+    linalg,
 )
 from engines._kernels import sector_superoperator
 
@@ -197,7 +197,7 @@ def _gksl_numpy(H, jumps):
 
 
 def _davies_jumps_numpy(H, reservoirs):
-    """sqrt(rate) A(w) for every reservoir channel, Bohr frequency by Bohr frequency (PHYSICS.md)."""
+    """sqrt(rate) A(w) for every reservoir channel, Bohr frequency by Bohr frequency (docs/physics.md)."""
     jumps = []
     for r in reservoirs:
         A = np.asarray(r.operator, dtype=complex)
@@ -229,15 +229,15 @@ def test_column_stacking_identity():
     A = rng.normal(size=(3, 4)) + 1j * rng.normal(size=(3, 4))
     X = rng.normal(size=(4, 5)) + 1j * rng.normal(size=(4, 5))
     B = rng.normal(size=(5, 2)) + 1j * rng.normal(size=(5, 2))
-    np.testing.assert_allclose(superop.vec(A @ X @ B), np.kron(B.T, A) @ superop.vec(X), atol=TOL)
+    np.testing.assert_allclose(linalg.vec(A @ X @ B), np.kron(B.T, A) @ linalg.vec(X), atol=TOL)
     # element (i, j) sits at i + d j, and unvec inverts vec
     Y = X[:, :4]
-    assert superop.vec(Y)[2 + 4 * 3] == Y[2, 3]
-    np.testing.assert_array_equal(superop.unvec(superop.vec(Y)), Y)
+    assert linalg.vec(Y)[2 + 4 * 3] == Y[2, 3]
+    np.testing.assert_array_equal(linalg.unvec(linalg.vec(Y)), Y)
 
 
 def test_superop_liouvillian_acts_as_gksl():
-    """superop.liouvillian(H, L) vec(rho) = vec(-i[H, rho] + sum_j L_j rho L_j^dag - {L_j^dag L_j, rho}/2)."""
+    """linalg.liouvillian(H, L) vec(rho) = vec(-i[H, rho] + sum_j L_j rho L_j^dag - {L_j^dag L_j, rho}/2)."""
     rng = np.random.default_rng(SEED + 1)
     d = 4
     H = _hermitian(rng, d)
@@ -247,8 +247,8 @@ def test_superop_liouvillian_acts_as_gksl():
     for J in jumps:
         JdJ = J.conj().T @ J
         direct = direct + J @ rho @ J.conj().T - 0.5 * (JdJ @ rho + rho @ JdJ)
-    L = superop.liouvillian(H, jumps).toarray()
-    np.testing.assert_allclose(superop.unvec(L @ superop.vec(rho)), direct, atol=TOL)
+    L = linalg.liouvillian(H, jumps).toarray()
+    np.testing.assert_allclose(linalg.unvec(L @ linalg.vec(rho)), direct, atol=TOL)
 
 
 # -------------------------------------------------------------------------- global construction
@@ -322,7 +322,7 @@ def test_generator_preserves_trace(engine):
     """Tr L(rho) = 0 for every rho: vec(I)^dag L = 0 (GKSL form; Lindblad, CMP 48, 119 (1976))."""
     L = engine.generator.superoperator().toarray()
     d = engine.generator.dim
-    np.testing.assert_allclose(superop.vec(np.eye(d)).conj() @ L, 0.0, atol=TOL)
+    np.testing.assert_allclose(linalg.vec(np.eye(d)).conj() @ L, 0.0, atol=TOL)
 
 
 @pytest.mark.parametrize("engine", _engines())
@@ -333,8 +333,8 @@ def test_generator_preserves_hermiticity(engine):
     rng = np.random.default_rng(SEED + d)
     X = rng.normal(size=(d, d)) + 1j * rng.normal(size=(d, d))
     L = gen.superoperator().toarray()
-    LX = superop.unvec(L @ superop.vec(X), d)
-    LXd = superop.unvec(L @ superop.vec(X.conj().T), d)
+    LX = linalg.unvec(L @ linalg.vec(X), d)
+    LXd = linalg.unvec(L @ linalg.vec(X.conj().T), d)
     np.testing.assert_allclose(LXd, LX.conj().T, atol=TOL * max(1.0, np.abs(L).max()))
     np.testing.assert_allclose(gen.apply(X), LX, atol=TOL * max(1.0, np.abs(L).max()))
 
@@ -360,20 +360,20 @@ def test_sector_kernel_equals_block_of_full_superoperator(medium, reservoirs):
     The NumPy twin of the kernel is the restriction of the sparse superoperator (built with kron
     products from the jump operators) to the populations and degenerate-block coherences, in the
     kernel's order (block by block, each block column-stacked). The secular generator maps that
-    sector to itself, so the block of the full L leaving it is zero (PHYSICS.md, populations-only
+    sector to itself, so the block of the full L leaving it is zero (docs/physics.md, populations-only
     reduction).
     """
     gen = Engine(medium, reservoirs).generator
-    dav = gen.davies
+    starts = gen.davies.spectrum.starts
     d = gen.dim
-    sizes = np.diff(dav.starts)
+    sizes = np.diff(starts)
     n = int(np.sum(sizes**2))
     M = np.zeros((n, n), dtype=complex)
-    for channels in dav.couplings:
-        for X, R in channels:
-            sector_superoperator(dav.starts, X, R, M)
+    for channels in gen.davies.channels:
+        for c in channels:
+            sector_superoperator(starts, c.X, c.R, M)
     L = gen.superoperator().toarray()
-    idx = _sector_indices(dav.starts, d)
+    idx = _sector_indices(starts, d)
     outside = np.setdiff1d(np.arange(d * d), idx)
     np.testing.assert_allclose(M, L[np.ix_(idx, idx)], atol=GEN_TOL)
     np.testing.assert_allclose(L[np.ix_(outside, idx)], 0.0, atol=GEN_TOL)
@@ -393,7 +393,7 @@ def _split_site(J, dims, site):
 def test_local_jumps_act_on_one_site_only():
     """Local flavour: every jump of bath a is I x j x I with j an eigen-operator of its site's h_s.
 
-    Each site sees only its own Hamiltonian (PHYSICS.md, "Local"; De Chiara et al., NJP 20, 113024
+    Each site sees only its own Hamiltonian (docs/physics.md, "Local"; De Chiara et al., NJP 20, 113024
     (2018)), so j changes the local energy by a Bohr frequency of h_s: [h_s, j] = -w j.
     """
     medium, baths = _heterogeneous_composite()

@@ -1,10 +1,11 @@
-"""Each numba kernel of engines._kernels against a plain NumPy/SciPy twin (STYLE.md item 6)."""
+"""Each numba kernel of engines._kernels against a plain NumPy/SciPy twin (docs/architecture.md item 6)."""
 
 import numpy as np
 import pytest
 
-from engines import BosonicBath, Drive, Engine, FermionicLead, Levels, Qubit, _kernels
-from engines.generators import DEGENERACY_TOL
+from engines import BosonicBath, Drive, Engine, FermionicLead, Levels, Options, Qubit, _kernels
+
+DEGENERACY_TOL = Options().degeneracy_tol
 
 #: Kernel against its twin (same arithmetic up to summation order).
 KERNEL_TOL = 1e-12
@@ -29,9 +30,9 @@ def test_davies_full_superoperator_equals_the_generator(degenerate):
     gen = _random_global_engine(degenerate=degenerate).generator
     d = gen.dim
     out = np.zeros((d * d, d * d), dtype=complex)
-    for channels in gen.davies.couplings:
-        for X, R in channels:
-            _kernels.davies_full_superoperator(gen.davies.energies, X, R, DEGENERACY_TOL, out)
+    for channels in gen.davies.channels:
+        for c in channels:
+            _kernels.davies_full_superoperator(gen.davies.spectrum.energies, c.X, c.R, DEGENERACY_TOL, out)
     expected = sum(D.superoperator().toarray() for D in gen.dissipators)
     np.testing.assert_allclose(out, expected, atol=KERNEL_TOL)
 
@@ -83,20 +84,29 @@ def test_solve_with_trace_reports_a_singular_system():
         pytest.param(Engine(Qubit(1.0, 0.4), [BosonicBath("h", 2.0, 0.1, "sigma_x")]), id="qubit"),
     ],
 )
-def test_davies_currents_equal_the_heat_observables(engine):
-    """Energy current sum_m E_m (D rho)_mm and jump rate equal Tr[H D(rho)] and Tr[sum L^dag L rho]."""
+def test_davies_current_equals_the_trace_of_h_times_the_dissipator(engine):
+    """The kernel's energy current and jump rate equal Tr[H D(rho)] and Tr[sum_j n_j L_j^dag L_j rho].
+
+    The twin applies each dissipator to rho with its jump operators (no observables involved); the
+    generator's `currents` (the one current routine) must agree with both.
+    """
     gen = engine.generator
     d = gen.dim
     rng = np.random.default_rng(SEED)
     M = rng.normal(size=(d, d)) + 1j * rng.normal(size=(d, d))
     rho = M @ M.conj().T
     rho /= np.trace(rho)
+    spec = gen.davies.spectrum
     energy, number = gen.currents(rho)
-    for a, (D, channels) in enumerate(zip(gen.dissipators, gen.davies.couplings)):
+    for a, (D, channels) in enumerate(zip(gen.dissipators, gen.davies.channels)):
         e_a = n_a = 0.0
-        for (X, R), ch in zip(channels, D.reservoir.channels()):
-            e, jumps = _kernels.davies_currents(gen.davies.energies, gen.davies.starts, X, R, rho)
+        for c in channels:
+            e, jumps = _kernels.davies_current(spec.energies, spec.starts, c.X, c.R, rho)
             e_a += e
-            n_a += ch.particles * jumps
-        assert e_a == pytest.approx(energy[a], abs=KERNEL_TOL)
-        assert n_a == pytest.approx(number[a], abs=KERNEL_TOL)
+            n_a += c.particles * jumps
+        twin_energy = np.real(np.trace(gen.reference.toarray() @ D.apply(rho)))
+        twin_number = sum(n * np.real(np.trace(L.conj().T @ L @ rho)) for L, n in zip(D.jumps, D.particles))
+        assert e_a == pytest.approx(twin_energy, abs=KERNEL_TOL)
+        assert n_a == pytest.approx(twin_number, abs=KERNEL_TOL)
+        assert energy[a] == pytest.approx(twin_energy, abs=KERNEL_TOL)
+        assert number[a] == pytest.approx(twin_number, abs=KERNEL_TOL)

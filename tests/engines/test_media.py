@@ -14,7 +14,7 @@ import qutip
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engines._checks import UserCodeError, WorkbenchError
+from engines.checks import UserCodeError, WorkbenchError
 from engines.media import (
     Composite,
     Custom,

@@ -1,7 +1,7 @@
 """Physics of non-equilibrium steady states: equilibrium, transport, continuous engines and refrigerators.
 
 One test per law or published result; closed forms are derived in the docstrings. Conventions
-(../../shared/PHYSICS.md): J_a > 0 is heat flowing from reservoir a into the medium, P = sum_a J_a is
+(docs/physics.md): J_a > 0 is heat flowing from reservoir a into the medium, P = sum_a J_a is
 the output power, sigma = -sum_a J_a / T_a the entropy production at the NESS. Qubits follow QuTiP:
 sigma_z = diag(1, -1), so |0> is the *upper* level and sigma_minus = |1><0| lowers the energy.
 """
@@ -234,7 +234,7 @@ def test_maser_power_and_currents_equal_qutip(w_c, w_h, T_c, T_h, eps):
     sqrt(gamma_h(w_h)) |0><2|, sqrt(gamma_h(-w_h)) |2><0| (hot), sqrt(gamma_c(w_c)) |0><1|,
     sqrt(gamma_c(-w_c)) |1><0| (cold), flat spectra gamma(w) = kappa (1 + n), gamma(-w) = kappa n.
     Heat J_a = Tr[H_0 D_a(rho)] with D_a = sum of qutip.lindblad_dissipator over bath a's jumps;
-    P = J_h + J_c (PHYSICS.md, drives of continuous machines).
+    P = J_h + J_c (docs/physics.md, drives of continuous machines).
     """
     kappa_h, kappa_c = 0.05, 0.08
     ket = [qutip.basis(3, k) for k in range(3)]
@@ -468,7 +468,7 @@ def _qutip_two_qubit_jumps(engine):
             "full",
             id="local-full",
             # this model breaks the second law (see the Levy-Kosloff test): the warning is expected
-            marks=pytest.mark.filterwarnings("ignore::engines._checks.ThermodynamicsWarning"),
+            marks=pytest.mark.filterwarnings("ignore::engines.checks.ThermodynamicsWarning"),
         ),
         pytest.param("global", None, id="global"),
     ],

@@ -1,6 +1,6 @@
 """Facts about the reservoirs in `engines.reservoirs` and their numba rate kernel.
 
-Conventions (../../shared/PHYSICS.md): a Bohr frequency w > 0 is energy the medium gives to the
+Conventions (docs/physics.md): a Bohr frequency w > 0 is energy the medium gives to the
 reservoir in one jump. A bosonic bath with spectral density J(w) has
 
     gamma(w) = J(w) (1 + n(w)),   gamma(-w) = J(w) n(w),   n(w) = 1 / (exp(w/T) - 1),
@@ -90,7 +90,7 @@ def test_zero_temperature_bath_cannot_give_energy(which):
 
 
 def test_ohmic_zero_frequency_rate_is_the_limit():
-    """gamma(0) = lim_{w->0} J(w) n(w) = kappa T / w0 for the ohmic spectrum (PHYSICS.md)."""
+    """gamma(0) = lim_{w->0} J(w) n(w) = kappa T / w0 for the ohmic spectrum (docs/physics.md)."""
     kappa, T, w0 = 0.4, 1.3, 2.0
     bath = BosonicBath("b", T, kappa, "sigma_z", spectrum="ohmic", w0=w0, cutoff=10.0)
     assert bath.rate(0.0) == pytest.approx(kappa * T / w0, rel=TOL)
@@ -195,7 +195,7 @@ def _scalar_density(w):
     ],
 )
 def test_bad_reservoir_input_raises_workbench_error(build, field):
-    """Invalid parameters raise WorkbenchError naming the field (STYLE.md, Checks)."""
+    """Invalid parameters raise WorkbenchError naming the field (docs/architecture.md, Checks)."""
     with pytest.raises(WorkbenchError, match=field):
         build()
 

@@ -1,7 +1,7 @@
 """Facts about the steady-state solvers of `engines.steady` (reached through `Engine.steady_state`).
 
 All solvers solve L rho = 0 with Tr rho = 1 for the same generator, so they must agree; the
-populations-only ("pauli") solver must keep the coherences inside degenerate blocks (PHYSICS.md,
+populations-only ("pauli") solver must keep the coherences inside degenerate blocks (docs/physics.md,
 populations-only reduction); a non-unique steady state must be reported, and resolved from an
 initial state by the conserved quantities. Reference: H.-P. Breuer and F. Petruccione, The Theory of
 Open Quantum Systems (OUP, 2002), sec. 3.3; H. Spohn, Rev. Mod. Phys. 52, 569 (1980) (uniqueness).
@@ -25,7 +25,7 @@ from engines import (
     SpinChain,
     WorkbenchError,
 )
-from engines.superop import unvec, vec
+from engines.linalg import unvec, vec
 
 #: Two solvers of the same well-conditioned linear problem (entries of rho are O(1)).
 SOLVER_TOL = 1e-9
@@ -115,7 +115,7 @@ def test_pauli_keeps_degenerate_block_coherences():
         _assert_same_ness(dense, engine.steady_state(solver=s))
     # the test is sensitive: populations alone give a different answer
     gen = engine.generator
-    W = sum(R * np.abs(X) ** 2 for X, R in (channels[0] for channels in gen.davies.couplings))
+    W = sum(c.R * np.abs(c.X) ** 2 for c in (channels[0] for channels in gen.davies.channels))
     np.fill_diagonal(W, 0.0)
     G = W - np.diag(W.sum(axis=0))
     G[0, :] = 1.0

@@ -1,0 +1,219 @@
+"""The Davies (secular) construction, written once.
+
+For H = sum_k E_k |k><k| and a coupling operator A of reservoir a, the jump operators are
+A(w) = sum_{E_l - E_k = w} |k><k|A|l><l| (w > 0 removes energy w from the medium) and
+D_a(rho) = sum_w gamma_a(w) D[A(w)](rho) over every Bohr frequency w.  Degenerate levels (within a
+relative tolerance) are snapped to their mean so that equal Bohr frequencies are exactly equal; Bohr
+frequencies closer than the tolerance are grouped.
+
+Everything the global flavour needs comes from here: the spectrum and its Bohr-frequency clusters
+(`Spectrum`), each channel's coupling operator and rate table in the eigenbasis (`DaviesTables`),
+jump operators (`jumps`), the generator restricted to the zero-frequency sector that holds the
+populations and the coherences of degenerate levels (`zero_frequency_generator`; Breuer &
+Petruccione, *The Theory of Open Quantum Systems*, OUP 2002, 3.3.2), and the current observables
+D_a^dag(H) and the jump-rate operator (`current_observables`).  The global generator, the Pauli
+solver, `engines.batch` (through the same kernels) and the entropy module use them.
+
+Reference: E. B. Davies, Commun. Math. Phys. 39, 91 (1974); H. Spohn, J. Math. Phys. 19, 1227 (1978).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import scipy.sparse as sp
+
+from engines import _kernels
+from engines.linalg import eigh_sectors
+
+__all__ = ["ChannelTable", "DaviesTables", "Spectrum", "current_observables", "jumps", "spectrum"]
+
+#: Jump amplitudes below this fraction of the largest are dropped from jump operators.
+AMPLITUDE_CUTOFF = 1e-14
+
+
+@dataclass(frozen=True, eq=False)
+class Spectrum:
+    """Eigen-decomposition of a Hamiltonian with its degenerate blocks and Bohr-frequency clusters.
+
+    Attributes
+    ----------
+    energies : ndarray (d,)
+        Sorted levels, degenerate ones snapped to their block mean.
+    starts : ndarray (n_blocks + 1,)
+        Starts of the blocks of degenerate levels.
+    basis : ndarray (d, d)
+        Eigenvectors as columns.
+    sectors : tuple of (rows, columns)
+        Symmetry sectors of H (see `engines.linalg.eigh_sectors`).
+    bohr_ids : ndarray (d, d) of int
+        Cluster of the Bohr frequency E_k - E_m of the jump k -> m.
+    frequencies : ndarray (n_clusters,)
+        Each cluster's frequency (its mean).
+    """
+
+    energies: np.ndarray
+    starts: np.ndarray
+    basis: np.ndarray
+    sectors: tuple
+    bohr_ids: np.ndarray
+    frequencies: np.ndarray
+
+    @property
+    def dim(self) -> int:
+        return self.energies.size
+
+    @property
+    def degenerate(self) -> bool:
+        """Whether some level is degenerate (then coherences inside its block are populations' partners)."""
+        return self.starts.size != self.energies.size + 1
+
+    @cached_property
+    def block_entries(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, cols) of the zero-frequency sector, block by block, each block column-stacked."""
+        rows, cols = [], []
+        for a, b in zip(self.starts[:-1], self.starts[1:]):
+            n = b - a
+            rows.append(a + np.tile(np.arange(n), n))
+            cols.append(a + np.repeat(np.arange(n), n))
+        return np.concatenate(rows), np.concatenate(cols)
+
+    def to_sector(self, rho: np.ndarray) -> np.ndarray:
+        """The zero-frequency sector of rho (eigenbasis) as a vector in the block layout."""
+        rows, cols = self.block_entries
+        return np.asarray(rho)[rows, cols]
+
+    def from_sector(self, x: np.ndarray) -> np.ndarray:
+        """A (d, d) matrix holding the block-layout vector x on the zero-frequency sector."""
+        rows, cols = self.block_entries
+        out = np.zeros((self.dim, self.dim), dtype=complex)
+        out[rows, cols] = x
+        return out
+
+    def rate_table(self, rate) -> np.ndarray:
+        """R[m, k] = rate(E_k - E_m): the rate of the jump k -> m at its cluster's frequency."""
+        return np.ascontiguousarray(np.asarray(rate(self.frequencies), dtype=float)[self.bohr_ids])
+
+
+def spectrum(H, tol: float) -> Spectrum:
+    """The `Spectrum` of Hermitian H (dense or sparse), with relative tolerance `tol`."""
+    E, starts, V, sectors = eigh_sectors(H, tol)
+    ids, reps = _bohr_clusters(E, tol)
+    return Spectrum(E, starts, V, sectors, ids, reps)
+
+
+def _bohr_clusters(E: np.ndarray, tol: float):
+    """Cluster ids (d, d) of the Bohr frequencies w[m, k] = E[k] - E[m], and each cluster's mean."""
+    w = (E[None, :] - E[:, None]).ravel()
+    order = np.argsort(w, kind="stable")
+    scale = max(1.0, float(np.max(np.abs(E), initial=0.0)))
+    new = np.concatenate(([True], np.diff(w[order]) > tol * scale))
+    ids_sorted = np.cumsum(new) - 1
+    ids = np.empty_like(ids_sorted)
+    ids[order] = ids_sorted
+    reps = np.bincount(ids_sorted, weights=w[order]) / np.bincount(ids_sorted)
+    return ids.reshape(E.size, E.size), reps
+
+
+@dataclass(frozen=True, eq=False)
+class ChannelTable:
+    """One channel of a reservoir in the eigenbasis: coupling X[m, k], rates R[m, k] of k -> m."""
+
+    X: np.ndarray
+    R: np.ndarray
+    particles: int
+
+
+@dataclass(frozen=True, eq=False)
+class DaviesTables:
+    """The eigenbasis data of a global generator: its spectrum and every channel of every reservoir."""
+
+    spectrum: Spectrum
+    channels: tuple  # per reservoir: tuple of ChannelTable
+
+    @classmethod
+    def build(cls, spec: Spectrum, reservoirs, couplings) -> DaviesTables:
+        """Tables for `reservoirs` coupled through `couplings` (operators in the eigenbasis of `spec`)."""
+        channels = []
+        for r, X in zip(reservoirs, couplings):
+            X = np.ascontiguousarray(X, dtype=complex)
+            channels.append(
+                tuple(
+                    ChannelTable(
+                        np.ascontiguousarray(X.conj().T) if ch.adjoint else X,
+                        spec.rate_table(ch.rate),
+                        ch.particles,
+                    )
+                    for ch in r.channels()
+                )
+            )
+        return cls(spec, tuple(channels))
+
+    def zero_frequency_generator(self) -> np.ndarray:
+        """The secular generator on the zero-frequency sector (block layout of `Spectrum.block_entries`).
+
+        The secular dissipators map this sector to itself, so the steady state of an undriven global
+        machine lives in it: a Pauli rate matrix for a non-degenerate spectrum.
+        """
+        starts = self.spectrum.starts
+        n = int(np.sum(np.diff(starts) ** 2))
+        M = np.zeros((n, n), dtype=complex)
+        for per_reservoir in self.channels:
+            for c in per_reservoir:
+                _kernels.sector_superoperator(starts, c.X, c.R, M)
+        return M
+
+    def sector_trace(self) -> np.ndarray:
+        """t with Tr rho = t . x for x in the block layout."""
+        rows, cols = self.spectrum.block_entries
+        return (rows == cols).astype(complex)
+
+
+def current_observables(spec: Spectrum, channel: ChannelTable) -> tuple[np.ndarray, np.ndarray]:
+    """Energy-current and jump-rate observables of one channel, as block-layout vectors of their transposes.
+
+    O_E = D^dag(H) and Gamma = sum_w gamma(w) A(w)^dag A(w) are block diagonal (degenerate blocks), with
+    O_E[k, k'] = sum_m R[m, k] conj(X[m, k]) X[m, k'] (E_m - E_k); Tr[O rho] = o . x with o the block
+    layout of O^T and x that of rho.  The energy current into the medium is Tr[O_E rho], the rate of
+    jumps Tr[Gamma rho] (times the channel's particle number: the particle current).
+    """
+    n = int(np.sum(np.diff(spec.starts) ** 2))
+    energy = np.zeros(n, dtype=complex)
+    rate = np.zeros(n, dtype=complex)
+    _kernels.davies_observables(spec.energies, spec.starts, channel.X, channel.R, energy, rate)
+    return energy, rate
+
+
+def block_operator(spec: Spectrum, transposed_layout: np.ndarray) -> sp.csr_array:
+    """The (sparse, block-diagonal) operator O from the block layout of O^T."""
+    rows, cols = spec.block_entries
+    d = spec.dim
+    return sp.csr_array((transposed_layout, (cols, rows)), shape=(d, d))
+
+
+def jumps(X: np.ndarray, R: np.ndarray, ids: np.ndarray, basis=None) -> list:
+    """Jump operators sqrt(gamma(w)) A(w), one per Bohr-frequency cluster, as sparse matrices.
+
+    X is the coupling operator in the eigenbasis, R[m, k] the rate of k -> m; `basis` (eigenvectors)
+    maps the jumps back to another basis if given.  Clusters whose rates all vanish give no jump.
+    """
+    d = X.shape[0]
+    amp = np.sqrt(R) * X
+    cutoff = AMPLITUDE_CUTOFF * max(1.0, float(np.max(np.abs(amp), initial=0.0)))
+    m, k = np.nonzero(np.abs(amp) > cutoff)
+    if m.size == 0:
+        return []
+    c = ids[m, k]
+    order = np.argsort(c, kind="stable")
+    m, k, c = m[order], k[order], c[order]
+    splits = np.flatnonzero(np.diff(c)) + 1
+    out = []
+    for mm, kk in zip(np.split(m, splits), np.split(k, splits)):
+        J = sp.csr_array((amp[mm, kk], (mm, kk)), shape=(d, d))
+        if basis is not None:
+            J = sp.csr_array(basis @ J.toarray() @ basis.conj().T)
+            J.eliminate_zeros()
+        out.append(J)
+    return out
