@@ -1,4 +1,4 @@
-"""Each numba kernel of engines._kernels against a plain NumPy/SciPy twin (docs/architecture.md item 6)."""
+"""Each numba kernel of engines._kernels against a plain NumPy/SciPy twin (docs/architecture.md)."""
 
 import numpy as np
 import pytest

@@ -195,7 +195,7 @@ def _scalar_density(w):
     ],
 )
 def test_bad_reservoir_input_raises_workbench_error(build, field):
-    """Invalid parameters raise WorkbenchError naming the field (docs/architecture.md, Checks)."""
+    """Invalid parameters raise WorkbenchError naming the field (docs/architecture.md)."""
     with pytest.raises(WorkbenchError, match=field):
         build()
 
