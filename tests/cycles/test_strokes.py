@@ -327,7 +327,7 @@ BAD_INPUT = [
 
 @pytest.mark.parametrize(("build", "words"), BAD_INPUT)
 def test_bad_input_names_stroke_and_field(build, words):
-    """Bad strokes raise WorkbenchError whose message names the stroke and the field (docs/architecture.md)."""
+    """Bad strokes raise WorkbenchError whose message names the stroke and the field."""
     with pytest.raises(WorkbenchError) as info:
         build()
     for word in words:
