@@ -1,0 +1,208 @@
+"""Reference systems and their closed forms, written once for every test file.
+
+Each builder returns a machine made through the public API; each closed form is derived in its
+docstring from the definitions of docs/physics.md (hbar = k_B = 1), independently of the code under
+test.  Helpers for states (Gibbs states, random Hermitian matrices and density matrices) live here
+too, so that no test file carries its own copy.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.linalg as la
+
+from engines import BosonicBath, Composite, Drive, Engine, FermionicLead, Levels, Qubit
+
+# ---------------------------------------------------------------------------------------------
+# occupations and states
+
+
+def bose(w, T):
+    """Bose occupation n(w) = 1/(exp(w/T) - 1) (0 at T = 0)."""
+    return 0.0 if T == 0 else 1.0 / math.expm1(w / T)
+
+
+def fermi(w, T, mu=0.0):
+    """Fermi occupation f(w) = 1/(exp((w - mu)/T) + 1)."""
+    x = (w - mu) / T
+    return math.exp(-x) / (1.0 + math.exp(-x)) if x > 0 else 1.0 / (1.0 + math.exp(x))
+
+
+def p_excited(w, T):
+    """Excited population of a qubit H = (w/2) sigma_z at temperature T: 1/(1 + exp(w/T))."""
+    return 1.0 / (1.0 + math.exp(w / T))
+
+
+def gibbs(H, T):
+    """exp(-H/T)/Z by eigendecomposition (shifted by the ground energy, so no overflow)."""
+    E, V = np.linalg.eigh(np.asarray(H))
+    p = np.exp(-(E - E[0]) / T)
+    return (V * (p / p.sum())) @ V.conj().T
+
+
+def random_hermitian(rng, d):
+    """A Hermitian d x d matrix with standard normal real and imaginary parts."""
+    z = rng.normal(size=(d, d)) + 1j * rng.normal(size=(d, d))
+    return 0.5 * (z + z.conj().T)
+
+
+def random_state(rng, d, rank=None):
+    """A random density matrix of the given rank (full rank by default)."""
+    k = d if rank is None else rank
+    z = rng.normal(size=(d, k)) + 1j * rng.normal(size=(d, k))
+    rho = z @ z.conj().T
+    return rho / np.trace(rho)
+
+
+def entropy(rho):
+    """Von Neumann entropy -Tr[rho ln rho] from the eigenvalues (independent of engines.linalg)."""
+    p = np.linalg.eigvalsh(rho)
+    p = p[p > 1e-300]
+    return float(-np.sum(p * np.log(p)))
+
+
+def relative_entropy(rho, sigma):
+    """Tr[rho (ln rho - ln sigma)] with scipy's matrix logarithm (full-rank arguments)."""
+    return float(np.real(np.trace(rho @ (la.logm(rho) - la.logm(sigma)))))
+
+
+# ---------------------------------------------------------------------------------------------
+# a qubit between two baths
+
+
+def qubit_two_baths(w=1.0, T_h=2.0, T_c=0.5, kappa_h=0.1, kappa_c=0.1):
+    """A qubit H = (w/2) sigma_z between two flat bosonic baths coupled through sigma_x (global)."""
+    return Engine(
+        Qubit(w),
+        [BosonicBath("hot", T_h, kappa_h, "sigma_x"), BosonicBath("cold", T_c, kappa_c, "sigma_x")],
+    )
+
+
+def qubit_two_baths_current(w, T_h, T_c, kappa_h, kappa_c):
+    """Closed-form NESS of `qubit_two_baths`: (excited population, heat current from the hot bath).
+
+    Bath a moves the qubit up at gamma_a n_a and down at gamma_a (1 + n_a) (|<g|sigma_x|e>|^2 = 1),
+    n_a = n(w, T_a).  The rate equation gives p_e = sum_a k_a n_a / sum_a k_a (2 n_a + 1), and the
+    hot bath's current J_h = w (k_h n_h p_g - k_h (1 + n_h) p_e)
+    = w k_h k_c (n_h - n_c) / sum_a k_a (2 n_a + 1)  (Breuer & Petruccione, OUP 2002, 3.4.6).
+    """
+    n_h, n_c = bose(w, T_h), bose(w, T_c)
+    total = kappa_h * (2 * n_h + 1) + kappa_c * (2 * n_c + 1)
+    p_e = (kappa_h * n_h + kappa_c * n_c) / total
+    return p_e, w * kappa_h * kappa_c * (n_h - n_c) / total
+
+
+# ---------------------------------------------------------------------------------------------
+# the three-level maser
+
+
+def maser(w_c=1.0, w_h=3.0, T_h=10.0, T_c=0.5, kappa=0.01, strength=0.05):
+    """The Scovil & Schulz-DuBois maser: Levels [0, w_c, w_h], hot bath on 0-2, cold on 0-1, field on 1-2.
+
+    Its efficiency is exactly 1 - w_c/w_h whenever it runs as an engine (each quantum w_h from the
+    hot bath returns w_c to the cold one): H. E. D. Scovil and E. O. Schulz-DuBois, Phys. Rev. Lett.
+    2, 262 (1959).  It is an engine iff the 1 <-> 2 transition is inverted, w_c/T_c > w_h/T_h.
+    """
+    return Engine(
+        Levels([0.0, w_c, w_h]),
+        [
+            BosonicBath("hot", T_h, kappa, "pair_0_2"),
+            BosonicBath("cold", T_c, kappa, "pair_0_1"),
+        ],
+        drive=Drive((1, 2), strength),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# the smallest absorption refrigerator
+
+#: Three-body coupling |1_c 0_r 1_h><0_c 1_r 0_h| + h.c. of the Linden-Popescu-Skrzypczyk fridge.
+LPS_COUPLING = [("sigma_plus", 0), ("sigma_minus", 1), ("sigma_plus", 2)]
+
+
+def lps_fridge(E_c=1.0, E_h=2.0, T_c=0.9, T_r=1.0, T_h=10.0, g=0.01, kappa=1e-4, flavour="global"):
+    """Three qubits c, r, h, E_r = E_c + E_h, a bath each (as examples/absorption_refrigerator.toml).
+
+    N. Linden, S. Popescu and P. Skrzypczyk, Phys. Rev. Lett. 105, 130401 (2010).  The qubits use
+    H = (E/2) sigma_z with |0> the upper level and sigma_plus = |0><1| raising it: the coupling
+    exchanges |g_c e_r g_h> and |e_c g_r e_h>, resonant because E_r = E_c + E_h.  The bath couplings
+    sit well below g, where the global (secular) master equation is valid.
+    """
+    E_r = E_c + E_h
+    qubits = [Qubit(E_c), Qubit(E_r), Qubit(E_h)]
+    medium = Composite(qubits, [(g, LPS_COUPLING)])
+    baths = [
+        BosonicBath("cold", T_c, kappa, "sigma_x", site=0),
+        BosonicBath("room", T_r, kappa, "sigma_x", site=1),
+        BosonicBath("hot", T_h, kappa, "sigma_x", site=2),
+    ]
+    return Engine(medium, baths, flavour)
+
+
+def lps_cop(E_c, E_h):
+    """COP J_cold / J_hot = E_c / E_h: each swap takes E_c from the cold and E_h from the hot bath."""
+    return E_c / E_h
+
+
+def lps_cools(E_c, E_h, T_c, T_r, T_h):
+    """Whether the LPS machine refrigerates: E_c/T_c + E_h/T_h < E_r/T_r (E_r = E_c + E_h).
+
+    The swap |e_c g_r e_h> -> |g_c e_r g_h> takes heat from the cold qubit; in the product of the
+    baths' Gibbs states it outweighs the reverse swap iff p(e_c g_r e_h) > p(g_c e_r g_h), i.e.
+    exp(-E_c/T_c - E_h/T_h) > exp(-E_r/T_r) (Linden, Popescu, Skrzypczyk 2010).  Otherwise heat runs
+    the other way: from the room into the hot and the cold baths (an absorption heat transformer).
+    """
+    return E_c / T_c + E_h / T_h < (E_c + E_h) / T_r
+
+
+# ---------------------------------------------------------------------------------------------
+# Otto media
+
+
+def otto_qubit_work(w_c, w_h, T_c, T_h):
+    """Work per cycle W on a qubit Otto engine with full thermalisation and sudden quenches.
+
+    The quenches move no population; the excited population is p_h = p_e(w_h, T_h) after the hot
+    stroke and p_c after the cold one, so W = (w_c - w_h)(p_h - p_c) per cycle, i.e. -W =
+    (w_h - w_c)(tanh(w_c/2T_c) - tanh(w_h/2T_h))/2 (T. D. Kieu, Phys. Rev. Lett. 93, 140403 (2004)).
+    """
+    return (w_c - w_h) * (p_excited(w_h, T_h) - p_excited(w_c, T_c))
+
+
+def otto_oscillator_work(w_c, w_h, T_c, T_h):
+    """Work per cycle W of an oscillator Otto engine (full thermalisation, sudden quenches).
+
+    <n> is n(w_h, T_h) after the hot stroke and n(w_c, T_c) after the cold one and is kept by the
+    quenches, so W = (w_c - w_h)(n_h - n_c) (Y. Rezek and R. Kosloff, New J. Phys. 8, 83 (2006)).
+    """
+    return (w_c - w_h) * (bose(w_h, T_h) - bose(w_c, T_c))
+
+
+# ---------------------------------------------------------------------------------------------
+# a single-level quantum dot between two leads
+
+
+def dot(eps=1.0, T_l=1.0, T_r=1.0, mu_l=0.5, mu_r=-0.5, gamma_l=0.01, gamma_r=0.01):
+    """A single fermionic level eps (Levels [0, eps], |1> occupied) between two leads (global)."""
+    return Engine(
+        Levels([0.0, eps]),
+        [
+            FermionicLead("left", T_l, mu_l, gamma_l, "jump_0_1"),
+            FermionicLead("right", T_r, mu_r, gamma_r, "jump_0_1"),
+        ],
+    )
+
+
+def dot_currents(eps, T_l, T_r, mu_l, mu_r, gamma_l, gamma_r):
+    """(particle current I_left, heat current J_left) of `dot` into the level.
+
+    Each lead fills the level at Gamma_a f_a and empties it at Gamma_a (1 - f_a); the occupation is
+    p = sum_a Gamma_a f_a / sum_a Gamma_a, and I_left = Gamma_l (f_l - p) = Gamma_l Gamma_r (f_l - f_r)
+    / (Gamma_l + Gamma_r); every particle carries energy eps, so J_left = (eps - mu_l) I_left
+    (M. Esposito, K. Lindenberg, C. Van den Broeck, EPL 85, 60010 (2009)).
+    """
+    f_l, f_r = fermi(eps, T_l, mu_l), fermi(eps, T_r, mu_r)
+    current = gamma_l * gamma_r * (f_l - f_r) / (gamma_l + gamma_r)
+    return current, (eps - mu_l) * current
