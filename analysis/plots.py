@@ -1,0 +1,249 @@
+"""Figures: efficiency-power loops and Pareto fronts, currents vs bias, cycle diagrams, entropy trajectories.
+
+Every function takes a result or a table and an optional matplotlib ``ax``, and returns the
+`matplotlib.figure.Figure`.  Figures are built with `matplotlib.figure.Figure` directly, never with
+pyplot, so nothing here selects a backend or opens a window; `save` writes PNG, SVG or PDF by the
+file's suffix, atomically.  Axis labels carry units (hbar = k_B = 1: energies and temperatures in
+the same unit, times in its inverse).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from engines.checks import WorkbenchError
+
+__all__ = [
+    "column",
+    "currents",
+    "cycle_diagrams",
+    "efficiency_power",
+    "entropy_production",
+    "save",
+]
+
+FORMATS = ("png", "svg", "pdf")
+
+#: Axis labels of the columns the workbench writes.
+LABELS = {
+    "power": "output power P [energy/time]",
+    "efficiency": "efficiency η",
+    "eta_over_carnot": "η / η_Carnot",
+    "cop": "COP",
+    "entropy_production_rate": "entropy production rate σ [k_B/time]",
+    "entropy_per_cycle": "entropy produced per cycle [k_B]",
+    "work": "work per cycle W [energy]",
+    "period": "period [1/energy]",
+    "residual": "residual ||L ρ||",
+}
+
+
+def label(name: str) -> str:
+    """The axis label of a table column (units in brackets, hbar = k_B = 1)."""
+    name = str(name)
+    if name in LABELS:
+        return LABELS[name]
+    head, _, tail = name.partition("_")
+    if head == "J" and tail:
+        return f"heat current J_{tail} [energy/time]"
+    if head == "Q" and tail:
+        return f"heat per cycle Q_{tail} [energy]"
+    if head == "I" and tail:
+        return f"particle current I_{tail} [1/time]"
+    if head == "T" and tail:
+        return f"temperature T_{tail} [energy]"
+    if name.endswith((".T", ".mu", ".coupling", ".strength", ".omega", ".detuning")) or ".energies." in name:
+        return f"{name} [energy]"
+    if name.endswith(".duration") or ".tau_" in name:
+        return f"{name} [1/energy]"
+    return name
+
+
+def _axes(ax, ncols=1):
+    """(figure, axes): new ones, or the figure of the given axes."""
+    if ax is not None:
+        return ax.figure, ax
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.0 * ncols, 3.8), layout="constrained")
+    axes = fig.subplots(1, ncols)
+    return fig, axes
+
+
+def save(fig, path) -> Path:
+    """Write `fig` to `path` (PNG, SVG or PDF by suffix) atomically; returns the path."""
+    from analysis.sweep import write_atomic
+
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        raise WorkbenchError(f"{path}: a figure file must end in {', '.join('.' + f for f in FORMATS)}.")
+    write_atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=150))
+    return path
+
+
+def _need(table, columns, what):
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise WorkbenchError(
+            f"{what}: the table has no column {missing[0]!r} (columns: {', '.join(map(str, table.columns))})."
+        )
+
+
+def efficiency_power(tables, ax=None, *, pareto: bool = True):
+    """Efficiency against power of the engines of one sweep, or of several (one curve each).
+
+    Parameters
+    ----------
+    tables : DataFrame or mapping label -> DataFrame
+        Sweep tables (columns ``mode``, ``power``, ``efficiency``, ``T_<name>``).
+    pareto : bool
+        Draw each table's Pareto front as a line.
+
+    Notes
+    -----
+    With one pair of temperatures throughout, the Carnot efficiency 1 - T_c/T_h and the Curzon-Ahlborn
+    efficiency 1 - sqrt(T_c/T_h) are drawn as horizontal references.
+    """
+    from analysis.tables import pareto_front
+
+    if not isinstance(tables, dict):
+        tables = {None: tables}
+    fig, ax = _axes(ax)
+    references = set()
+    for name, table in tables.items():
+        _need(table, ("mode", "power", "efficiency"), "efficiency_power")
+        engines = table[table["mode"] == "engine"]
+        points = ax.scatter(engines["power"], engines["efficiency"], s=8, alpha=0.6, label=name)
+        if pareto and len(engines):
+            front = pareto_front(table)
+            ax.plot(front["x"], front["y"], color=points.get_facecolor()[0], lw=1.5)
+        T = table[[c for c in table.columns if str(c).startswith("T_")]].to_numpy(float)
+        if T.size:
+            lo, hi = T.min(axis=1), T.max(axis=1)
+            if np.all(lo == lo[0]) and np.all(hi == hi[0]) and hi[0] > 0:
+                references.add((float(lo[0]), float(hi[0])))
+    if len(references) == 1:
+        T_c, T_h = references.pop()
+        ax.axhline(1 - T_c / T_h, ls="--", color="0.3", lw=1, label="Carnot 1 - T_c/T_h")
+        ax.axhline(1 - np.sqrt(T_c / T_h), ls=":", color="0.3", lw=1, label="Curzon-Ahlborn")
+    ax.set_xlabel(LABELS["power"])
+    ax.set_ylabel(LABELS["efficiency"])
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="small")
+    return fig
+
+
+def currents(table, x: str, ax=None):
+    """Every heat current (``J_<name>``, or ``Q_<name>`` per cycle) of a sweep against column `x`."""
+    _need(table, (x,), "currents")
+    names = [c for c in table.columns if str(c).startswith(("J_", "Q_"))]
+    if not names:
+        raise WorkbenchError("currents: the table has no J_<reservoir> or Q_<reservoir> columns.")
+    fig, ax = _axes(ax)
+    order = np.argsort(table[x].to_numpy())
+    for name in names:
+        ax.plot(table[x].to_numpy()[order], table[name].to_numpy()[order], marker=".", label=name)
+    ax.axhline(0.0, color="0.5", lw=0.8)
+    ax.set_xlabel(label(x))
+    ax.set_ylabel(
+        "heat current [energy/time] (> 0: into the medium)"
+        if names[0][0] == "J"
+        else "heat per cycle [energy] (> 0: into the medium)"
+    )
+    ax.legend(fontsize="small")
+    return fig
+
+
+def column(table, x: str, y: str, color: str | None = None, ax=None):
+    """Any two columns of a table; with `color` and a complete two-parameter grid, a heat map of it."""
+    _need(table, [c for c in (x, y, color) if c is not None], "plot")
+    fig, ax = _axes(ax)
+    if color is not None:
+        xs, ys = np.unique(table[x]), np.unique(table[y])
+        values = table[color]
+        if len(xs) * len(ys) == len(table) and np.issubdtype(values.dtype, np.number):
+            grid = table.pivot_table(index=y, columns=x, values=color).to_numpy()
+            mesh = ax.pcolormesh(xs, ys, grid, shading="nearest")
+            fig.colorbar(mesh, ax=ax, label=label(color))
+        elif np.issubdtype(values.dtype, np.number):
+            points = ax.scatter(table[x], table[y], c=values, s=12)
+            fig.colorbar(points, ax=ax, label=label(color))
+        else:
+            for value, group in table.groupby(color):
+                ax.scatter(group[x], group[y], s=12, label=str(value))
+            ax.legend(fontsize="small", title=color)
+    else:
+        order = np.argsort(table[x].to_numpy())
+        ax.plot(table[x].to_numpy()[order], table[y].to_numpy()[order], marker=".")
+    ax.set_xlabel(label(x))
+    ax.set_ylabel(label(y))
+    return fig
+
+
+def cycle_diagrams(result, cycle, ax=None):
+    """A cycle's T-S and E-control diagrams from its per-stroke table.
+
+    Left: the medium's von Neumann entropy at the end of each stroke against the temperature of the
+    reservoir it touched (unitary strokes keep the entropy of the state they start from); right: the
+    medium's energy against the control the strokes change, one point per stroke end, joined in
+    cycle order.
+
+    Parameters
+    ----------
+    result : cycles.CycleResult
+    cycle : cycles.Cycle
+        The cycle that produced `result` (for the strokes' controls and reservoirs).
+    """
+    if ax is not None:
+        raise WorkbenchError("cycle_diagrams draws two panels: call it without `ax`.")
+    fig, (ts, ec) = _axes(None, ncols=2)
+    rows = list(result.strokes)
+    entropy = [r["entropy"] for r in rows]
+    energy = [r["energy"] for r in rows]
+    temperature = []
+    for s in cycle.strokes:
+        r = s.reservoir
+        temperature.append(r.T if r is not None else np.nan)
+    # a unitary stroke's end sits at the temperature of the stroke that follows it
+    for i in range(len(temperature) - 1, -1, -1):
+        if np.isnan(temperature[i]):
+            temperature[i] = temperature[(i + 1) % len(temperature)]
+    changing = [
+        k
+        for k in cycle.medium.controls
+        if len({dict(s.end_controls()).get(k, cycle.medium.controls[k]) for s in cycle.strokes}) > 1
+    ]
+    control = changing[0] if changing else next(iter(cycle.medium.controls))
+    values = [dict(s.end_controls()).get(control, cycle.medium.controls[control]) for s in cycle.strokes]
+    for panel, xs, ys in ((ts, entropy, temperature), (ec, values, energy)):
+        panel.plot([*xs, xs[0]], [*ys, ys[0]], marker="o")
+        for x_, y_, r in zip(xs, ys, rows):
+            panel.annotate(
+                r["stroke"], (x_, y_), fontsize="x-small", xytext=(3, 3), textcoords="offset points"
+            )
+    ts.set_xlabel("entropy of the medium S [k_B]")
+    ts.set_ylabel("reservoir temperature T [energy]")
+    ec.set_xlabel(f"control {control} [energy]")
+    ec.set_ylabel("energy of the medium ⟨H⟩ [energy]")
+    return fig
+
+
+def entropy_production(frame, ax=None):
+    """sigma, sigma_na and sigma_hk along a relaxation (`analysis.entropy.relaxation`) against time."""
+    _need(frame.reset_index(), ("t", "sigma_na"), "entropy_production")
+    fig, ax = _axes(ax)
+    t = frame.index.to_numpy() if frame.index.name == "t" else frame["t"].to_numpy()
+    for name, text in (
+        ("sigma", "σ (Clausius)"),
+        ("sigma_na", "σ_na (non-adiabatic)"),
+        ("sigma_hk", "σ_hk (housekeeping)"),
+    ):
+        if name in frame.columns and np.any(np.isfinite(frame[name].to_numpy(float))):
+            ax.plot(t, frame[name], label=text)
+    ax.set_xlabel("time t [1/energy]")
+    ax.set_ylabel(LABELS["entropy_production_rate"])
+    ax.legend(fontsize="small")
+    return fig
