@@ -537,6 +537,7 @@ def run_sweep(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: bool | None = None,
+    path: str | None = None,
 ) -> SweepResult:
     """Solve the design `data` at every point of `grid`.
 
@@ -558,6 +559,9 @@ def run_sweep(
         Address of an existing ``dask.distributed`` scheduler (``tcp://HOST:PORT``).
     progress : bool, optional
         Show a progress bar (default: when stderr is a terminal).
+    path : {"batch", "cycle-sweep", "per-point"}, optional
+        Force a path (default: the fastest correct one, `plan`); a fast path the design does not
+        allow is refused.
 
     Returns
     -------
@@ -569,7 +573,15 @@ def run_sweep(
         raise WorkbenchError(
             "sweep: give `workers` (a local cluster) or `scheduler` (an existing one), not both."
         )
-    path, reason = plan(data, grid.names, source=source)
+    best, reason = plan(data, grid.names, source=source)
+    if path is None or path == best:
+        path = best
+    elif path == "per-point":
+        reason = "asked for"
+    else:
+        raise WorkbenchError(
+            f"sweep: `path` {path!r} cannot solve this sweep ({reason}); allowed: {best!r} or 'per-point'."
+        )
     size = chunk_size or CHUNK_SIZE[path]
     if size < 1:
         raise WorkbenchError(f"sweep: `chunk_size` must be >= 1, got {size}.")
