@@ -357,25 +357,53 @@ BAD = [
     pytest.param(
         _OTTO,
         _otto(hot="warm"),
-        r"\[cycle\]: `hot` must name one of the design's reservoirs \('hot' or 'cold'\), got 'warm'",
+        r"\[cycle\] \(type 'otto'\): `hot` must be the name of one of the design's reservoirs "
+        r"\('hot' or 'cold'\), got 'warm'",
         id="unknown-reservoir",
     ),
     pytest.param(
-        _OTTO, _otto(hot=1), r"`hot` must name one of the design's reservoirs", id="reservoir-number"
+        _OTTO,
+        _otto(hot=1),
+        r"`hot` must be the name of one of the design's reservoirs",
+        id="reservoir-number",
     ),
     pytest.param(
-        _OTTO, _otto(control="frequency"), r"`control` must be one of 'omega', 'delta'", id="unknown-control"
+        _OTTO,
+        _otto(control="frequency"),
+        r"\[cycle\] \(type 'otto'\): Cycle stroke 'compress': `controls` must be controls of the medium: "
+        r"\['delta', 'omega'\], got \['frequency'\]",
+        id="unknown-control",
     ),
-    pytest.param(_OTTO, _otto(low="1.0"), r"`low` must be a real number, got '1.0'", id="low-string"),
-    pytest.param(_OTTO, _otto(tau_hot=-1.0), r"\[cycle\]: `tau_hot` must be >= 0", id="negative-tau"),
+    pytest.param(
+        _OTTO,
+        _otto(control=1),
+        r"`control` must be a string \(a control of the medium\)",
+        id="control-number",
+    ),
+    pytest.param(
+        _OTTO,
+        _otto(low="1.0"),
+        r"\[cycle\] \(type 'otto'\): `low` must be a number \(a TOML float or integer\), got '1.0'",
+        id="low-string",
+    ),
+    # a protocol hands its durations to the strokes it names after their roles (tau_hot -> 'hot')
+    pytest.param(
+        _OTTO,
+        _otto(tau_hot=-1.0),
+        r"\[cycle\] \(type 'otto'\): Thermalize 'hot': `duration` must be >= 0",
+        id="negative-tau",
+    ),
     pytest.param(
         _OTTO,
         _otto(tau_hot="inf"),
-        r"`tau_hot` must be a number, .* write inf without quotes",
+        r"`tau_hot` must be a number \(a TOML float or integer\), got 'inf'",
         id="inf-string",
     ),
     pytest.param(
-        _OTTO, _otto(tau_compress=math.inf), r"`tau_compress` must be a finite real", id="infinite-quench"
+        _OTTO,
+        _otto(tau_compress=math.inf),
+        r"Unitary 'compress': `duration` must be a finite real number, got inf",
+        id="infinite-quench",
     ),
     pytest.param(
         _OTTO, _otto(flavour="regional"), r"`flavour` must be one of 'global', 'local'", id="flavour"
@@ -400,13 +428,13 @@ BAD = [
     pytest.param(
         _STIRLING,
         _stroke(1, bath="col"),
-        r"cycle.strokes\[1\] \('cool'\): `bath` must name one of the design's reservoirs",
+        r"cycle.strokes\[1\] \('cool'\): `bath` must be the name of one of the design's reservoirs",
         id="unknown-bath",
     ),
     pytest.param(
         _STIRLING,
         _stroke(1, duration=-2.0),
-        r"cycle.strokes\[1\] \('cool'\): `duration` must be >= 0",
+        r"cycle.strokes\[1\] \('cool'\): Thermalize 'cool': `duration` must be >= 0",
         id="negative-duration",
     ),
     pytest.param(
@@ -425,7 +453,8 @@ BAD = [
     pytest.param(
         _STIRLING,
         _stroke(0, start={"omgea": 4.0}),
-        r"`start` sets 'omgea', which is not a control of the medium \(Qubit has omega, delta\)",
+        r"unknown key 'omgea' in cycle.strokes\[0\] \('hot isotherm'\) `start`; allowed keys \(controls "
+        r"of the medium\): omega, delta; did you mean 'omega'\?",
         id="unknown-control-in-stroke",
     ),
     pytest.param(
@@ -437,7 +466,7 @@ BAD = [
     pytest.param(
         _STIRLING,
         _stroke(1, controls={"omega": "two"}),
-        r"`controls.omega` must be a real number",
+        r"cycle.strokes\[1\] \('cool'\): Thermalize 'cool': `controls\['omega'\]` must be a real number",
         id="control-value",
     ),
     pytest.param(_STIRLING, _stroke(0, steps=6.5), r"`steps` must be an integer, got 6.5", id="steps-float"),
@@ -463,11 +492,14 @@ BAD = [
     pytest.param(
         _STIRLING,
         _stroke(3, name="cool"),
-        r"cycle.strokes\[3\] \('cool'\): the stroke name 'cool' is already used by cycle.strokes\[1\]",
+        r"\[cycle\]: Cycle: `strokes\[3\].name` must be a name no other stroke has .*, got 'cool'",
         id="duplicate-stroke-name",
     ),
     pytest.param(
-        _STIRLING, _top("cycle", {"strokes": []}), r"at least one \[\[cycle.strokes\]\]", id="no-strokes"
+        _STIRLING,
+        _top("cycle", {"strokes": []}),
+        r"\[cycle\]: Cycle: `strokes` must be at least one stroke",
+        id="no-strokes",
     ),
     pytest.param(
         _STIRLING,
@@ -486,7 +518,7 @@ BAD = [
         lambda d: d["cycle"]["strokes"].append(
             {"type": "unitary", "start": {"omega": 4.0}, "end": {"omega": 4.0}, "duration": math.inf}
         ),
-        r"cycle.strokes\[4\]: `duration` must be a finite real number, got inf",
+        r"cycle.strokes\[4\]: Unitary 'unitary': `duration` must be a finite real number, got inf",
         id="infinite-drive",
     ),
 ]

@@ -313,12 +313,15 @@ BAD = [
     ),
     pytest.param(
         _set("reservoirs.0.spectrum", "lorentzian"),
-        r"`spectrum` must be one of 'flat', 'ohmic', "
+        r"reservoirs\[0\] \('hot'\): BosonicBath 'hot': `spectrum` must be one of 'flat', 'ohmic', .*"
         r"got 'lorentzian'",
         id="unknown-spectrum",
     ),
     pytest.param(
-        _set("reservoirs.0.cutoff", 5.0), r"`cutoff` applies to spectrum = 'ohmic' only", id="cutoff-on-flat"
+        _set("reservoirs.0.cutoff", 5.0),
+        r"unknown key 'cutoff' in reservoirs\[0\] \('hot'\) \(type 'bosonic', spectrum 'flat'\); "
+        r"allowed keys: name, type, T, coupling, operator, site, spectrum, dephasing\.$",
+        id="cutoff-on-flat",
     ),
     pytest.param(
         _set("reservoirs.0.operator", "sigma_q"),
@@ -328,7 +331,7 @@ BAD = [
     ),
     pytest.param(
         _set("reservoirs.0.operator", 1),
-        r"`operator` must be a name of the medium's operators",
+        r"reservoirs\[0\] \('hot'\): `operator` must be a string naming an operator of the medium, got 1",
         id="operator-not-string",
     ),
     pytest.param(_set("reservoirs.0.site", 1), r"`site` must be 0 or None", id="site-out-of-range"),
@@ -339,13 +342,12 @@ BAD = [
     ),
     pytest.param(
         _set("engine.flavour", "regional"),
-        r"\[engine\]: `flavour` must be one of 'global', 'local', "
-        r"got 'regional'",
+        r"\[engine\]: Engine: `flavour` must be one of 'global', 'local', got 'regional'",
         id="unknown-flavour",
     ),
     pytest.param(
         _set("engine.bookkeeping", "bare"),
-        r"`bookkeeping` = 'bare' needs flavour = 'local'",
+        r"\[engine\]: Engine: `bookkeeping` must be 'full' \(or unset\) for the global flavour, got 'bare'",
         id="bare-bookkeeping-global",
     ),
     pytest.param(_set("engine.solver", "magic"), r"`solver` must be one of 'auto'", id="unknown-solver"),
@@ -408,8 +410,8 @@ def _chain_hot(**changes):
     [
         pytest.param(
             _chain_hot(site=None),
-            r"reservoirs\[0\] \('hot'\): `site` is required for a medium "
-            r"with 2 sites",
+            r"reservoirs\[0\] \('hot'\): Composite: `site` must be an integer site index 0..1 "
+            r"\(this medium has 2 sites\), got None",
             id="site-missing-on-composite",
         ),
         pytest.param(
@@ -419,7 +421,7 @@ def _chain_hot(**changes):
         ),
         pytest.param(
             _chain_hot(spectrum="ohmic", dephasing=0.1),
-            r"`dephasing` applies to spectrum = 'flat'",
+            r"reservoirs\[0\] \('hot'\): BosonicBath 'hot': `dephasing` must be 0 for the ohmic spectrum",
             id="dephasing-on-ohmic",
         ),
         pytest.param(
@@ -429,8 +431,8 @@ def _chain_hot(**changes):
         ),
         pytest.param(
             _chain_coupling(factors=["sigma_plus", 0]),
-            r"`factors` must be an array of "
-            r"\[operator_name, site\] pairs",
+            r"\[medium\]: Composite: `couplings\[0\] factor` must be an \(operator_name, site\) pair, "
+            r"got 'sigma_plus'",
             id="coupling-factors-flat",
         ),
         pytest.param(
