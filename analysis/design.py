@@ -529,7 +529,7 @@ def design_from_dict(data: Mapping, source: str = "<dict>") -> Design:
     eng = b.table(top.get("engine", {}), "[engine]", _ENGINE_KEYS)
     # The solver is only used when the design runs; checking it now reports a typo at load time.
     solver = b.choice("[engine]", "solver", eng.get("solver", "auto"), SOLVERS)
-    drive = b.drive(top["drive"]) if "drive" in top else None
+    drive = b.drive(top["drive"], medium) if "drive" in top else None
     engine = b.check(
         "[engine]",
         lambda: engines.Engine(
@@ -728,10 +728,14 @@ class _Builder:
         return reservoir
 
     # ------------------------------------------------------------------------------------ drive
-    def drive(self, value) -> engines.Drive:
+    def drive(self, value, medium) -> engines.Drive:
         where = "[drive]"
         d = self.table(value, where, (*_DRIVE_REQUIRED, *_DRIVE_OPTIONAL), _DRIVE_REQUIRED)
-        return self.check(where, lambda: engines.Drive(**d))
+        drive = self.check(where, lambda: engines.Drive(**d))
+        # The field against the medium now (the Drive checks its levels and the diagonal H), so an
+        # error names [drive] rather than surfacing later from the engine.
+        self.check(where, lambda: drive.rotating_hamiltonian(medium.hamiltonian()))
+        return drive
 
     # ------------------------------------------------------------------------------------ cycle
     def cycle(self, value, medium, reservoirs, options) -> cycles.Cycle:
