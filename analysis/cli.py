@@ -85,7 +85,8 @@ def main(argv=None) -> int:
         # First: a UserCodeError is a WorkbenchError today and its own class tomorrow; either way
         # the user should hear that their code failed, not that their design has a typo.
         except UserCodeError as e:
-            print(f"{PROG}: error in user code: {_user_code_message(e)}", file=sys.stderr)
+            message = _user_code_message(e, (UserCodeError, WorkbenchError))
+            print(f"{PROG}: error in user code: {message}", file=sys.stderr)
             return EXIT_USAGE
         except BrokenPipeError:  # the reader closed stdout (`qhe run ... | head`): no input error
             _silence_stdout()
@@ -147,10 +148,14 @@ def _one_line(error: BaseException) -> str:
     return " ".join(text.split())
 
 
-def _user_code_message(error: BaseException) -> str:
-    """The UserCodeError's message, and the type (and text, if not already quoted) of its cause."""
+def _user_code_message(error: BaseException, wrappers: tuple) -> str:
+    """The UserCodeError's message, and the type (and text, if not already quoted) of the exception the
+    user's code raised: the first cause in the chain that is none of `wrappers` (the workbench's own
+    errors, which re-raise with more context in front)."""
     text = _one_line(error)
     cause = error.__cause__
+    while isinstance(cause, wrappers):
+        cause = cause.__cause__
     if cause is not None:
         detail = _one_line(cause)
         said = f": {detail}" if detail and detail not in text else ""
