@@ -3,9 +3,18 @@
 A design file names a working medium and the reservoirs it touches, and then either how a
 continuous machine is built and solved (``[engine]``, an optional classical ``[drive]``) or the
 strokes of a cycle (``[cycle]``); a design holding both ``[cycle]`` and ``[engine]``/``[drive]`` is
-refused.  Every table is checked strictly: an unknown key, a missing required key, a value of the
-wrong type or out of range raises `engines.WorkbenchError` whose message names the file, the
-table, the key and what is allowed.
+refused.
+
+Two layers check a design, and every message names the file and the table:
+
+* the loader checks the file's structure: unknown keys (with the closest allowed key), missing
+  keys, TOML types where it reads or converts a value (tables, arrays of tables, names and
+  inline tables of controls, the numbers of a named cycle), and names that refer to other tables
+  (the reservoirs a stroke attaches);
+* every value is then handed to the constructors of `engines` and `cycles`, which check it and
+  raise `engines.WorkbenchError` naming the owner, the field, the value and what is allowed; the
+  loader only puts the file and the table in front, e.g.
+  ``examples/x.toml: reservoirs[1] ('cold'): BosonicBath 'cold': `T` must be >= 0, got -1.0.``
 
 Schema
 ------
@@ -53,10 +62,11 @@ against the full Hamiltonian, so it accepts only ``"full"``); ``solver`` = ``"au
 ``[[reservoirs]]`` (one or more tables, names unique): ``name``, ``type`` (``"bosonic"`` or
 ``"fermionic"``), ``T`` (>= 0), ``coupling`` (>= 0), ``operator`` (a name of the medium's
 operators, e.g. ``"sigma_x"``, ``"pair_0_2"``, ``"a"``) are required; ``site`` is required for
-multi-site media (SpinChain, Composite) and optional (0) otherwise.  Bosonic baths take
-``spectrum`` = ``"flat"`` (default) or ``"ohmic"``, with ``cutoff`` (default inf) and ``w0``
-(default 1) for the ohmic spectrum only, and ``dephasing`` (default 0) for the flat one.
-Fermionic leads take ``mu`` (default 0).  TOML writes infinity as ``inf``.
+multi-site media (SpinChain, Composite) and optional (0) otherwise.  Bosonic baths
+(`engines.BosonicBath`) take ``spectrum`` = ``"flat"`` (default) or ``"ohmic"``, with ``cutoff``
+(default inf) and ``w0`` (default 1) for the ohmic spectrum only, and ``dephasing`` (default 0,
+the zero-frequency rate of the flat spectrum).  Fermionic leads (`engines.FermionicLead`) take
+``mu`` (default 0).  TOML writes infinity as ``inf`` (no quotes).
 
 ``[drive]`` (optional, a resonant classical field, `engines.Drive`): ``levels`` (two basis-state
 indices), ``strength``, ``detuning`` (default 0).  The medium's Hamiltonian must be diagonal.
@@ -116,6 +126,31 @@ default is ``"thermalize <bath>"``, ``"unitary"`` or ``"isotherm <bath>"``).  Co
 must join (the controls one ends with are those the next starts with), and every reservoir must
 be attached by some stroke.
 
+``[options]`` (optional, engines and cycles alike): the tolerances and limits of the numerics,
+passed to `engines.Options` (unknown names are refused with the allowed ones)::
+
+    [options]
+    residual_tol = 1e-12            # accept a steady state when ||L rho|| <= residual_tol ||L||
+    drive_tol = 1e-11               # convergence of time-ordered unitary strokes
+
+=============== ========= ==================================================================
+option          default   what it sets
+=============== ========= ==================================================================
+degeneracy_tol  1e-9      levels (Bohr frequencies) closer than this, relative, are equal
+residual_tol    1e-9      largest accepted ||L rho|| / ||L|| of a steady state
+state_tol       1e-8      largest accepted non-Hermiticity, trace error, negative eigenvalue
+null_tol        1e-10     singular values below this (relative) are zero modes of L
+rcond_suspect   1e-12     reciprocal condition number below which the kernel is examined
+dense_max_dim   24        largest dimension ``solver = "auto"`` solves densely
+drive_tol       1e-10     Magnus steps of a unitary stroke double until it changes less
+max_drive_steps 16384     most Magnus steps of a unitary stroke
+control_tol     1e-12     relative mismatch of the controls allowed where strokes join
+sector_tol      1e-13     leakage below which a cycle step keeps diagonal states diagonal
+fixed_point_tol 1e-8      largest accepted fixed-point residual of a swept limit cycle
+memory_limit    80 % RAM  bytes one build or solve may use (refused beforehand)
+blas_threads    1         BLAS threads inside the iterative steady-state solver
+=============== ========= ==================================================================
+
 Units hbar = k_B = 1.  Sign conventions are those of `engines` and `cycles`: heat J_a (Q_a per
 cycle) > 0 flows from reservoir a into the medium; output power P = sum_a J_a > 0 for an engine; for
 a cycle W > 0 is work done on the medium per cycle and P = -W / period.
@@ -131,6 +166,7 @@ Examples
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -138,17 +174,17 @@ from pathlib import Path, PurePath
 
 import cycles
 import engines
-from cycles.strokes import SCHEDULES
-from engines.checks import WorkbenchError, choice, integer, real
-from engines.generators import BOOKKEEPINGS, FLAVOURS
-from engines.reservoirs import SPECTRA
+from engines.checks import UserCodeError, WorkbenchError, choice, fail, name
 from engines.steady import SOLVERS
 
 __all__ = ["Design", "design_from_dict", "load_design"]
 
-_TOP_KEYS = ("name", "description", "medium", "engine", "reservoirs", "drive", "cycle")
+_TOP_KEYS = ("name", "description", "medium", "engine", "reservoirs", "drive", "cycle", "options")
 _ENGINE_KEYS = ("flavour", "bookkeeping", "solver")
 _DRIVE_REQUIRED, _DRIVE_OPTIONAL = ("levels", "strength"), ("detuning",)
+#: The errors the constructors raise on bad input, under the hierarchy of today (UserCodeError a
+#: WorkbenchError) and of tomorrow (UserCodeError its own class): both get the file and table in front.
+_INPUT_ERRORS = (WorkbenchError, UserCodeError)
 
 #: Single-site media: type -> (class, required keys, optional keys).  Checked against the
 #: constructors' signatures by the tests, so the schema cannot drift from `engines.media`.
@@ -163,23 +199,31 @@ MEDIA = (*SITE_MEDIA, "SpinChain", "Composite")
 _CHAIN_REQUIRED, _CHAIN_OPTIONAL = ("n", "J", "Delta"), ("field",)
 _COUPLING_KEYS = ("strength", "factors")
 
-RESERVOIR_TYPES = ("bosonic", "fermionic")
-_RESERVOIR_COMMON = ("name", "type", "T", "coupling", "operator", "site")
+#: Reservoirs: type -> (class, keys besides ``type``); the keys are the constructors' arguments
+#: (checked against their signatures by the tests).
+RESERVOIRS = {
+    "bosonic": (
+        engines.BosonicBath,
+        ("name", "T", "coupling", "operator", "site", "spectrum", "cutoff", "w0", "dephasing"),
+    ),
+    "fermionic": (engines.FermionicLead, ("name", "T", "coupling", "operator", "site", "mu")),
+}
+RESERVOIR_TYPES = tuple(RESERVOIRS)
 _RESERVOIR_REQUIRED = ("name", "type", "T", "coupling", "operator")
-_RESERVOIR_EXTRA = {"bosonic": ("spectrum", "cutoff", "w0", "dephasing"), "fermionic": ("mu",)}
+#: difflib similarity above which an unknown key is offered its closest allowed key.
+_CLOSE_MATCH = 0.7
+#: Keys that shape the ohmic spectrum only: `engines.BosonicBath` accepts and ignores them for the
+#: flat spectrum, so the loader refuses them there (an unknown key for that spectrum).
 _OHMIC_ONLY = ("cutoff", "w0")
 
-# What a key of a cycle table holds (checked and converted by `_Builder.cycle_value`).
-_BATH = "reservoir"  # a reservoir's name
-_CONTROL = "control"  # a name of the medium's controls
-_NUMBER = "number"  # a finite real
-_CONTROLS = "controls"  # an inline table {control: value}
-_DURATION = "duration"  # >= 0, finite (a unitary stroke)
-_RELAXATION = "relaxation"  # >= 0 or inf (a thermalisation)
-_SPAN = "span"  # > 0, finite (an isotherm)
-_STEPS = "steps"  # an integer >= 1
-_TOL = "tol"  # > 0, finite
-_FLAVOUR, _SCHEDULE, _NAME = "flavour", "schedule", "name"
+# What the loader does with a key of a cycle table (see `_Builder.cycle_value`).  Only what the
+# loader must read or convert is checked here; every value is checked by the stroke or protocol.
+_BATH = "reservoir"  # a reservoir's name: looked up in [[reservoirs]]
+_CONTROL = "control"  # a string (the Cycle checks that it names a control of the medium)
+_NUMBER = "number"  # a TOML number (a named cycle renames it; its stroke checks the range)
+_CONTROLS = "controls"  # an inline table {control: value}: keys checked here, values by the stroke
+_NAME = "name"  # a non-empty string (a stroke takes "" for "unset")
+_VALUE = "value"  # handed to the constructor unchanged, which checks it under the same name
 
 #: Named cycles: type -> (constructor, {required key: what}, {optional key: what}).  The keys are
 #: the constructors' keyword arguments (checked against their signatures by the tests).
@@ -189,27 +233,41 @@ CYCLES = {
         {"hot": _BATH, "cold": _BATH, "low": _NUMBER, "high": _NUMBER},
         {
             "control": _CONTROL,
-            "tau_hot": _RELAXATION,
-            "tau_cold": _RELAXATION,
-            "tau_compress": _DURATION,
-            "tau_expand": _DURATION,
-            "flavour": _FLAVOUR,
+            "tau_hot": _NUMBER,
+            "tau_cold": _NUMBER,
+            "tau_compress": _NUMBER,
+            "tau_expand": _NUMBER,
+            "flavour": _VALUE,
         },
     ),
     "carnot": (
         cycles.carnot,
-        {"hot": _BATH, "cold": _BATH, "start": _NUMBER, "end": _NUMBER, "tau_hot": _SPAN, "tau_cold": _SPAN},
-        {"control": _CONTROL, "steps": _STEPS, "tau_adiabats": _DURATION, "flavour": _FLAVOUR},
+        {
+            "hot": _BATH,
+            "cold": _BATH,
+            "start": _NUMBER,
+            "end": _NUMBER,
+            "tau_hot": _NUMBER,
+            "tau_cold": _NUMBER,
+        },
+        {"control": _CONTROL, "steps": _VALUE, "tau_adiabats": _NUMBER, "flavour": _VALUE},
     ),
     "stirling": (
         cycles.stirling,
-        {"hot": _BATH, "cold": _BATH, "start": _NUMBER, "end": _NUMBER, "tau_hot": _SPAN, "tau_cold": _SPAN},
+        {
+            "hot": _BATH,
+            "cold": _BATH,
+            "start": _NUMBER,
+            "end": _NUMBER,
+            "tau_hot": _NUMBER,
+            "tau_cold": _NUMBER,
+        },
         {
             "control": _CONTROL,
-            "tau_heat": _RELAXATION,
-            "tau_cool": _RELAXATION,
-            "steps": _STEPS,
-            "flavour": _FLAVOUR,
+            "tau_heat": _NUMBER,
+            "tau_cool": _NUMBER,
+            "steps": _VALUE,
+            "flavour": _VALUE,
         },
     ),
 }
@@ -218,22 +276,20 @@ CYCLES = {
 STROKES = {
     "thermalize": (
         cycles.Thermalize,
-        {"bath": _BATH, "duration": _RELAXATION},
-        {"controls": _CONTROLS, "flavour": _FLAVOUR, "name": _NAME},
+        {"bath": _BATH, "duration": _VALUE},
+        {"controls": _CONTROLS, "flavour": _VALUE, "name": _NAME},
     ),
     "unitary": (
         cycles.Unitary,
-        {"start": _CONTROLS, "end": _CONTROLS, "duration": _DURATION},
-        {"schedule": _SCHEDULE, "name": _NAME},
+        {"start": _CONTROLS, "end": _CONTROLS, "duration": _VALUE},
+        {"schedule": _VALUE, "name": _NAME},
     ),
     "isotherm": (
         cycles.Isotherm,
-        {"bath": _BATH, "start": _CONTROLS, "end": _CONTROLS, "duration": _SPAN},
-        {"steps": _STEPS, "tol": _TOL, "schedule": _SCHEDULE, "flavour": _FLAVOUR, "name": _NAME},
+        {"bath": _BATH, "start": _CONTROLS, "end": _CONTROLS, "duration": _VALUE},
+        {"steps": _VALUE, "tol": _VALUE, "schedule": _VALUE, "flavour": _VALUE, "name": _NAME},
     ),
 }
-#: Spellings of infinity that TOML reads as a string, not the float ``inf``.
-_INF_STRINGS = ("inf", "+inf", "infinity", "+infinity")
 
 
 @dataclass(frozen=True)
@@ -245,7 +301,7 @@ class Design:
     Attributes
     ----------
     engine : engines.Engine or None
-        Medium, reservoirs, drive and flavour (its generator is already built and checked).
+        Medium, reservoirs, drive, flavour and options (its generator is already built and checked).
     solver : str
         Steady-state solver named in ``[engine]`` (``"auto"`` unless set; unused by cycles).
     name : str
@@ -255,7 +311,7 @@ class Design:
     source : str
         Where the design came from (a path, or ``"<dict>"``).
     cycle : cycles.Cycle or None
-        Medium and strokes of a cycle design (already compiled and checked to close).
+        Medium, strokes and options of a cycle design (already compiled and checked to close).
     """
 
     engine: engines.Engine | None = None
@@ -280,7 +336,16 @@ class Design:
     @property
     def medium(self) -> engines.Medium:
         """The working medium (of the engine or of the cycle)."""
-        return (self.engine if self.engine is not None else self.cycle).medium
+        return self._machine.medium
+
+    @property
+    def options(self) -> engines.Options:
+        """The numerical tolerances and limits (``[options]``, `engines.Options`)."""
+        return self._machine.options
+
+    @property
+    def _machine(self):
+        return self.engine if self.engine is not None else self.cycle
 
     @property
     def reservoirs(self) -> tuple:
@@ -290,29 +355,45 @@ class Design:
             return tuple(self.engine.reservoirs)
         return tuple(self.cycle.reservoirs.values())
 
-    def run(self, solver: str | None = None):
+    def run(self, solver: str | None = None, initial=None):
         """Solve the design: `steady_state` of an engine, `limit_cycle` of a cycle.
 
         Parameters
         ----------
         solver : str, optional
             Steady-state solver for an engine (default: the design's own); a cycle takes none.
+        initial : ndarray (d, d), optional
+            Initial state of an engine, selecting its steady state when that is not unique (see
+            `steady_state`); a cycle takes none.
 
         Returns
         -------
         engines.SteadyState or cycles.CycleResult
         """
         if self.kind == "engine":
-            return self.steady_state(solver)
+            return self.steady_state(solver, initial)
         if solver is not None:
             raise WorkbenchError(
                 f"{self.source}: `solver` = {solver!r} applies to continuous engines; this design is a "
                 "cycle (its limit cycle is a fixed point of the one-period map, with no solver to choose)."
             )
+        if initial is not None:
+            raise WorkbenchError(
+                f"{self.source}: `initial` applies to continuous engines; this design is a cycle, whose "
+                "limit cycle is the fixed point of the one-period map and has no initial state."
+            )
         return self.limit_cycle()
 
-    def steady_state(self, solver: str | None = None) -> engines.SteadyState:
+    def steady_state(self, solver: str | None = None, initial=None) -> engines.SteadyState:
         """The machine's NESS with `solver` (default: the design's own `solver`).
+
+        Parameters
+        ----------
+        solver : str, optional
+        initial : ndarray (d, d), optional
+            A density matrix in the medium's basis (the rotating frame when driven).  When the
+            steady state is not unique (conserved quantities), the one reached from `initial`:
+            its spectral projection onto the kernel of L (`engines.Engine.steady_state`).
 
         Raises
         ------
@@ -326,8 +407,8 @@ class Design:
                 "call limit_cycle() or run()."
             )
         try:
-            return self.engine.steady_state(self.solver if solver is None else solver)
-        except WorkbenchError as e:
+            return self.engine.steady_state(self.solver if solver is None else solver, initial=initial)
+        except _INPUT_ERRORS as e:
             raise type(e)(f"{self.source}: {e}") from e
 
     def limit_cycle(self) -> cycles.CycleResult:
@@ -348,10 +429,9 @@ class Design:
                 "limit cycle; call steady_state() or run()."
             )
         try:
-            result = self.cycle.limit_cycle()
-        except WorkbenchError as e:
+            return self.cycle.limit_cycle()
+        except _INPUT_ERRORS as e:
             raise type(e)(f"{self.source}: {e}") from e
-        return result
 
     def __repr__(self) -> str:
         if self.engine is None:
@@ -365,17 +445,34 @@ def load_design(path) -> Design:
     Parameters
     ----------
     path : str or os.PathLike
-        The design file (schema in the module docstring).
+        The design file (schema in the `analysis.design` module docstring).
 
     Returns
     -------
     Design
+        A continuous machine (``design.engine``, solved by ``design.steady_state()``) or a cycle
+        (``design.cycle``, solved by ``design.limit_cycle()``); ``design.run()`` solves either.
 
     Raises
     ------
     WorkbenchError
         If the file is missing or unreadable, is not valid TOML (the message carries tomllib's
-        line and column), or breaks the schema.
+        line and column), or breaks the schema; the message starts with the path and names the
+        table and the key.
+
+    See Also
+    --------
+    design_from_dict : the same from an already parsed mapping.
+
+    Examples
+    --------
+    >>> from analysis import load_design
+    >>> maser = load_design("examples/maser.toml")          # doctest: +SKIP
+    >>> maser.kind, maser.run().mode                        # doctest: +SKIP
+    ('engine', 'engine')
+    >>> otto = load_design("examples/otto_qubit.toml")      # doctest: +SKIP
+    >>> otto.kind, otto.run().efficiency                    # doctest: +SKIP
+    ('cycle', 0.5)
     """
     path = Path(path)
     try:
@@ -395,7 +492,7 @@ def load_design(path) -> Design:
 
 
 def design_from_dict(data: Mapping, source: str = "<dict>") -> Design:
-    """Build a `Design` from parsed TOML (or any nested dict of the same shape).
+    """Build a `Design` from parsed TOML (or any nested mapping of the same shape).
 
     Parameters
     ----------
@@ -411,7 +508,7 @@ def design_from_dict(data: Mapping, source: str = "<dict>") -> Design:
     Raises
     ------
     WorkbenchError
-        Naming the table and key at fault and what is allowed.
+        Naming the source, the table and the key at fault and what is allowed.
     """
     b = _Builder(source)
     top = b.table(data, "the design", _TOP_KEYS, required=("medium", "reservoirs"))
@@ -421,36 +518,37 @@ def design_from_dict(data: Mapping, source: str = "<dict>") -> Design:
             f"the design has both [cycle] and {' and '.join(clash)}: [cycle] describes a cycle of "
             "strokes, [engine] and [drive] a continuous machine; keep one or the other."
         )
-    name = b.string(top, "the design", "name", default=_default_name(source))
+    name_ = b.string(top, "the design", "name", default=_default_name(source))
     description = b.string(top, "the design", "description", default="")
+    options = b.options(top.get("options"))
     medium = b.medium(top["medium"])
-    if "cycle" in top:
-        reservoirs = b.reservoirs(top["reservoirs"], medium)
-        cycle = b.cycle(top["cycle"], medium, reservoirs)
-        return Design(cycle=cycle, name=name, description=description, source=source)
-    eng = b.table(top.get("engine", {}), "[engine]", _ENGINE_KEYS)
-    flavour = b.choice("[engine]", "flavour", eng.get("flavour", "global"), FLAVOURS)
-    bookkeeping = eng.get("bookkeeping")
-    if bookkeeping is not None:
-        b.choice("[engine]", "bookkeeping", bookkeeping, BOOKKEEPINGS)
-        if flavour == "global" and bookkeeping != "full":
-            b.fail(
-                f"[engine]: `bookkeeping` = {bookkeeping!r} needs flavour = 'local' (the global flavour "
-                "always books heat against the full Hamiltonian); remove it or set flavour = 'local'."
-            )
-    solver = b.choice("[engine]", "solver", eng.get("solver", "auto"), SOLVERS)
     reservoirs = b.reservoirs(top["reservoirs"], medium)
-    drive = b.drive(top["drive"]) if "drive" in top else None
+    if "cycle" in top:
+        cycle = b.cycle(top["cycle"], medium, reservoirs, options)
+        return Design(cycle=cycle, name=name_, description=description, source=source)
+    eng = b.table(top.get("engine", {}), "[engine]", _ENGINE_KEYS)
+    # The solver is only used when the design runs; checking it now reports a typo at load time.
+    solver = b.choice("[engine]", "solver", eng.get("solver", "auto"), SOLVERS)
+    drive = b.drive(top["drive"], medium) if "drive" in top else None
     engine = b.check(
-        "building the engine",
-        lambda: engines.Engine(medium, reservoirs, flavour, drive, bookkeeping=bookkeeping),
+        "[engine]",
+        lambda: engines.Engine(
+            medium,
+            reservoirs,
+            eng.get("flavour", "global"),
+            drive,
+            bookkeeping=eng.get("bookkeeping"),
+            options=options,
+        ),
     )
-    return Design(engine=engine, solver=solver, name=name, description=description, source=source)
+    return Design(engine=engine, solver=solver, name=name_, description=description, source=source)
 
 
 def _or(names) -> str:
     """'a', 'b' or 'c' (for messages listing what is allowed)."""
     quoted = [repr(n) for n in names]
+    if not quoted:
+        return "none (there are none)"
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
@@ -469,8 +567,12 @@ def _kind(value) -> str:
     return type(value).__name__
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 class _Builder:
-    """Checks and builds the parts of one design; every error message starts with the source."""
+    """Checks the structure of one design and builds its parts; every error message starts with the source."""
 
     def __init__(self, source: str):
         self.source = source
@@ -479,19 +581,16 @@ class _Builder:
         raise WorkbenchError(f"{self.source}: {message}")
 
     def check(self, where: str, build):
-        """Call `build()`; re-raise its `WorkbenchError` (or a stray TypeError) with `where` in front."""
+        """Call `build()`; re-raise a constructor's error (or a stray TypeError) with `where` in front."""
         try:
             return build()
-        except WorkbenchError as e:
+        except _INPUT_ERRORS as e:
             raise type(e)(f"{self.source}: {where}: {e}") from e
         except TypeError as e:  # a constructor handed a value of a type it does not check for
             raise WorkbenchError(f"{self.source}: {where}: a value has the wrong type ({e}).") from e
 
     def choice(self, where: str, key: str, value, allowed) -> str:
-        try:
-            return choice(where, key, value, tuple(allowed))
-        except WorkbenchError as e:
-            raise WorkbenchError(f"{self.source}: {e}") from None
+        return choice(f"{self.source}: {where}", key, value, tuple(allowed))
 
     def table(self, value, where: str, allowed, required=()) -> Mapping:
         """`value` checked to be a table holding only `allowed` keys and every `required` one."""
@@ -499,7 +598,7 @@ class _Builder:
             self.fail(f"{where} must be a table, got {_kind(value)} ({value!r}).")
         for key in value:
             if key not in allowed:
-                self.fail(f"unknown key {key!r} in {where}; allowed keys: {', '.join(allowed)}.")
+                self.unknown_key(key, where, allowed)
         for key in required:
             if key not in value:
                 self.fail(
@@ -507,7 +606,12 @@ class _Builder:
                 )
         return value
 
-    def typed(self, value, where: str, allowed) -> Mapping:
+    def unknown_key(self, key, where: str, allowed, what: str = "allowed keys"):
+        close = difflib.get_close_matches(str(key), [str(a) for a in allowed], n=1, cutoff=_CLOSE_MATCH)
+        hint = f"; did you mean {close[0]!r}?" if close else "."
+        self.fail(f"unknown key {key!r} in {where}; {what}: {', '.join(allowed)}{hint}")
+
+    def typed(self, value, where: str, allowed) -> str:
         """A table whose `type` key picks the schema: returns its (checked) type."""
         if not isinstance(value, Mapping):
             self.fail(f"{where} must be a table, got {_kind(value)} ({value!r}).")
@@ -529,6 +633,14 @@ class _Builder:
                 f"{where}: `{key}` must be an array of [[{table}]] tables, got {_kind(value)} ({value!r})."
             )
         return list(value)
+
+    # ---------------------------------------------------------------------------------- options
+    def options(self, value) -> engines.Options | None:
+        if value is None:
+            return None
+        if not isinstance(value, Mapping):
+            self.fail(f"[options] must be a table, got {_kind(value)} ({value!r}).")
+        return self.check("[options]", lambda: engines.Options.coerce(dict(value)))
 
     # ------------------------------------------------------------------------------------ media
     def medium(self, value) -> engines.Medium:
@@ -559,21 +671,11 @@ class _Builder:
         where = "[medium]"
         self.table(value, f"{where} (type 'Composite')", ("type", "sites", "couplings"), ("sites",))
         sites = self.array(value["sites"], where, "sites", "medium.sites")
-        if not sites:
-            self.fail(f"{where}: `sites` must hold at least one [[medium.sites]] table, got [].")
         media = [self.site(s, f"medium.sites[{i}]") for i, s in enumerate(sites)]
         couplings = []
         for k, c in enumerate(self.array(value.get("couplings", []), where, "couplings", "medium.couplings")):
-            at = f"medium.couplings[{k}]"
-            self.table(c, at, _COUPLING_KEYS, _COUPLING_KEYS)
-            factors = c["factors"]
-            pairs = isinstance(factors, (list, tuple)) and all(isinstance(f, (list, tuple)) for f in factors)
-            if not pairs:
-                self.fail(
-                    f"{at}: `factors` must be an array of [operator_name, site] pairs, "
-                    f"e.g. [['sigma_plus', 0], ['sigma_minus', 1]], got {factors!r}."
-                )
-            couplings.append((c["strength"], [tuple(f) for f in factors]))
+            self.table(c, f"medium.couplings[{k}]", _COUPLING_KEYS, _COUPLING_KEYS)
+            couplings.append((c["strength"], c["factors"]))
         return self.check(where, lambda: engines.Composite(media, couplings))
 
     # ------------------------------------------------------------------------------- reservoirs
@@ -582,6 +684,7 @@ class _Builder:
         if not tables:
             self.fail("`reservoirs` must hold at least one [[reservoirs]] table, got [].")
         out = [self.reservoir(r, i, medium) for i, r in enumerate(tables)]
+        # Names are how [cycle] refers to reservoirs and how results key their heats.
         seen = {}
         for i, r in enumerate(out):
             if r.name in seen:
@@ -597,50 +700,45 @@ class _Builder:
         if isinstance(value, Mapping) and isinstance(value.get("name"), str):
             where += f" ({value['name']!r})"
         kind = self.typed(value, where, RESERVOIR_TYPES)
-        allowed = (*_RESERVOIR_COMMON, *_RESERVOIR_EXTRA[kind])
+        cls, keys = RESERVOIRS[kind]
+        allowed = ("name", "type", *keys[1:])
         r = self.table(value, f"{where} (type {kind!r})", allowed, _RESERVOIR_REQUIRED)
-        op, site = r["operator"], r.get("site")
-        if not isinstance(op, str):
-            self.fail(
-                f"{where}: `operator` must be a name of the medium's operators "
-                f"({', '.join(medium.operator_names)}), got {_kind(op)} ({op!r})."
+        if not isinstance(r["operator"], str):  # a design names operators; matrices are for Python
+            fail(
+                f"{self.source}: {where}",
+                "operator",
+                r["operator"],
+                "a string naming an operator of the medium",
             )
-        n_sites = len(medium.site_dims)
-        if site is None and n_sites > 1:
-            self.fail(
-                f"{where}: `site` is required for a medium with {n_sites} sites: an integer 0..{n_sites - 1}."
-            )
-        # Check the operator on its site now (cheap: the site's own space), so the error names this
-        # reservoir rather than surfacing later from the generator.
-        self.check(where, lambda: medium.local_operator(op, 0 if site is None else site))
-        common = dict(name=r["name"], T=r["T"], coupling=r["coupling"], operator=op, site=site)
+        args = {k: v for k, v in r.items() if k != "type"}
         if kind == "fermionic":
-            return self.check(where, lambda: engines.FermionicLead(mu=r.get("mu", 0.0), **common))
-        spectrum = self.choice(where, "spectrum", r.get("spectrum", "flat"), SPECTRA)
-        for key in _OHMIC_ONLY:
-            if key in r and spectrum != "ohmic":
-                self.fail(
-                    f"{where}: `{key}` applies to spectrum = 'ohmic' only, got spectrum = {spectrum!r}."
-                )
-        if "dephasing" in r and spectrum == "ohmic":
-            self.fail(
-                f"{where}: `dephasing` applies to spectrum = 'flat' only (the ohmic zero-frequency rate is "
-                "coupling * T / w0)."
-            )
-        extra = {k: r[k] for k in ("cutoff", "w0", "dephasing") if k in r}
-        return self.check(where, lambda: engines.BosonicBath(spectrum=spectrum, **common, **extra))
+            args.setdefault("mu", 0.0)
+        reservoir = self.check(where, lambda: cls(**args))
+        if getattr(reservoir, "spectrum", None) == "flat":
+            for key in _OHMIC_ONLY:
+                if key in r:
+                    self.unknown_key(
+                        key,
+                        f"{where} (type 'bosonic', spectrum 'flat')",
+                        [k for k in allowed if k not in _OHMIC_ONLY],
+                    )
+        # The operator on its site now (the medium checks both, on the site's own space, cheaply), so
+        # an error names this reservoir rather than surfacing later from the engine.
+        self.check(where, lambda: medium.local_operator(reservoir.operator, reservoir.site))
+        return reservoir
 
     # ------------------------------------------------------------------------------------ drive
-    def drive(self, value) -> engines.Drive:
+    def drive(self, value, medium) -> engines.Drive:
         where = "[drive]"
         d = self.table(value, where, (*_DRIVE_REQUIRED, *_DRIVE_OPTIONAL), _DRIVE_REQUIRED)
-        detuning = d.get("detuning", 0.0)
-        return self.check(
-            where, lambda: engines.Drive(levels=d["levels"], strength=d["strength"], detuning=detuning)
-        )
+        drive = self.check(where, lambda: engines.Drive(**d))
+        # The field against the medium now (the Drive checks its levels and the diagonal H), so an
+        # error names [drive] rather than surfacing later from the engine.
+        self.check(where, lambda: drive.rotating_hamiltonian(medium.hamiltonian()))
+        return drive
 
     # ------------------------------------------------------------------------------------ cycle
-    def cycle(self, value, medium, reservoirs) -> cycles.Cycle:
+    def cycle(self, value, medium, reservoirs, options) -> cycles.Cycle:
         """A named cycle (``type``) or an explicit one (``[[cycle.strokes]]``) from ``[cycle]``."""
         where = "[cycle]"
         if not isinstance(value, Mapping):
@@ -652,9 +750,9 @@ class _Builder:
                 "its strokes ([[cycle.strokes]] tables), not both."
             )
         if "strokes" in value:
-            cycle = self.explicit_cycle(value, medium, baths)
+            cycle = self.explicit_cycle(value, medium, baths, options)
         elif "type" in value:
-            cycle = self.named_cycle(value, medium, baths)
+            cycle = self.named_cycle(value, medium, baths, options)
         else:
             self.fail(
                 f"{where} needs either `type` ({_or(CYCLES)}) or [[cycle.strokes]] tables "
@@ -668,35 +766,24 @@ class _Builder:
                 )
         return cycle
 
-    def named_cycle(self, value, medium, baths) -> cycles.Cycle:
+    def named_cycle(self, value, medium, baths, options) -> cycles.Cycle:
         where = "[cycle]"
         kind = self.choice(where, "type", value["type"], CYCLES)
         build, required, optional = CYCLES[kind]
         at = f"{where} (type {kind!r})"
         self.table(value, at, ("type", *required, *optional), required)
         args = {
-            key: self.cycle_value(where, key, {**required, **optional}[key], v, medium, baths)
+            key: self.cycle_value(at, key, {**required, **optional}[key], v, medium, baths)
             for key, v in value.items()
             if key != "type"
         }
-        return self.check(at, lambda: build(medium, **args))
+        return self.check(at, lambda: build(medium, **args, options=options))
 
-    def explicit_cycle(self, value, medium, baths) -> cycles.Cycle:
+    def explicit_cycle(self, value, medium, baths, options) -> cycles.Cycle:
         self.table(value, "[cycle] (explicit [[cycle.strokes]])", ("strokes",))
         tables = self.array(value["strokes"], "[cycle]", "strokes", "cycle.strokes")
-        if not tables:
-            self.fail("[cycle]: `strokes` must hold at least one [[cycle.strokes]] table, got [].")
         strokes = [self.stroke(t, i, medium, baths) for i, t in enumerate(tables)]
-        seen = {}
-        for i, s in enumerate(strokes):
-            if s.name in seen:
-                self.fail(
-                    f"cycle.strokes[{i}] ({s.name!r}): the stroke name {s.name!r} is already used by "
-                    f"cycle.strokes[{seen[s.name]}]; stroke names must be unique (they label the "
-                    "per-stroke table): set `name` on one of them."
-                )
-            seen[s.name] = i
-        return self.check("[cycle]", lambda: cycles.Cycle(medium, strokes))
+        return self.check("[cycle]", lambda: cycles.Cycle(medium, strokes, options))
 
     def stroke(self, value, index: int, medium, baths) -> cycles.Stroke:
         where = f"cycle.strokes[{index}]"
@@ -713,59 +800,34 @@ class _Builder:
         return self.check(where, lambda: cls(**args))
 
     def cycle_value(self, where: str, key: str, what: str, value, medium, baths):
-        """`value` of `key` checked and converted according to `what` (see `CYCLES`, `STROKES`)."""
-        try:
-            if what == _BATH:
-                if not isinstance(value, str) or value not in baths:
-                    self.fail(
-                        f"{where}: `{key}` must name one of the design's reservoirs ({_or(baths)}), "
-                        f"got {value!r}."
-                    )
-                return baths[value]
-            if what == _CONTROL:
-                return choice(where, key, value, tuple(medium.controls))
-            if what == _CONTROLS:
-                return self.controls(where, key, value, medium)
-            if what == _NUMBER:
-                return real(where, key, value)
-            if what in (_DURATION, _RELAXATION, _SPAN, _TOL):
-                if what == _RELAXATION and isinstance(value, str) and value.strip().lower() in _INF_STRINGS:
-                    self.fail(
-                        f"{where}: `{key}` must be a number, got the string {value!r}; write inf without "
-                        "quotes (TOML's float infinity)."
-                    )
-                strict = what in (_SPAN, _TOL)
-                return real(where, key, value, minimum=0.0, strict=strict, allow_inf=what == _RELAXATION)
-            if what == _STEPS:
-                return integer(where, key, value, minimum=1)
-            if what == _FLAVOUR:
-                return choice(where, key, value, FLAVOURS)
-            if what == _SCHEDULE:
-                return choice(where, key, value, SCHEDULES)
-            if what == _NAME:
-                if not isinstance(value, str) or not value.strip():
-                    self.fail(f"{where}: `{key}` must be a non-empty string, got {value!r}.")
-                return value
-        except WorkbenchError as e:
-            if str(e).startswith(f"{self.source}: "):
-                raise
-            raise WorkbenchError(f"{self.source}: {e}") from None
-        raise AssertionError(f"no check for {what!r}")  # pragma: no cover
+        """`value` of `key` read according to `what` (see `CYCLES`, `STROKES`)."""
+        owner = f"{self.source}: {where}"
+        if what == _BATH:
+            if not isinstance(value, str) or value not in baths:
+                fail(owner, key, value, f"the name of one of the design's reservoirs ({_or(baths)})")
+            return baths[value]
+        if what == _CONTROL and not isinstance(value, str):
+            fail(owner, key, value, "a string (a control of the medium)")
+        if what == _NUMBER and not _is_number(value):
+            fail(owner, key, value, "a number (a TOML float or integer)")
+        if what == _NAME:
+            return name(owner, key, value)
+        if what == _CONTROLS:
+            return self.controls(where, key, value, medium)
+        return value
 
-    def controls(self, where: str, key: str, value, medium) -> dict:
-        """An inline table of control values, each a control of `medium` and a finite real."""
+    def controls(self, where: str, key: str, value, medium) -> Mapping:
+        """An inline table of control values: its keys must be controls of `medium` (the stroke checks
+        the values)."""
         allowed = tuple(medium.controls)
         if not isinstance(value, Mapping):
             self.fail(
                 f"{where}: `{key}` must be an inline table of control values such as "
-                f"{{ {allowed[0]} = 1.0 }} (controls: {', '.join(allowed)}), got {_kind(value)} ({value!r})."
+                f"{{ {allowed[0]} = 1.0 }}, got {_kind(value)} ({value!r})."
             )
-        out = {}
-        for name, x in value.items():
-            if name not in allowed:
-                self.fail(
-                    f"{where}: `{key}` sets {name!r}, which is not a control of the medium "
-                    f"({type(medium).__name__} has {', '.join(allowed)})."
+        for control in value:
+            if control not in allowed:
+                self.unknown_key(
+                    control, f"{where} `{key}`", allowed, "allowed keys (controls of the medium)"
                 )
-            out[name] = real(where, f"{key}.{name}", x)
-        return out
+        return value

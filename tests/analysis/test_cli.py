@@ -6,6 +6,7 @@ input is one line on stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -106,6 +107,22 @@ def test_example_json_parses(capsys, path):
     assert result["residual" if kind == "engine" else "fixed_point_residual"] < 1e-8
 
 
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.stem) for p in EXAMPLES])
+def test_json_carries_the_design_name_source_and_description(capsys, path):
+    """The JSON names what was solved: the design's name, description, source file and kind, first."""
+    with open(path, "rb") as f:
+        data = tomllib.load(f)
+    result = json.loads(_run(capsys, "run", path, "--json")[1])
+    assert next(iter(result)) == "design"
+    assert result["design"] == {
+        "name": data["name"],
+        "description": data["description"],
+        "source": str(path),
+        "kind": _kind(path),
+    }
+    assert ("initial" in result) == (_kind(path) == "engine")
+
+
 def test_maser_example_has_scovil_schulz_dubois_efficiency(capsys):
     """eta = 1 - w_c/w_h = 2/3 for the example maser (w_c = 1, w_h = 3).
 
@@ -134,12 +151,17 @@ def test_report_shows_efficiency_and_carnot_for_an_engine(capsys):
 
 
 def test_report_shows_cycle_thermodynamics_and_strokes(capsys):
-    """An Otto engine's report: W per cycle, Carnot ratio, heats and the four strokes in order."""
+    """An Otto engine's report: W per cycle, its finite power, Carnot ratio, heats and the strokes in order.
+
+    The power -W/period = 0.00317 over the period 5 + 7.5 + 1 + 1 is the finite-time closed form
+    (tests/analysis/test_cycle_designs.py, `test_qubit_otto_example_power_is_the_finite_time_closed_form`).
+    """
     _, out, _ = _run(capsys, "run", _example("otto_qubit"))
     assert "qubit Otto engine" in out
     assert "efficiency                  0.5\n" in out
     assert "eta / eta_Carnot            0.666667" in out
-    assert "power P = -W/period         0  (infinite period)" in out
+    assert "period                      14.5\n" in out
+    assert "power P = -W/period         0.0031702\n" in out
     strokes = [
         line.split()[0]
         for line in out.splitlines()
@@ -149,8 +171,12 @@ def test_report_shows_cycle_thermodynamics_and_strokes(capsys):
 
 
 def test_report_shows_cop_and_carnot_cop_for_a_refrigerator(capsys):
-    """Otto refrigerator: COP = w_c/(w_h - w_c) = 1/2 against the Carnot COP T_c/(T_h - T_c) = 1."""
+    """Otto refrigerator: COP = w_c/(w_h - w_c) = 1/2 against the Carnot COP T_c/(T_h - T_c) = 1.
+
+    Its strokes thermalise fully: the period is infinite and the power 0, and the report says why.
+    """
     _, out, _ = _run(capsys, "run", _example("otto_refrigerator"))
+    assert "power P = -W/period         0  (infinite period)\n" in out
     assert "mode                        refrigerator" in out
     assert "COP                         0.5\n" in out
     assert "Carnot COP T_c/(T_h - T_c)  1\n" in out
@@ -330,7 +356,7 @@ def test_help_exits_0(capsys):
     assert main(["--help"]) == 0
     assert main(["run", "--help"]) == 0
     out, _ = capsys.readouterr()
-    assert "--json" in out and "--solver" in out
+    assert "--json" in out and "--solver" in out and "--initial" in out and "gibbs:T" in out
 
 
 @pytest.mark.parametrize("stem", ["qubit_two_baths", "otto_qubit"])
@@ -345,3 +371,159 @@ def test_run_does_not_import_pandas_or_matplotlib(stem):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_cli_import_does_not_load_the_physics(tmp_path):
+    """``qhe --help`` stays fast: importing the command line (and the package) loads no engines or numpy."""
+    code = (
+        "import sys, analysis.cli; "
+        "loaded = [m for m in ('engines', 'cycles', 'numpy', 'analysis.design') if m in sys.modules]; "
+        "assert not loaded, loaded"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_load_design_is_public_api():
+    """`analysis` exports the design-file API (documented, in __all__), loaded on first use."""
+    import analysis
+    import analysis.design
+
+    for name in ("load_design", "design_from_dict", "Design"):
+        assert name in analysis.__all__
+        assert getattr(analysis, name) is getattr(analysis.design, name)
+        assert getattr(analysis, name).__doc__
+    assert set(analysis.__all__) <= set(dir(analysis))
+    with pytest.raises(AttributeError, match="no attribute 'load'"):
+        analysis.load  # noqa: B018
+
+
+def test_closed_stdout_is_not_an_input_error():
+    """``qhe run X --json | head``: when the reader goes away, no bogus "error" and no exit status 2."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "analysis.cli", "run", str(_example("qubit_two_baths")), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # before the child writes anything
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert (proc.wait(timeout=120), err) == (1, b"")
+
+
+# ------------------------------------------------------------------------ numbers in the report
+class _WithResolution:
+    """A result with a numerical `resolution` (and optional overrides), as `SteadyState` will have."""
+
+    def __init__(self, result, resolution, **overrides):
+        self._result, self.resolution = result, resolution
+        self.__dict__.update(overrides)
+
+    def __getattr__(self, name):
+        return getattr(self._result, name)
+
+
+def _figure(report_text: str, label: str) -> str:
+    line = next(line for line in report_text.splitlines() if line.strip().startswith(label))
+    return line.split()[-1]
+
+
+def test_power_below_resolution_prints_as_zero():
+    """A transport machine's P = J_hot + J_cold is round-off (about 1e-18): below the resolution it is 0.
+
+    The heat currents themselves, far above the resolution, print unchanged.
+    """
+    from analysis.cli import report
+
+    design = load_design(_example("qubit_two_baths"))
+    result = design.run()
+    assert 0 < abs(result.power) < 1e-15  # the round-off this is about
+    text = report(design, _WithResolution(result, 1e-15))
+    assert _figure(text, "power P") == "0"
+    hot = next(line for line in text.splitlines() if line.startswith("  hot "))
+    assert hot.split()[4] == f"{result.heat_currents['hot']:.6g}"
+    # without a resolution (today's SteadyState) the number is shown as it is
+    assert _figure(report(design, result), "power P") == f"{result.power:.6g}"
+
+
+def test_cycle_work_and_heat_below_resolution_print_as_zero():
+    from analysis.cli import report
+
+    design = load_design(_example("otto_qubit"))
+    result = design.run()
+    heat = {name: 1e-20 for name in result.heat}
+    text = report(design, _WithResolution(result, 1e-15, work=-3e-19, power=-2e-20, heat=heat))
+    assert _figure(text, "work per cycle W") == "0"
+    assert _figure(text, "power P = -W/period") == "0"
+    assert _figure(text, "hot ") == "0" and _figure(text, "cold ") == "0"
+
+
+@pytest.mark.parametrize("stem", ["qubit_two_baths", "otto_qubit"])
+def test_report_never_prints_negative_zero(stem):
+    """-0.0 (a sum of cancelling terms, a sign-flipped zero) prints as 0, with or without a resolution."""
+    from analysis.cli import report
+
+    design = load_design(_example(stem))
+    result = design.run()
+    if design.kind == "engine":
+        zeros = dict(
+            power=-0.0, entropy_production=-0.0, heat_currents={k: -0.0 for k in result.heat_currents}
+        )
+    else:
+        zeros = dict(work=-0.0, power=-0.0, entropy_production=-0.0, heat={k: -0.0 for k in result.heat})
+    text = report(design, _WithResolution(result, 0.0, **zeros))
+    assert not any(cell == "-0" for line in text.splitlines() for cell in line.split()), text
+
+
+# -------------------------------------------------------------------------------- user code
+class _StandaloneUserCodeError(Exception):
+    """The UserCodeError to come: its own class, neither a ValueError nor a WorkbenchError."""
+
+
+@pytest.mark.parametrize("stage", ["building", "solving"])
+@pytest.mark.parametrize(
+    "hierarchy",
+    [
+        pytest.param("today", id="UserCodeError-is-a-WorkbenchError"),
+        pytest.param("new", id="UserCodeError-alone"),
+    ],
+)
+def test_error_in_user_code_is_reported_as_such(capsys, monkeypatch, tmp_path, hierarchy, stage):
+    """A user's spectrum raising inside the engines: "qhe: error in user code: ..." with the original
+    message and the original exception's type, exit 2, one line, whatever UserCodeError derives from,
+    and however often the workbench re-raised it with context in front (`Design.steady_state`)."""
+    import engines
+    import engines.checks
+    import engines.reservoirs
+    from engines import WorkbenchError
+
+    if hierarchy == "new":
+        for module in (engines, engines.checks, engines.reservoirs):
+            monkeypatch.setattr(module, "UserCodeError", _StandaloneUserCodeError)
+        assert not issubclass(engines.UserCodeError, (WorkbenchError, ValueError))
+
+    def spectrum(w):
+        raise ZeroDivisionError("the user divided by zero")
+
+    def load(path):  # a design whose bath has a Python spectrum, as a Python design file would
+        kwargs = {"spectrum": spectrum} if stage == "building" else {}
+        bath = engines.BosonicBath("hot", 1.0, 0.1, "sigma_x", **kwargs)
+        return analysis.design.Design(engine=engines.Engine(engines.Qubit(1.0), [bath]), source=str(path))
+
+    def steady_state(self, solver="auto", initial=None):  # the spectrum is evaluated while solving
+        return self.reservoirs[0].__class__("hot", 1.0, 0.1, "sigma_x", spectrum=spectrum).rate([1.0])
+
+    if stage == "solving":
+        monkeypatch.setattr(engines.Engine, "steady_state", steady_state)
+
+    import analysis.design
+
+    monkeypatch.setattr(analysis.design, "load_design", load)
+    code, out, err = _run(capsys, "run", tmp_path / "python_design.toml")
+    assert (code, out) == (2, "")
+    source = re.escape(f"{tmp_path / 'python_design.toml'}: ")  # in front when Design re-raised it
+    assert re.fullmatch(
+        rf"qhe: error in user code: ({source})?BosonicBath 'hot': the spectrum callable failed at "
+        r"w = [^\n]*: the user divided by zero \(ZeroDivisionError\)\n",
+        err,
+    ), err

@@ -10,6 +10,16 @@ nbar(omega, T) = 1/(exp(omega/T) - 1)):
   the excitation per cycle; hence eta = 1 - w_c/w_h and, for full thermalisation of a qubit,
   -W = (w_h - w_c)(tanh(w_c/2T_c) - tanh(w_h/2T_h))/2.  When w_c/w_h < T_c/T_h the signs flip: a
   refrigerator with COP = Q_c/W = w_c/(w_h - w_c) (Quan, Liu, Sun & Nori, PRE 76, 031105 (2007)).
+* Qubit Otto cycle at finite times (Rezek & Kosloff, NJP 8, 83 (2006); the derivation is also in
+  tests/cycles/test_otto.py): a flat bath of coupling kappa through sigma_x (|<0|sigma_x|1>| = 1)
+  moves the upper-level population p at rates kappa (1 + n) down and kappa n up, so
+  dp/dt = -Gamma (p - p_eq) with Gamma = kappa (1 + 2n) = kappa coth(w/2T) and
+  p_eq = 1/(1 + exp(w/T)); a stroke of length tau leaves x = exp(-Gamma tau) of the distance.  The
+  unitary strokes of a qubit with H = (w/2) sigma_z commute with themselves at every w, so they keep p
+  whatever their durations; the limit cycle p_2 = p_h + (p_1 - p_h) x_h, p_1 = p_c + (p_2 - p_c) x_c
+  moves p_2 - p_1 = (p_h - p_c)(1 - x_h)(1 - x_c)/(1 - x_h x_c) per cycle, with
+  -W = (w_h - w_c)(p_2 - p_1), Q_h = w_h (p_2 - p_1) and P = -W / (tau_h + tau_c + tau_compress +
+  tau_expand).
 * Oscillator Otto cycle at finite times (Rezek & Kosloff, NJP 8, 83 (2006), frictionless case): with a
   flat bath of coupling kappa through x = (a + a^dag)/sqrt(2), <n> relaxes as d<n>/dt = -gamma (<n> -
   nbar) with gamma = kappa |<0|x|1>|^2 = kappa/2, so a stroke of length tau leaves a fraction
@@ -31,9 +41,11 @@ import math
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import cycles
+import engines
 from analysis.design import CYCLES, STROKES, Design, design_from_dict, load_design
 from engines import WorkbenchError
 
@@ -108,7 +120,7 @@ def test_cycle_design_kind_and_reservoirs():
 
 def test_inf_is_the_toml_float():
     """``tau_hot = inf`` in TOML reaches the thermalisation strokes as math.inf."""
-    design, _ = _example("otto_qubit")
+    design, _ = _example("otto_refrigerator")
     hot = next(s for s in design.cycle.strokes if s.name == "hot")
     assert hot.duration == math.inf
 
@@ -197,13 +209,52 @@ def test_qubit_otto_efficiency_is_kieu(T_hot, T_cold, w_c, w_h):
     """
     data = _data("otto_qubit")
     data["reservoirs"][0]["T"], data["reservoirs"][1]["T"] = T_hot, T_cold
-    data["cycle"].update(low=w_c, high=w_h)
+    data["cycle"].update(low=w_c, high=w_h, tau_hot=math.inf, tau_cold=math.inf)  # full thermalisation
     r = design_from_dict(data).run()
     assert r.mode == "engine"
     assert r.efficiency == pytest.approx(1.0 - w_c / w_h, abs=TOL)
     work = (w_h - w_c) * (math.tanh(w_c / (2 * T_cold)) - math.tanh(w_h / (2 * T_hot))) / 2
     assert -r.work == pytest.approx(work, rel=TOL)
     assert r.efficiency < r.carnot_efficiency
+
+
+def _qubit_relaxation(kappa, w, T, tau):
+    """x = exp(-kappa coth(w/2T) tau): the fraction of its distance to p_eq a population keeps."""
+    return math.exp(-kappa / math.tanh(w / (2.0 * T)) * tau)
+
+
+def _p_upper(w, T):
+    return 1.0 / (1.0 + math.exp(w / T))
+
+
+def test_qubit_otto_example_power_is_the_finite_time_closed_form():
+    """otto_qubit.toml runs at finite times: P = -W/period > 0, with the closed form in the module doc.
+
+    Y. Rezek and R. Kosloff, New J. Phys. 8, 83 (2006); T. D. Kieu, Phys. Rev. Lett. 93, 140403 (2004).
+    The numbers its description quotes are these, to the digits quoted.
+    """
+    data = _data("otto_qubit")
+    c = data["cycle"]
+    hot, cold = (next(r for r in data["reservoirs"] if r["name"] == c[k]) for k in ("hot", "cold"))
+    w_c, w_h = c["low"], c["high"]
+    x_h = _qubit_relaxation(hot["coupling"], w_h, hot["T"], c["tau_hot"])
+    x_c = _qubit_relaxation(cold["coupling"], w_c, cold["T"], c["tau_cold"])
+    moved = (_p_upper(w_h, hot["T"]) - _p_upper(w_c, cold["T"])) * (1 - x_h) * (1 - x_c) / (1 - x_h * x_c)
+    period = c["tau_hot"] + c["tau_cold"] + c["tau_compress"] + c["tau_expand"]
+    power = (w_h - w_c) * moved / period
+
+    _, r = _example("otto_qubit")
+    assert math.isfinite(r.period) and r.power > 0  # the example shows a power, not 0
+    assert r.period == period
+    assert r.mode == "engine"
+    assert -r.work == pytest.approx((w_h - w_c) * moved, rel=TOL)
+    assert r.heat["hot"] == pytest.approx(w_h * moved, rel=TOL)
+    assert r.heat["cold"] == pytest.approx(-w_c * moved, rel=TOL)
+    assert r.power == pytest.approx(power, rel=TOL)
+    assert r.efficiency == pytest.approx(1.0 - w_c / w_h, abs=TOL)
+    text = " ".join(data["description"].split())
+    for quoted in (f"x_h = {x_h:.3f}", f"x_c = {x_c:.3f}", f"Q_h = {w_h * moved:.3g}", f"P = {power:.3g}"):
+        assert quoted in text, quoted
 
 
 def test_otto_refrigerator_cop():
@@ -357,25 +408,53 @@ BAD = [
     pytest.param(
         _OTTO,
         _otto(hot="warm"),
-        r"\[cycle\]: `hot` must name one of the design's reservoirs \('hot' or 'cold'\), got 'warm'",
+        r"\[cycle\] \(type 'otto'\): `hot` must be the name of one of the design's reservoirs "
+        r"\('hot' or 'cold'\), got 'warm'",
         id="unknown-reservoir",
     ),
     pytest.param(
-        _OTTO, _otto(hot=1), r"`hot` must name one of the design's reservoirs", id="reservoir-number"
+        _OTTO,
+        _otto(hot=1),
+        r"`hot` must be the name of one of the design's reservoirs",
+        id="reservoir-number",
     ),
     pytest.param(
-        _OTTO, _otto(control="frequency"), r"`control` must be one of 'omega', 'delta'", id="unknown-control"
+        _OTTO,
+        _otto(control="frequency"),
+        r"\[cycle\] \(type 'otto'\): Cycle stroke 'compress': `controls` must be controls of the medium: "
+        r"\['delta', 'omega'\], got \['frequency'\]",
+        id="unknown-control",
     ),
-    pytest.param(_OTTO, _otto(low="1.0"), r"`low` must be a real number, got '1.0'", id="low-string"),
-    pytest.param(_OTTO, _otto(tau_hot=-1.0), r"\[cycle\]: `tau_hot` must be >= 0", id="negative-tau"),
+    pytest.param(
+        _OTTO,
+        _otto(control=1),
+        r"`control` must be a string \(a control of the medium\)",
+        id="control-number",
+    ),
+    pytest.param(
+        _OTTO,
+        _otto(low="1.0"),
+        r"\[cycle\] \(type 'otto'\): `low` must be a number \(a TOML float or integer\), got '1.0'",
+        id="low-string",
+    ),
+    # a protocol hands its durations to the strokes it names after their roles (tau_hot -> 'hot')
+    pytest.param(
+        _OTTO,
+        _otto(tau_hot=-1.0),
+        r"\[cycle\] \(type 'otto'\): Thermalize 'hot': `duration` must be >= 0",
+        id="negative-tau",
+    ),
     pytest.param(
         _OTTO,
         _otto(tau_hot="inf"),
-        r"`tau_hot` must be a number, .* write inf without quotes",
+        r"`tau_hot` must be a number \(a TOML float or integer\), got 'inf'",
         id="inf-string",
     ),
     pytest.param(
-        _OTTO, _otto(tau_compress=math.inf), r"`tau_compress` must be a finite real", id="infinite-quench"
+        _OTTO,
+        _otto(tau_compress=math.inf),
+        r"Unitary 'compress': `duration` must be a finite real number, got inf",
+        id="infinite-quench",
     ),
     pytest.param(
         _OTTO, _otto(flavour="regional"), r"`flavour` must be one of 'global', 'local'", id="flavour"
@@ -400,13 +479,13 @@ BAD = [
     pytest.param(
         _STIRLING,
         _stroke(1, bath="col"),
-        r"cycle.strokes\[1\] \('cool'\): `bath` must name one of the design's reservoirs",
+        r"cycle.strokes\[1\] \('cool'\): `bath` must be the name of one of the design's reservoirs",
         id="unknown-bath",
     ),
     pytest.param(
         _STIRLING,
         _stroke(1, duration=-2.0),
-        r"cycle.strokes\[1\] \('cool'\): `duration` must be >= 0",
+        r"cycle.strokes\[1\] \('cool'\): Thermalize 'cool': `duration` must be >= 0",
         id="negative-duration",
     ),
     pytest.param(
@@ -425,7 +504,8 @@ BAD = [
     pytest.param(
         _STIRLING,
         _stroke(0, start={"omgea": 4.0}),
-        r"`start` sets 'omgea', which is not a control of the medium \(Qubit has omega, delta\)",
+        r"unknown key 'omgea' in cycle.strokes\[0\] \('hot isotherm'\) `start`; allowed keys \(controls "
+        r"of the medium\): omega, delta; did you mean 'omega'\?",
         id="unknown-control-in-stroke",
     ),
     pytest.param(
@@ -437,7 +517,7 @@ BAD = [
     pytest.param(
         _STIRLING,
         _stroke(1, controls={"omega": "two"}),
-        r"`controls.omega` must be a real number",
+        r"cycle.strokes\[1\] \('cool'\): Thermalize 'cool': `controls\['omega'\]` must be a real number",
         id="control-value",
     ),
     pytest.param(_STIRLING, _stroke(0, steps=6.5), r"`steps` must be an integer, got 6.5", id="steps-float"),
@@ -463,11 +543,14 @@ BAD = [
     pytest.param(
         _STIRLING,
         _stroke(3, name="cool"),
-        r"cycle.strokes\[3\] \('cool'\): the stroke name 'cool' is already used by cycle.strokes\[1\]",
+        r"\[cycle\]: Cycle: `strokes\[3\].name` must be a name no other stroke has .*, got 'cool'",
         id="duplicate-stroke-name",
     ),
     pytest.param(
-        _STIRLING, _top("cycle", {"strokes": []}), r"at least one \[\[cycle.strokes\]\]", id="no-strokes"
+        _STIRLING,
+        _top("cycle", {"strokes": []}),
+        r"\[cycle\]: Cycle: `strokes` must be at least one stroke",
+        id="no-strokes",
     ),
     pytest.param(
         _STIRLING,
@@ -486,7 +569,7 @@ BAD = [
         lambda d: d["cycle"]["strokes"].append(
             {"type": "unitary", "start": {"omega": 4.0}, "end": {"omega": 4.0}, "duration": math.inf}
         ),
-        r"cycle.strokes\[4\]: `duration` must be a finite real number, got inf",
+        r"cycle.strokes\[4\]: Unitary 'unitary': `duration` must be a finite real number, got inf",
         id="infinite-drive",
     ),
 ]
@@ -500,3 +583,120 @@ def test_bad_cycle_names_the_field(base, mutate, message):
         design_from_dict(data, source="bad.toml")
     assert str(info.value).startswith("bad.toml: ")
     assert "\n" not in str(info.value)
+
+
+# ------------------------------------------------------------------- one message style, options
+def _error(build) -> str:
+    """The message of the WorkbenchError `build()` raises (a constructor called directly)."""
+    with pytest.raises(WorkbenchError) as info:
+        build()
+    return str(info.value)
+
+
+def _bath(data, name):
+    table = next(r for r in data["reservoirs"] if r["name"] == name)
+    return engines.BosonicBath(**{k: v for k, v in table.items() if k != "type"})
+
+
+def _otto_call(**changes):
+    """cycles.otto called directly with otto_qubit's arguments and `changes`."""
+    c = {k: v for k, v in _OTTO["cycle"].items() if k not in ("type", "hot", "cold")}
+    return lambda: cycles.otto(
+        engines.Qubit(1.0), _bath(_OTTO, "hot"), _bath(_OTTO, "cold"), **{**c, **changes}
+    )
+
+
+@pytest.mark.parametrize(
+    ("base", "mutate", "where", "build"),
+    [
+        pytest.param(
+            _OTTO, _otto(tau_hot=-1.0), "[cycle] (type 'otto')", _otto_call(tau_hot=-1.0), id="otto-tau"
+        ),
+        pytest.param(
+            _OTTO,
+            _otto(flavour="regional"),
+            "[cycle] (type 'otto')",
+            _otto_call(flavour="regional"),
+            id="otto-flavour",
+        ),
+        pytest.param(
+            _OTTO,
+            _otto(control="frequency"),
+            "[cycle] (type 'otto')",
+            _otto_call(control="frequency"),
+            id="otto-control",
+        ),
+        pytest.param(
+            _STIRLING,
+            _stroke(1, duration=-2.0),
+            "cycle.strokes[1] ('cool')",
+            lambda: cycles.Thermalize(_bath(_STIRLING, "cold"), -2.0, {"omega": 2.0}, name="cool"),
+            id="thermalize-duration",
+        ),
+        pytest.param(
+            _STIRLING,
+            _stroke(0, steps=0),
+            "cycle.strokes[0] ('hot isotherm')",
+            lambda: cycles.Isotherm(
+                _bath(_STIRLING, "hot"), {"omega": 4.0}, {"omega": 2.0}, 1e4, 0, name="hot isotherm"
+            ),
+            id="isotherm-steps",
+        ),
+    ],
+)
+def test_constructor_errors_get_only_the_file_and_table_in_front(base, mutate, where, build):
+    """One message style: the loader reports the stroke's or protocol's own message, with the file and
+    the table in front (a named cycle's durations are checked by the strokes it names after their
+    roles: tau_hot by stroke 'hot')."""
+    data = copy.deepcopy(base)
+    mutate(data)
+    with pytest.raises(WorkbenchError) as info:
+        design_from_dict(data, source="x.toml")
+    assert str(info.value) == f"x.toml: {where}: {_error(build)}"
+
+
+def test_options_reach_a_named_cycle():
+    """``[options]`` reaches the protocol: a transverse field makes the unitary strokes time-ordered,
+    which converge in 64 Magnus steps or so but not within max_drive_steps = 2."""
+    data = _data("otto_qubit")
+    data["medium"]["delta"] = 0.5
+    assert design_from_dict(data).cycle.options == engines.Options()
+    data["options"] = {"max_drive_steps": 2}
+    with pytest.raises(
+        WorkbenchError,
+        match=r"^x.toml: \[cycle\] \(type 'otto'\): .*Unitary 'compress': `duration` must be a drive that "
+        r"converges within 2 Magnus steps",
+    ):
+        design_from_dict(data, source="x.toml")
+    data["options"] = {"drive_tol": 1e-11}
+    assert design_from_dict(data).options == engines.Options(drive_tol=1e-11)
+
+
+def test_options_reach_an_explicit_cycle():
+    """control_tol sets how closely strokes must join: a 1e-7 mismatch fails by default, passes at 1e-6."""
+    data = _data("stirling")
+    data["cycle"]["strokes"][0]["end"] = {"omega": 2.0 + 2e-7}
+    with pytest.raises(WorkbenchError, match=r"\[cycle\]: Cycle stroke 'cool': `start\['omega'\]` must be"):
+        design_from_dict(data)
+    data["options"] = {"control_tol": 1e-6}
+    design = design_from_dict(data)
+    assert design.cycle.options == engines.Options(control_tol=1e-6)
+
+
+def test_unknown_option_is_refused_with_the_allowed_names():
+    data = _data("otto_qubit")
+    data["options"] = {"drive_tl": 1e-11}
+    with pytest.raises(
+        WorkbenchError,
+        match=r"^x.toml: \[options\]: options: unknown option 'drive_tl' \(did you mean 'drive_tol'\?\); "
+        r"allowed: degeneracy_tol, ",
+    ):
+        design_from_dict(data, source="x.toml")
+
+
+def test_initial_state_is_refused_by_a_cycle_design():
+    design, _ = _example("otto_qubit")
+    with pytest.raises(
+        WorkbenchError, match=r"`initial` applies to continuous engines; .* has no initial state"
+    ):
+        design.run(initial=np.eye(2) / 2)

@@ -18,6 +18,7 @@ Reference systems, with the closed forms the tests check:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import inspect
 import math
 import tomllib
@@ -26,8 +27,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import analysis.design
 import engines
-from analysis.design import SITE_MEDIA, Design, design_from_dict, load_design
+from analysis.design import RESERVOIRS, SITE_MEDIA, Design, design_from_dict, load_design
 from engines import WorkbenchError
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -59,6 +61,25 @@ def test_site_media_schema_matches_the_constructors():
         params = list(inspect.signature(cls).parameters.values())
         assert tuple(p.name for p in params if p.default is inspect.Parameter.empty) == required, kind
         assert tuple(p.name for p in params if p.default is not inspect.Parameter.empty) == optional, kind
+
+
+@pytest.mark.parametrize("kind", list(RESERVOIRS))
+def test_reservoir_schema_matches_the_constructors(kind):
+    """The keys of a ``[[reservoirs]]`` table of `type` kind are exactly its constructor's arguments."""
+    cls, keys = RESERVOIRS[kind]
+    assert set(keys) == set(inspect.signature(cls).parameters)
+
+
+def test_options_table_in_the_docstring_lists_every_option():
+    """The schema documents each `engines.Options` field with its default (memory_limit: 80 % RAM)."""
+    doc = analysis.design.__doc__
+    table = doc[doc.index("option          default") :].split("\n=")[1].splitlines()[1:]
+    rows = dict(line.split()[:2] for line in table if line.strip())
+    fields = {f.name: f for f in dataclasses.fields(engines.Options)}
+    assert list(rows) == list(fields)
+    for option, default in rows.items():
+        if option != "memory_limit":
+            assert float(default) == getattr(engines.Options(), option), option
 
 
 def test_defaults_name_flavour_solver():
@@ -313,12 +334,15 @@ BAD = [
     ),
     pytest.param(
         _set("reservoirs.0.spectrum", "lorentzian"),
-        r"`spectrum` must be one of 'flat', 'ohmic', "
+        r"reservoirs\[0\] \('hot'\): BosonicBath 'hot': `spectrum` must be one of 'flat', 'ohmic', .*"
         r"got 'lorentzian'",
         id="unknown-spectrum",
     ),
     pytest.param(
-        _set("reservoirs.0.cutoff", 5.0), r"`cutoff` applies to spectrum = 'ohmic' only", id="cutoff-on-flat"
+        _set("reservoirs.0.cutoff", 5.0),
+        r"unknown key 'cutoff' in reservoirs\[0\] \('hot'\) \(type 'bosonic', spectrum 'flat'\); "
+        r"allowed keys: name, type, T, coupling, operator, site, spectrum, dephasing\.$",
+        id="cutoff-on-flat",
     ),
     pytest.param(
         _set("reservoirs.0.operator", "sigma_q"),
@@ -328,7 +352,7 @@ BAD = [
     ),
     pytest.param(
         _set("reservoirs.0.operator", 1),
-        r"`operator` must be a name of the medium's operators",
+        r"reservoirs\[0\] \('hot'\): `operator` must be a string naming an operator of the medium, got 1",
         id="operator-not-string",
     ),
     pytest.param(_set("reservoirs.0.site", 1), r"`site` must be 0 or None", id="site-out-of-range"),
@@ -339,13 +363,12 @@ BAD = [
     ),
     pytest.param(
         _set("engine.flavour", "regional"),
-        r"\[engine\]: `flavour` must be one of 'global', 'local', "
-        r"got 'regional'",
+        r"\[engine\]: Engine: `flavour` must be one of 'global', 'local', got 'regional'",
         id="unknown-flavour",
     ),
     pytest.param(
         _set("engine.bookkeeping", "bare"),
-        r"`bookkeeping` = 'bare' needs flavour = 'local'",
+        r"\[engine\]: Engine: `bookkeeping` must be 'full' \(or unset\) for the global flavour, got 'bare'",
         id="bare-bookkeeping-global",
     ),
     pytest.param(_set("engine.solver", "magic"), r"`solver` must be one of 'auto'", id="unknown-solver"),
@@ -367,7 +390,7 @@ BAD = [
     ),
     pytest.param(
         _set("drive", {"levels": [0, 5], "strength": 0.1}),
-        r"Drive: `levels` must be indices below",
+        r"\[drive\]: Drive: `levels` must be indices below the medium's dimension 2",
         id="drive-levels-out-of-range",
     ),
 ]
@@ -408,8 +431,8 @@ def _chain_hot(**changes):
     [
         pytest.param(
             _chain_hot(site=None),
-            r"reservoirs\[0\] \('hot'\): `site` is required for a medium "
-            r"with 2 sites",
+            r"reservoirs\[0\] \('hot'\): Composite: `site` must be an integer site index 0..1 "
+            r"\(this medium has 2 sites\), got None",
             id="site-missing-on-composite",
         ),
         pytest.param(
@@ -419,7 +442,7 @@ def _chain_hot(**changes):
         ),
         pytest.param(
             _chain_hot(spectrum="ohmic", dephasing=0.1),
-            r"`dephasing` applies to spectrum = 'flat'",
+            r"reservoirs\[0\] \('hot'\): BosonicBath 'hot': `dephasing` must be 0 for the ohmic spectrum",
             id="dephasing-on-ohmic",
         ),
         pytest.param(
@@ -429,8 +452,8 @@ def _chain_hot(**changes):
         ),
         pytest.param(
             _chain_coupling(factors=["sigma_plus", 0]),
-            r"`factors` must be an array of "
-            r"\[operator_name, site\] pairs",
+            r"\[medium\]: Composite: `couplings\[0\] factor` must be an \(operator_name, site\) pair, "
+            r"got 'sigma_plus'",
             id="coupling-factors-flat",
         ),
         pytest.param(
@@ -485,3 +508,125 @@ def test_solver_errors_name_the_design():
     data["drive"] = {"levels": [0, 1], "strength": 0.1}
     with pytest.raises(WorkbenchError, match=r"^q.toml: steady_state: `solver` 'pauli' needs an undriven"):
         design_from_dict(data, source="q.toml").steady_state("pauli")
+
+
+# ------------------------------------------------------------------- one message style, options
+def _error(build) -> str:
+    """The message of the WorkbenchError `build()` raises (a constructor called directly)."""
+    with pytest.raises(WorkbenchError) as info:
+        build()
+    return str(info.value)
+
+
+_HOT = dict(name="hot", T=2.0, coupling=0.01, operator="sigma_x")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "where", "build"),
+    [
+        pytest.param(
+            _set("reservoirs.0.T", -1.0),
+            "reservoirs[0] ('hot')",
+            lambda: engines.BosonicBath(**{**_HOT, "T": -1.0}),
+            id="bath-T",
+        ),
+        pytest.param(
+            _set("reservoirs.0.spectrum", "lorentzian"),
+            "reservoirs[0] ('hot')",
+            lambda: engines.BosonicBath(**_HOT, spectrum="lorentzian"),
+            id="bath-spectrum",
+        ),
+        pytest.param(
+            lambda d: d["reservoirs"][0].update(spectrum="ohmic", dephasing=0.1),
+            "reservoirs[0] ('hot')",
+            lambda: engines.BosonicBath(**_HOT, spectrum="ohmic", dephasing=0.1),
+            id="bath-dephasing-ohmic",
+        ),
+        pytest.param(
+            _set("reservoirs.0.operator", "sigma_q"),
+            "reservoirs[0] ('hot')",
+            lambda: engines.Qubit(1.0).local_operator("sigma_q", None),
+            id="operator-name",
+        ),
+        pytest.param(
+            _set("medium.omega", "one"), "[medium]", lambda: engines.Qubit(omega="one"), id="medium-omega"
+        ),
+        pytest.param(
+            _set("engine.flavour", "regional"),
+            "[engine]",
+            lambda: engines.Engine(engines.Qubit(1.0), [engines.BosonicBath(**_HOT)], "regional"),
+            id="engine-flavour",
+        ),
+        pytest.param(
+            _set("drive", {"levels": [0, 5], "strength": 0.1}),
+            "[drive]",
+            lambda: engines.Drive(levels=[0, 5], strength=0.1).rotating_hamiltonian(np.diag([0.5, -0.5])),
+            id="drive-levels",
+        ),
+        pytest.param(
+            _set("options", {"residual_tl": 1e-12}),
+            "[options]",
+            lambda: engines.Options.coerce({"residual_tl": 1e-12}),
+            id="options-name",
+        ),
+        pytest.param(
+            _set("options", {"residual_tol": -1.0}),
+            "[options]",
+            lambda: engines.Options(residual_tol=-1.0),
+            id="options-value",
+        ),
+    ],
+)
+def test_constructor_errors_get_only_the_file_and_table_in_front(mutate, where, build):
+    """One message style: what the loader reports is the constructor's own message, prefixed with the
+    file and the table (no second copy of the check in the loader, in words of its own)."""
+    data = copy.deepcopy(_QUBIT)
+    mutate(data)
+    with pytest.raises(WorkbenchError) as info:
+        design_from_dict(data, source="x.toml")
+    assert str(info.value) == f"x.toml: {where}: {_error(build)}"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "suggestion"),
+    [
+        pytest.param(_set("reservoir", []), "reservoirs", id="top-level"),
+        pytest.param(_set("medium.omgea", 1.0), "omega", id="medium"),
+        pytest.param(_set("reservoirs.1.couplng", 0.1), "coupling", id="reservoir"),
+        pytest.param(_set("engine.solvr", "dense"), "solver", id="engine"),
+        pytest.param(_set("drive", {"levels": [0, 1], "strenght": 0.1}), "strength", id="drive"),
+    ],
+)
+def test_unknown_key_suggests_the_closest_allowed_key(mutate, suggestion):
+    data = copy.deepcopy(_QUBIT)
+    mutate(data)
+    with pytest.raises(WorkbenchError, match=rf"; allowed keys: .*; did you mean {suggestion!r}\?$"):
+        design_from_dict(data, source="x.toml")
+
+
+def test_unknown_key_far_from_every_allowed_key_gets_no_suggestion():
+    data = copy.deepcopy(_QUBIT)
+    data["reservoirs"][0]["temperature"] = 2.0
+    with pytest.raises(WorkbenchError, match=r"allowed keys: name, type, T, .*, dephasing\.$"):
+        design_from_dict(data, source="x.toml")
+
+
+def test_options_reach_the_engine_and_its_solver():
+    """``[options]`` becomes the engine's `engines.Options`: dense_max_dim = 2 sends the driven maser
+    (d = 3, not secular) from the dense solve to the iterative one, with the same NESS."""
+    data = _example("maser.toml")
+    dense = design_from_dict(data).steady_state()
+    data["options"] = {"dense_max_dim": 2, "residual_tol": 1e-10}
+    design = design_from_dict(data)
+    assert design.options == engines.Options(dense_max_dim=2, residual_tol=1e-10)
+    assert design.engine.options is design.options
+    iterative = design.steady_state()
+    assert (dense.solver, iterative.solver) == ("dense", "iterative")
+    assert iterative.power == pytest.approx(dense.power, rel=1e-8)
+
+
+def test_options_must_be_a_table():
+    data = copy.deepcopy(_QUBIT)
+    data["options"] = 1e-9
+    with pytest.raises(WorkbenchError, match=r"^x.toml: \[options\] must be a table, got float"):
+        design_from_dict(data, source="x.toml")
