@@ -18,6 +18,28 @@
     * a path to a ``.npy`` file (`numpy.save`) holding a (d, d) density matrix, checked to be
       Hermitian, of unit trace and positive within ``Options.state_tol``.
 
+``qhe run DESIGN.toml --set NAME=VALUE`` solves the design with a parameter changed (dotted names
+of `analysis.parameters`, e.g. ``reservoirs.hot.T=5``); ``--set`` repeats and works for every command
+that reads a design.
+
+``qhe sweep DESIGN.toml [--grid NAME=start:stop:num | --grid NAME=v1,v2,... | --points FILE.csv]
+[--workers N | --scheduler ADDR] [--out DIR|FILE.parquet|FILE.csv] [--quiet] [--json]``
+    Solve the design over a grid (the design's ``[sweep]`` table when no grid is given) and write
+    the table (`analysis.sweep`): chunked into DIR with a manifest, so an interrupted sweep re-run
+    with the same ``--out`` computes only what is missing.
+
+``qhe table DIR|FILE [--emp | --pareto [--refrigerator] | --boundaries NAME |
+--low-dissipation --tau-hot NAME --tau-cold NAME] [--json]``
+    Tables from a sweep (`analysis.tables`); by default the efficiency-power table of its engines.
+
+``qhe compare A.toml B.toml ... [--grid ...] [--plot FILE] [--json]``
+    Designs side by side (`analysis.compare`); with ``--grid``, each design is swept and
+    ``--plot`` draws their efficiency-power curves on one figure.
+
+``qhe plot DIR|FILE [--x NAME --y NAME [--color NAME]] -o FILE``
+    A figure of a sweep table (`analysis.plots`): two columns (a heat map for two swept parameters
+    with ``--color``), or the efficiency-power plot when no columns are given.
+
 Errors in the input (`engines.WorkbenchError`, unreadable files) print one line,
 ``qhe: error: <message>``, to stderr and exit with status 2; an exception raised inside user code
 (`engines.UserCodeError`: a spectrum or a Hamiltonian supplied as a callable) prints
@@ -110,8 +132,12 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Quantum heat engine workbench: run machine designs written as TOML files.",
+        description="Quantum heat engine workbench: run, sweep, tabulate, compare and plot machine "
+        "designs written as TOML files.",
+        epilog="Examples: qhe run examples/maser.toml | qhe sweep examples/maser.toml --grid "
+        "reservoirs.hot.T=2:20:10 --out maser-sweep | qhe table maser-sweep --emp",
     )
+    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     run = sub.add_parser(
         "run",
@@ -122,7 +148,9 @@ def _parser() -> argparse.ArgumentParser:
         "flows from the reservoir into the medium); for a cycle also the work per cycle (W > 0: done on "
         "the medium) and a table of the strokes.",
     )
+    run.epilog = "Example: qhe run examples/maser.toml --set reservoirs.hot.T=20 --json"
     run.add_argument("design", metavar="DESIGN.toml", help="design file (see examples/)")
+    _add_set(run)
     run.add_argument("--json", action="store_true", help="print the result as JSON instead of a report")
     run.add_argument(
         "--solver",
@@ -137,7 +165,141 @@ def _parser() -> argparse.ArgumentParser:
         "(continuous machines only)",
     )
     run.set_defaults(func=_run)
+
+    sweep = sub.add_parser(
+        "sweep",
+        help="solve a design over a grid of parameter values and write the table",
+        description="Solve a design at every point of a grid and write one table row per design: the "
+        "swept parameters, mode, power, efficiency, eta/eta_C, COP, heat (and particle) currents, entropy "
+        "production, solver and residual. The fastest correct path is chosen and reported (batched kernel, "
+        "cycle duration sweep or one solve per point); failing points get a row with the error.",
+        epilog="Example: qhe sweep examples/otto_qubit.toml --grid cycle.tau_hot=0.5:20:40:log "
+        "--grid cycle.tau_cold=0.5:20:40:log --out otto.parquet",
+    )
+    sweep.add_argument("design", metavar="DESIGN.toml", help="design file")
+    sweep.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="NAME=SPEC",
+        help="an axis: NAME=start:stop:num (':log' for geometric spacing) or NAME=v1,v2,...; axes combine "
+        "as a Cartesian product (default: the design's [sweep] table)",
+    )
+    sweep.add_argument("--points", metavar="FILE.csv", help="points from a CSV file (a column per parameter)")
+    sweep.add_argument(
+        "--out",
+        metavar="PATH",
+        help="a directory (chunks, manifest, table.parquet) or a "
+        ".parquet/.csv file (chunks beside it in PATH.parts)",
+    )
+    sweep.add_argument("--workers", type=int, metavar="N", help="start a local Dask cluster of N processes")
+    sweep.add_argument("--scheduler", metavar="ADDR", help="use an existing Dask scheduler (tcp://HOST:PORT)")
+    sweep.add_argument("--chunk-size", type=int, metavar="N", help="points per chunk")
+    sweep.add_argument("--path", choices=("batch", "cycle-sweep", "per-point"), help="force a solver path")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.add_argument("--json", action="store_true", help="print the sweep as JSON (every row)")
+    _add_set(sweep)
+    sweep.set_defaults(func=_sweep)
+
+    table = sub.add_parser(
+        "table",
+        help="efficiency-power table, efficiency at maximum power, Pareto front, mode boundaries, low "
+        "dissipation fit",
+        description="Tables from a sweep (a sweep directory or a .parquet/.csv table).",
+        epilog="Example: qhe table otto.parquet --emp",
+    )
+    table.add_argument("table", metavar="DIR|FILE", help="the sweep")
+    what = table.add_mutually_exclusive_group()
+    what.add_argument(
+        "--emp", action="store_true", help="efficiency at maximum power, Carnot, Curzon-Ahlborn"
+    )
+    what.add_argument("--pareto", action="store_true", help="Pareto front of power and efficiency")
+    what.add_argument("--boundaries", metavar="NAME", help="where the mode changes along a swept parameter")
+    what.add_argument(
+        "--low-dissipation", action="store_true", help="fit Q = T (dS - Sigma/tau) to the isotherms"
+    )
+    table.add_argument("--refrigerator", action="store_true", help="with --pareto: cooling power against COP")
+    table.add_argument(
+        "--tau-hot", metavar="NAME", help="with --low-dissipation: the hot isotherm's duration"
+    )
+    table.add_argument(
+        "--tau-cold", metavar="NAME", help="with --low-dissipation: the cold isotherm's duration"
+    )
+    table.add_argument("--json", action="store_true", help="print JSON")
+    table.set_defaults(func=_table_command)
+
+    compare = sub.add_parser(
+        "compare",
+        help="designs side by side on the same reservoirs",
+        description="Solve several designs and line up mode, power, efficiency, eta/eta_C, COP, entropy "
+        "production, heat per reservoir and each reservoir's relaxation rate; warns when the reservoirs "
+        "differ. With --grid each design is swept and --plot draws their efficiency-power curves.",
+        epilog="Example: qhe compare examples/otto_qubit.toml examples/carnot_qubit.toml",
+    )
+    compare.add_argument("designs", nargs="+", metavar="DESIGN.toml", help="two or more design files")
+    compare.add_argument("--grid", action="append", default=[], metavar="NAME=SPEC", help="sweep each design")
+    compare.add_argument("--plot", metavar="FILE", help="figure of the comparison (.png, .svg, .pdf)")
+    compare.add_argument("--json", action="store_true", help="print JSON")
+    _add_set(compare)
+    compare.set_defaults(func=_compare)
+
+    plot = sub.add_parser(
+        "plot",
+        help="a figure of a sweep table",
+        description="Plot two columns of a sweep table, a heat map of a third over two swept parameters "
+        "(--color), or, without --x/--y, efficiency against power with the Pareto front.",
+        epilog="Example: qhe plot otto.parquet --x cycle.tau_hot --y cycle.tau_cold --color power "
+        "-o power.png",
+    )
+    plot.add_argument("table", metavar="DIR|FILE", help="the sweep")
+    plot.add_argument("--x", metavar="NAME", help="column on the x axis")
+    plot.add_argument("--y", metavar="NAME", help="column on the y axis")
+    plot.add_argument("--color", metavar="NAME", help="column coding the colour")
+    plot.add_argument("-o", "--output", required=True, metavar="FILE", help="figure file (.png, .svg, .pdf)")
+    plot.set_defaults(func=_plot)
     return parser
+
+
+def _add_set(parser) -> None:
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change a parameter of the design by its dotted name (e.g. reservoirs.hot.T=5); repeatable",
+    )
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("qhe-workbench")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+def _design(path: str, sets):
+    """The design file at `path` with the ``--set NAME=VALUE`` changes applied."""
+    from analysis.design import design_from_dict, read_design
+
+    data = read_design(path)
+    if not sets:
+        return design_from_dict(data, source=path), data
+    from analysis.parameters import with_values
+    from engines.checks import WorkbenchError
+
+    values = {}
+    for item in sets:
+        name, sep, value = item.partition("=")
+        try:
+            values[name.strip()] = float(value)
+        except ValueError:
+            raise WorkbenchError(f"--set: {item!r} must be NAME=VALUE with a number VALUE.") from None
+        if not sep:
+            raise WorkbenchError(f"--set: {item!r} must be NAME=VALUE.")
+    data = with_values(data, values, source=path)
+    return design_from_dict(data, source=path), data
 
 
 def _one_line(error: BaseException) -> str:
@@ -164,12 +326,11 @@ def _user_code_message(error: BaseException, wrappers: tuple) -> str:
 
 
 def _run(args) -> int:
-    from analysis.design import load_design
     from engines.checks import WorkbenchError, choice
     from engines.steady import SOLVERS
 
     solver = None if args.solver is None else choice(PROG + " run", "--solver", args.solver, SOLVERS)
-    design = load_design(args.design)
+    design, _ = _design(args.design, args.set)
     if design.kind == "cycle":
         for option, value in (("--solver", args.solver), ("--initial", args.initial)):
             if value is not None:
@@ -188,6 +349,196 @@ def _run(args) -> int:
         print(json.dumps(to_json(design, result, args.initial), indent=2))
     else:
         print(report(design, result, initial=args.initial))
+    return 0
+
+
+# ------------------------------------------------------------------------- sweep, table, compare, plot
+#: Columns a sweep summary prints (those present), after the swept parameters.
+SUMMARY_COLUMNS = (
+    "mode",
+    "power",
+    "efficiency",
+    "cop",
+    "eta_over_carnot",
+    "entropy_production_rate",
+    "error",
+)
+
+
+def _frame_text(frame, max_rows: int = 20) -> str:
+    import pandas as pd
+
+    with pd.option_context(
+        "display.max_columns", 30, "display.width", 160, "display.float_format", "{:.6g}".format
+    ):
+        return frame.to_string(max_rows=max_rows, index=False)
+
+
+def _dumps(payload) -> str:
+    return json.dumps(payload, indent=2, default=lambda v: v if not hasattr(v, "item") else v.item())
+
+
+def _sweep(args) -> int:
+    from analysis.sweep import Grid, run_sweep, write_table
+    from engines.checks import WorkbenchError
+
+    design, data = _design(args.design, args.set)
+    if args.points and args.grid:
+        raise WorkbenchError(f"{PROG} sweep: give --grid or --points, not both.")
+    if args.points:
+        grid = Grid.from_csv(args.points)
+    elif args.grid:
+        grid = Grid.parse(args.grid)
+    elif "sweep" in data:
+        grid = Grid.from_table(data["sweep"], source=args.design)
+    else:
+        raise WorkbenchError(
+            f"{PROG} sweep: {args.design} has no [sweep] table; give --grid NAME=start:stop:num (names: "
+            f"`qhe sweep {args.design} --grid` with a wrong name lists them) or --points FILE.csv."
+        )
+    directory = final = None
+    if args.out:
+        out = Path(args.out)
+        if out.suffix in (".parquet", ".csv"):
+            directory, final = Path(f"{out}.parts"), out
+        else:
+            directory, final = out, out / "table.parquet"
+    result = run_sweep(
+        data,
+        grid,
+        source=args.design,
+        directory=directory,
+        chunk_size=args.chunk_size,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        progress=False if args.quiet else None,
+        path=args.path,
+    )
+    table = result.to_frame()
+    if final is not None:
+        write_table(table, final)
+    if args.json:
+        print(
+            _dumps(
+                {
+                    "design": design.name,
+                    "source": design.source,
+                    "table": str(final) if final else None,
+                    **result.to_dict(),
+                }
+            )
+        )
+        return 0
+    print(f"{design.name} ({design.source}): {result.n_points} designs, {result.n_failed} failed")
+    print(f"  path {result.path} ({result.reason})")
+    if final is not None:
+        print(f"  table {final}" + (f" (chunks in {directory})" if directory != final.parent else ""))
+    shown = [*result.names, *(c for c in SUMMARY_COLUMNS if c in table.columns and table[c].notna().any())]
+    print(_frame_text(table[shown]))
+    return 0
+
+
+def _table_command(args) -> int:
+    from analysis import tables
+    from analysis.sweep import read_table
+    from engines.checks import WorkbenchError
+
+    frame = read_table(args.table)
+    if args.emp:
+        result = tables.efficiency_at_max_power(frame)
+        if args.json:
+            print(_dumps(result.to_dict()))
+        else:
+            rows = [(k, f"{v:.6g}") for k, v in result.parameters.items()]
+            rows += [
+                ("power", f"{result.power:.6g}"),
+                ("efficiency at maximum power", f"{result.efficiency:.6g}"),
+                ("Curzon-Ahlborn 1 - sqrt(T_c/T_h)", f"{result.curzon_ahlborn:.6g}"),
+                ("Carnot 1 - T_c/T_h", f"{result.carnot:.6g}"),
+            ]
+            if result.on_edge:
+                rows.append(("on the edge of the range of", ", ".join(result.on_edge)))
+            width = max(len(k) for k, _ in rows)
+            print("\n".join(f"  {k:<{width}}  {v}" for k, v in rows))
+        return 0
+    if args.low_dissipation:
+        if not (args.tau_hot and args.tau_cold):
+            raise WorkbenchError(f"{PROG} table: --low-dissipation needs --tau-hot NAME and --tau-cold NAME.")
+        fit = tables.low_dissipation_fit(frame, tau_hot=args.tau_hot, tau_cold=args.tau_cold)
+        if args.json:
+            print(_dumps(fit.to_dict()))
+        else:
+            lo, hi = fit.bounds
+            rows = [
+                ("Delta S (hot, cold isotherm)", f"{fit.delta_s_hot:.6g}, {fit.delta_s_cold:.6g}"),
+                ("Sigma_h, Sigma_c", f"{fit.sigma_hot:.6g}, {fit.sigma_cold:.6g}"),
+                (
+                    "predicted eta*",
+                    f"{fit.predicted:.6g}" + (" (tau_h = tau_c)" if fit.equal_durations else ""),
+                ),
+                (
+                    "measured efficiency at maximum power",
+                    "-" if fit.measured is None else f"{fit.measured:.6g}",
+                ),
+                ("bounds eta_C/2, eta_C/(2 - eta_C)", f"{lo:.6g}, {hi:.6g}"),
+                ("rms misfit of the heats (relative)", f"{fit.rms_residual:.2g}"),
+            ]
+            width = max(len(k) for k, _ in rows)
+            print("\n".join(f"  {k:<{width}}  {v}" for k, v in rows))
+        return 0
+    if args.pareto:
+        out = tables.pareto_front(frame, "refrigerator" if args.refrigerator else "engine")
+    elif args.boundaries:
+        out = tables.mode_boundaries(frame, args.boundaries)
+    else:
+        out = tables.efficiency_power(frame)
+    if args.json:
+        print(_dumps(out.to_dict("records")))
+    else:
+        print(_frame_text(out, max_rows=60))
+    return 0
+
+
+def _compare(args) -> int:
+    from analysis import plots
+    from analysis.compare import compare
+    from analysis.sweep import Grid, run_sweep
+
+    loaded = [_design(p, args.set) for p in args.designs]
+    comparison = compare([d for d, _ in loaded])
+    curves = {}
+    if args.grid:
+        grid = Grid.parse(args.grid)
+        curves = {
+            d.name: run_sweep(data, grid, source=d.source, progress=False).to_frame() for d, data in loaded
+        }
+    if args.plot:
+        fig = plots.efficiency_power(curves) if curves else plots.comparison(comparison)
+        plots.save(fig, args.plot)
+    if args.json:
+        payload = comparison.to_dict()
+        if curves:
+            payload["sweeps"] = {k: v.to_dict("records") for k, v in curves.items()}
+        print(_dumps(payload))
+        return 0
+    table = comparison.to_frame()
+    print(_frame_text(table.T.reset_index(names="design"), max_rows=80))
+    if args.plot:
+        print(f"  figure {args.plot}")
+    return 0
+
+
+def _plot(args) -> int:
+    from analysis import plots
+    from analysis.sweep import read_table
+    from engines.checks import WorkbenchError
+
+    frame = read_table(args.table)
+    if (args.x is None) != (args.y is None):
+        raise WorkbenchError(f"{PROG} plot: give both --x and --y, or neither (the efficiency-power plot).")
+    fig = plots.efficiency_power(frame) if args.x is None else plots.column(frame, args.x, args.y, args.color)
+    plots.save(fig, args.output)
+    print(f"  figure {args.output}")
     return 0
 
 

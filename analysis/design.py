@@ -151,6 +151,16 @@ memory_limit    80 % RAM  bytes one build or solve may use (refused beforehand)
 blas_threads    1         BLAS threads inside the iterative steady-state solver
 =============== ========= ==================================================================
 
+``[sweep]`` (optional): the grid ``qhe sweep`` solves when no ``--grid`` is given, one entry per
+parameter by its dotted name (`analysis.parameters`), an array of values or an evenly spaced range;
+the axes combine as a Cartesian product::
+
+    [sweep]
+    "reservoirs.hot.T" = [2.0, 5.0, 10.0, 20.0]
+    "drive.strength" = { start = 0.01, stop = 0.1, num = 10 }      # scale = "log" for geometric
+
+Loading a design ignores this table; ``qhe sweep`` reads it (`analysis.sweep.Grid.from_table`).
+
 Units hbar = k_B = 1.  Sign conventions are those of `engines` and `cycles`: heat J_a (Q_a per
 cycle) > 0 flows from reservoir a into the medium; output power P = sum_a J_a > 0 for an engine; for
 a cycle W > 0 is work done on the medium per cycle and P = -W / period.
@@ -177,9 +187,9 @@ import engines
 from engines.checks import UserCodeError, WorkbenchError, choice, fail, name
 from engines.steady import SOLVERS
 
-__all__ = ["Design", "design_from_dict", "load_design"]
+__all__ = ["Design", "design_from_dict", "load_design", "read_design"]
 
-_TOP_KEYS = ("name", "description", "medium", "engine", "reservoirs", "drive", "cycle", "options")
+_TOP_KEYS = ("name", "description", "medium", "engine", "reservoirs", "drive", "cycle", "options", "sweep")
 _ENGINE_KEYS = ("flavour", "bookkeeping", "solver")
 _DRIVE_REQUIRED, _DRIVE_OPTIONAL = ("levels", "strength"), ("detuning",)
 #: The errors the constructors raise on bad input, under the hierarchy of today (UserCodeError a
@@ -474,10 +484,21 @@ def load_design(path) -> Design:
     >>> otto.kind, otto.run().efficiency                    # doctest: +SKIP
     ('cycle', 0.5)
     """
+    return design_from_dict(read_design(path), source=str(path))
+
+
+def read_design(path) -> dict:
+    """The parsed TOML of a design file (not yet checked against the schema).
+
+    Raises
+    ------
+    WorkbenchError
+        If the file is missing or unreadable or is not valid TOML (with tomllib's line and column).
+    """
     path = Path(path)
     try:
         with path.open("rb") as f:
-            data = tomllib.load(f)
+            return tomllib.load(f)
     except FileNotFoundError:
         raise WorkbenchError(f"{path}: no such design file.") from None
     except IsADirectoryError:
@@ -488,7 +509,6 @@ def load_design(path) -> Design:
         raise WorkbenchError(f"{path}: not valid TOML: {e}.") from e
     except UnicodeDecodeError as e:
         raise WorkbenchError(f"{path}: not valid TOML: the file is not UTF-8 text ({e.reason}).") from e
-    return design_from_dict(data, source=str(path))
 
 
 def design_from_dict(data: Mapping, source: str = "<dict>") -> Design:

@@ -17,6 +17,7 @@ from engines.checks import WorkbenchError
 
 __all__ = [
     "column",
+    "comparison",
     "currents",
     "cycle_diagrams",
     "efficiency_power",
@@ -180,6 +181,21 @@ def column(table, x: str, y: str, color: str | None = None, ax=None):
         ax.plot(table[x].to_numpy()[order], table[y].to_numpy()[order], marker=".")
     ax.set_xlabel(label(x))
     ax.set_ylabel(label(y))
+    return fig
+
+
+def comparison(comparison, ax=None):
+    """Designs side by side (`analysis.compare.Comparison`): power, efficiency and eta/eta_C as bars."""
+    if ax is not None:
+        raise WorkbenchError("comparison draws three panels: call it without `ax`.")
+    fig, axes = _axes(None, ncols=3)
+    table = comparison.to_frame()
+    names = list(table.index)
+    for panel, name in zip(axes, ("power", "efficiency", "eta_over_carnot")):
+        values = table[name].to_numpy(float) if name in table.columns else np.full(len(names), np.nan)
+        panel.bar(range(len(names)), np.nan_to_num(values), color=[f"C{i}" for i in range(len(names))])
+        panel.set_xticks(range(len(names)), names, rotation=20, ha="right", fontsize="small")
+        panel.set_ylabel(LABELS[name])
     return fig
 
 

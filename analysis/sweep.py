@@ -43,7 +43,7 @@ import numpy as np
 from analysis.parameters import STROKE_DURATIONS, resolve, stroke_name, with_values
 from engines.checks import UserCodeError, WorkbenchError
 
-__all__ = ["PATHS", "Grid", "SweepResult", "plan", "run_sweep"]
+__all__ = ["PATHS", "Grid", "SweepResult", "plan", "read_table", "run_sweep", "write_table"]
 
 PATHS = ("batch", "cycle-sweep", "per-point")
 #: Points per chunk, by path (per-point chunks are small so that progress and resumption are fine).
@@ -677,3 +677,56 @@ def _progress(total: int, show: bool, initial: int = 0):
 class _Silent:
     def update(self, n):
         pass
+
+
+# ---------------------------------------------------------------------------------------------
+# tables on disk
+
+
+TABLE_SUFFIXES = (".parquet", ".csv")
+
+
+def write_table(frame, path) -> Path:
+    """Write a sweep table to `path` (``.parquet`` or ``.csv`` by suffix), atomically."""
+    path = Path(path)
+    if path.suffix not in TABLE_SUFFIXES:
+        raise WorkbenchError(f"{path}: a table file must end in .parquet or .csv.")
+    if path.suffix == ".parquet":
+        write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
+    else:
+        write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False))
+    return path
+
+
+def read_table(path):
+    """A sweep table from a ``.parquet`` or ``.csv`` file, or from a sweep directory (its chunks in order).
+
+    Raises
+    ------
+    WorkbenchError
+        If the path is missing, is a directory without a sweep manifest, or misses chunks (the
+        sweep was interrupted: re-run it with the same output to finish it).
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if path.is_dir():
+        file = path / MANIFEST
+        if not file.exists():
+            raise WorkbenchError(f"{path}: not a sweep directory (no {MANIFEST}).")
+        manifest = json.loads(file.read_text())
+        parts = [_part(path, i) for i in range(manifest["n_chunks"])]
+        missing = [p.name for p in parts if not p.exists()]
+        if missing:
+            raise WorkbenchError(
+                f"{path}: the sweep is unfinished ({len(missing)} of {len(parts)} chunks missing, first "
+                f"{missing[0]}); re-run `qhe sweep` with the same --out to finish it."
+            )
+        return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    if not path.exists():
+        raise WorkbenchError(f"{path}: no such table or sweep directory.")
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    if path.suffix == ".csv":
+        return pd.read_csv(path)
+    raise WorkbenchError(f"{path}: a table must be a .parquet or .csv file or a sweep directory.")
