@@ -505,10 +505,11 @@ def test_error_in_user_code_is_reported_as_such(capsys, monkeypatch, tmp_path, h
     def spectrum(w):
         raise ZeroDivisionError("the user divided by zero")
 
-    def load(path):  # a design whose bath has a Python spectrum, as a Python design file would
+    def load(path, sets):  # a design whose bath has a Python spectrum, as a Python design file would
         kwargs = {"spectrum": spectrum} if stage == "building" else {}
         bath = engines.BosonicBath("hot", 1.0, 0.1, "sigma_x", **kwargs)
-        return analysis.design.Design(engine=engines.Engine(engines.Qubit(1.0), [bath]), source=str(path))
+        design = analysis.design.Design(engine=engines.Engine(engines.Qubit(1.0), [bath]), source=str(path))
+        return design, {}
 
     def steady_state(self, solver="auto", initial=None):  # the spectrum is evaluated while solving
         return self.reservoirs[0].__class__("hot", 1.0, 0.1, "sigma_x", spectrum=spectrum).rate([1.0])
@@ -516,9 +517,10 @@ def test_error_in_user_code_is_reported_as_such(capsys, monkeypatch, tmp_path, h
     if stage == "solving":
         monkeypatch.setattr(engines.Engine, "steady_state", steady_state)
 
+    import analysis.cli
     import analysis.design
 
-    monkeypatch.setattr(analysis.design, "load_design", load)
+    monkeypatch.setattr(analysis.cli, "_design", load)
     code, out, err = _run(capsys, "run", tmp_path / "python_design.toml")
     assert (code, out) == (2, "")
     source = re.escape(f"{tmp_path / 'python_design.toml'}: ")  # in front when Design re-raised it
