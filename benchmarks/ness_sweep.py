@@ -369,6 +369,7 @@ def results_table(args, ours: dict, runs: list[dict], sample: int, n: int) -> Ta
             ("qutip_designs_per_s", "QuTiP [designs/s]"),
             ("qutip_sample", "QuTiP sample"),
             ("numba_first_call_s", "numba first call"),
+            ("target_met", f"ratio >= {TARGET_RATIO:g}"),
         ),
         caveats=(
             "QuTiP 5.3's default steadystate (method='direct') spends about 20 ms per call rebuilding its "
