@@ -380,13 +380,23 @@ def performance_section(results: dict[str, dict]) -> str:
             f"- `{name}.py`: {st['date_utc'][:10]}, {_commit(st['git'])}, {st['machine']['cpus']} CPUs, "
             f"load average {_load(st)}, BLAS {st['threads'].get('setting', 'library default')}."
         )
+    busy = []
+    for name, data in results.items():
+        load = data["stamp"]["load_average"]
+        if max(load["before"][0], load["after"][0]) >= data["stamp"]["machine"]["cpus"]:
+            busy.append(name)
+    if busy:
+        lines.append(
+            f"- {', '.join(f'`{n}.py`' for n in busy)} ran with a load average at or above the CPU "
+            "count: other processes held the cores, both sides were slowed, and not by the same "
+            "factor. Such numbers are provisional; re-take them on a quiet machine."
+        )
     lines.append(
-        "- The machine may be shared: single timings move by up to 2x between runs, so compare the "
-        "ratios (both sides measured in the same run) and check the load averages above."
+        "- Single timings move by up to 2x between runs on a shared machine: compare the ratios (both "
+        "sides measured in the same run) and check the load averages above."
     )
-    for data in results.values():
-        for t in data["tables"]:
-            lines += [f"- {c}" for c in t["caveats"]]
+    caveats = [c for data in results.values() for t in data["tables"] for c in t["caveats"]]
+    lines += [f"- {c}" for c in dict.fromkeys(caveats)]
     lines.append(PERF_END)
     return "\n".join(lines)
 
