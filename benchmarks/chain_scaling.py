@@ -23,6 +23,13 @@ address-space cap; once it times out or runs out of memory, larger N are not tri
 currents must agree (max |J_ours - J_QuTiP| / max |J| <= 1e-6) wherever both finished, or the
 program exits with 1.
 
+BLAS threads: by default nothing is set, so each library, and our solvers through
+``Options.blas_threads``, choose their own.  The setting and the BLAS thread pools of the measuring
+interpreters (threadpoolctl, outside the timed call) are printed in the header and the tables and
+stamped in the results file.  ``--blas-threads N`` sets ``OPENBLAS_NUM_THREADS``,
+``OMP_NUM_THREADS`` and ``MKL_NUM_THREADS`` in the measuring interpreters, to compare against the
+default.
+
 Run ``python benchmarks/chain_scaling.py --help`` for the options; this is a program that prints a
 table, never a test (docs/architecture.md item 14).
 """
@@ -43,7 +50,19 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from _common import format_bytes, numba_cache_state, print_table
+from _common import (
+    THREAD_VARIABLES,
+    Recorder,
+    Row,
+    Table,
+    add_results_argument,
+    blas_threads,
+    format_bytes,
+    library_blas_policy,
+    numba_cache_state,
+    print_table,
+    thread_settings,
+)
 
 from engines import _kernels
 
@@ -67,8 +86,6 @@ TARGET_LOCAL = (10, 300.0)  # N, seconds
 QUTIP_SETUP_TIMEOUT = 1800.0
 #: A measurement whose first run took longer than this is not repeated.
 REPEAT_MAX_SECONDS = 60.0
-#: Environment variables that set the BLAS/OpenMP thread count of the measuring interpreters.
-THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 # ---------------------------------------------------------------------------------------------- model
@@ -176,6 +193,7 @@ def _ours_child(conn, n: int, flavour: str, export: str | None) -> None:
             "residual": ness.residual,
             "heat": [ness.heat_currents[name] for name, _, _ in BATHS],
             "threads": numba.get_num_threads(),
+            "blas": blas_threads()["summary"],  # after the timed call: loading threadpoolctl is not timed
         }
         if export:
             # After the measurement: the export's own memory is not in `rss`.
@@ -214,6 +232,7 @@ def _baseline_child(conn, kind: str, cap: int) -> None:
                     "numba": numba.__version__,
                     "threads": numba.get_num_threads(),
                     "cache": numba_cache_state(_kernels.sector_superoperator),
+                    "thread_settings": thread_settings(library=library_blas_policy()),
                 }
             )
         else:
@@ -354,6 +373,7 @@ def _qutip_child(conn, path: str, flavour: str, n: int, cap: int) -> None:
         elapsed = time.perf_counter() - start
         rss = _max_rss()
         heat = [float(np.real(qutip.expect(Q, rho))) for Q in observables]
+        info["blas"] = blas_threads()["summary"]
         conn.send({"status": "ok", "time": elapsed, "rss": rss, "heat": heat, **info})
     except MemoryError:
         conn.send({"status": "out of memory", "message": traceback.format_exc(limit=3)})
@@ -450,6 +470,7 @@ def report(flavour: str, rows: list[dict], args) -> None:
         "QuTiP peak RSS",
         "ratio QuTiP/ours",
         "max|dJ|/max|J|",
+        "BLAS threads (ours)",
     ]
     table = [header]
     for row in rows:
@@ -468,6 +489,7 @@ def report(flavour: str, rows: list[dict], args) -> None:
                 format_bytes(qt["rss"]) if qok else "-",
                 _ratio(ours, qt, args),
                 f"{agree:.1e}" if agree is not None else "-",
+                ours.get("blas", "-"),
             ]
         )
     print_table(table)
@@ -502,28 +524,35 @@ def report(flavour: str, rows: list[dict], args) -> None:
                 line += f"; QuTiP {qt['status']}" + (f": {last[0]}" if last else "")
         print(line)
     print()
+    for line in targets(flavour, rows, args):
+        print(line)
+    print(flush=True)
+
+
+def targets(flavour: str, rows: list[dict], args) -> list[str]:
+    """The issue's targets for this flavour, each with its verdict."""
     by_n = {row["n"]: row for row in rows}
     if flavour == "global":
-        _print_time_target("global", by_n, *TARGET_GLOBAL)
+        return [_time_target("global", by_n, *TARGET_GLOBAL)]
+    n, ratio = TARGET_LOCAL_RATIO
+    row = by_n.get(n)
+    if row is None or row["ours"]["status"] != "ok":
+        verdict = "not measured"
+    elif row["qutip"] is not None and row["qutip"]["status"] == "timeout":
+        r = args.qutip_timeout / row["ours"]["time"]
+        verdict = (
+            f"{'met' if r >= ratio else 'not decided'} (QuTiP killed after {args.qutip_timeout:g} s, "
+            f"ours {_seconds(row['ours']['time'])}: ratio > {r:.3g})"
+        )
+    elif row["qutip"] is None or row["qutip"]["status"] != "ok":
+        verdict = f"not decided: QuTiP {_status(row['qutip'])} (ours {_seconds(row['ours']['time'])})"
     else:
-        n, ratio = TARGET_LOCAL_RATIO
-        row = by_n.get(n)
-        if row is None or row["ours"]["status"] != "ok":
-            verdict = "not measured"
-        elif row["qutip"] is not None and row["qutip"]["status"] == "timeout":
-            r = args.qutip_timeout / row["ours"]["time"]
-            verdict = (
-                f"{'met' if r >= ratio else 'not decided'} (QuTiP killed after {args.qutip_timeout:g} s, "
-                f"ours {_seconds(row['ours']['time'])}: ratio > {r:.3g})"
-            )
-        elif row["qutip"] is None or row["qutip"]["status"] != "ok":
-            verdict = f"not decided: QuTiP {_status(row['qutip'])} (ours {_seconds(row['ours']['time'])})"
-        else:
-            r = row["qutip"]["time"] / row["ours"]["time"]
-            verdict = f"{'met' if r >= ratio else 'NOT met'} ({r:.3g}x)"
-        print(f"target: local N = {n} at least {ratio:g}x faster than qutip.steadystate: {verdict}")
-        _print_time_target("local", by_n, *TARGET_LOCAL)
-    print(flush=True)
+        r = row["qutip"]["time"] / row["ours"]["time"]
+        verdict = f"{'met' if r >= ratio else 'NOT met'} ({r:.3g}x)"
+    return [
+        f"target: local N = {n} at least {ratio:g}x faster than qutip.steadystate: {verdict}",
+        _time_target("local", by_n, *TARGET_LOCAL),
+    ]
 
 
 def _progress(msg: str) -> None:
@@ -588,19 +617,20 @@ def run_flavour(flavour: str, max_n: int, args, workdir: Path) -> list[dict]:
     return rows
 
 
-def _print_time_target(flavour: str, by_n: dict, n: int, limit: float) -> None:
-    """Print whether our solve at size N met its time limit."""
+def _time_target(flavour: str, by_n: dict, n: int, limit: float) -> str:
+    """Whether our solve at size N met its time limit."""
     row = by_n.get(n)
     if row is None or row["ours"]["status"] != "ok":
         verdict = "not measured"
     else:
         t = row["ours"]["time"]
         verdict = f"{'met' if t <= limit else 'NOT met'} ({_seconds(t)})"
-    print(f"target: {flavour} N = {n} within {limit:g} s: {verdict}")
+    return f"target: {flavour} N = {n} within {limit:g} s: {verdict}"
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
+        prog="chain_scaling.py",
         description="NESS of a boundary-driven open XXZ chain (global and local flavour) against its "
         "length: Engine.steady_state against qutip.steadystate, each in a fresh interpreter.",
     )
@@ -619,18 +649,26 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--repeat",
         type=int,
-        default=3,
-        help=f"fresh-interpreter runs per measurement, the best is reported (3; one run above "
-        f"{REPEAT_MAX_SECONDS:g} s is not repeated)",
+        help=f"fresh-interpreter runs per measurement, the best is reported (3, --quick 1; one run "
+        f"above {REPEAT_MAX_SECONDS:g} s is not repeated)",
     )
     parser.add_argument(
         "--blas-threads",
         type=int,
-        help="BLAS/OpenMP threads of the measuring interpreters (default: the libraries' default)",
+        help="sets OPENBLAS/OMP/MKL_NUM_THREADS in the measuring interpreters, to compare against the "
+        "default (default: not set, each library and our solvers choose)",
     )
     parser.add_argument("--no-qutip", action="store_true", help="measure ours only")
-    parser.add_argument("--quick", action="store_true", help="smoke run, N up to 6")
+    parser.add_argument("--quick", action="store_true", help="smoke run, N up to 6, repeat 1")
+    add_results_argument(parser)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
+    if args.repeat is None:
+        args.repeat = 1 if args.quick else 3
     max_n = {
         "global": args.max_n_global or args.max_n or 12,
         "local": args.max_n_local or args.max_n or 10,
@@ -643,9 +681,13 @@ def main(argv=None) -> int:
         # Inherited by the spawned interpreters, read by OpenBLAS/OpenMP when they load.
         for var in THREAD_VARIABLES:
             os.environ[var] = str(args.blas_threads)
-    blas_threads = ", ".join(f"{v}={os.environ[v]}" for v in THREAD_VARIABLES if v in os.environ)
+    blas_setting = ", ".join(f"{v}={os.environ[v]}" for v in THREAD_VARIABLES if v in os.environ)
+    if args.blas_threads is not None:
+        blas_setting = f"--blas-threads {args.blas_threads}"
+    blas_setting = blas_setting or "library default"
+    recorder = Recorder("chain_scaling", argv, quick=args.quick, results_dir=args.results_dir)
 
-    load_before = os.getloadavg()
+    load_before = recorder.load_before
     cap = int(args.qutip_memory * 2**30)
     base_ours = _run(_baseline_child, ("ours", cap), args.ours_timeout)
     if base_ours["status"] != "ok":
@@ -656,7 +698,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="chain_scaling_") as tmp:
         for flavour in args.flavours:
             results[flavour] = run_flavour(flavour, max_n[flavour], args, Path(tmp))
-    load_after = os.getloadavg()
+    load_after = recorder.stop()
 
     print(
         f"Boundary-driven open XXZ chain SpinChain(N, J={CHAIN['J']}, Delta={CHAIN['Delta']}, "
@@ -669,7 +711,8 @@ def main(argv=None) -> int:
         versions += f", QuTiP {base_qutip['qutip']}"
     print(
         f"{versions}, {os.cpu_count()} CPUs, numba threads {base_ours['threads']}, BLAS threads "
-        f"{blas_threads or 'library default'}, load average {load_before[0]:.2f} before / "
+        f"{blas_setting} ({base_ours['thread_settings']['blas']['summary']}), load average "
+        f"{load_before[0]:.2f} before / "
         f"{load_after[0]:.2f} after"
     )
     print(
@@ -715,7 +758,129 @@ def main(argv=None) -> int:
                     file=sys.stderr,
                 )
                 status = max(status, 1)
+    tables = [results_table(flavour, rows, args, blas_setting) for flavour, rows in results.items()]
+    threads = {**base_ours["thread_settings"], "setting": blas_setting}
+    path = recorder.write(tables, exit_status=status, threads=threads)
+    print(f"results: {path}")
     return status
+
+
+#: Why the BLAS setting matters, quoted with the tables.
+BLAS_CAVEAT = (
+    "BLAS threads were left at the libraries' default (QuTiP's side included; our solvers may limit "
+    "their own). On a loaded machine multi-threaded OpenBLAS slows small sparse solves down badly: "
+    "QuTiP's local steadystate at N = 6-7 took 0.9-144 s with the default and 0.12-4.2 s with "
+    "--blas-threads 1 (2 CPUs, load average 4-5), so default-setting ratios from a loaded machine "
+    "flatter ours; compare with --blas-threads 1."
+)
+BLAS_CAVEAT_SET = (
+    "BLAS threads were set by --blas-threads for both sides (OPENBLAS/OMP/MKL_NUM_THREADS in the "
+    "measuring interpreters)."
+)
+#: What a row's status becomes in the results file (`_common.STATUSES`).
+_STATUS = {"ok": "ok", "timeout": "timeout", "out of memory": "out of memory", "crashed": "crashed"}
+
+
+def results_table(flavour: str, rows: list[dict], args, blas_setting: str) -> Table:
+    """The rows of one flavour for the results file."""
+    out, stopped = [], None
+    for row in rows:
+        ours, qt, n = row["ours"], row["qutip"], row["n"]
+        ok = ours["status"] == "ok"
+        if qt is None:
+            if args.no_qutip:
+                q_status, reason = "not run", "--no-qutip"
+            elif not ok:
+                q_status, reason = "not run", f"our solve: {ours['status']}"
+            else:
+                q_status, reason = "not run", f"QuTiP {stopped[1]} at N = {stopped[0]}; larger N not tried"
+        else:
+            q_status = _STATUS.get(qt["status"], "failed")
+            reason = None
+            if q_status == "timeout":
+                reason = f"killed after {args.qutip_timeout:g} s"
+            elif q_status != "ok":
+                reason = (qt.get("message") or "").strip().splitlines()[-1:] or [qt["status"]]
+                reason = reason[0]
+            if q_status != "ok" and stopped is None:
+                stopped = (n, q_status)
+        q_ok = q_status == "ok"
+        extra = {
+            "solver": ours.get("solver"),
+            "residual": ours.get("residual"),
+            "ours_generator_s": ours.get("generator"),
+            "ours_solve_s": ours.get("solve"),
+            "ours_runs_s": ours.get("times"),
+            "ours_message": None if ok else ours.get("message"),
+            "numba_threads": ours.get("threads"),
+            "blas_setting": blas_setting,
+            "blas_threads": ours.get("blas"),
+            "heat_ours": ours.get("heat"),
+        }
+        if q_ok:
+            extra.update(
+                {
+                    "qutip_unknowns": qt["unknowns"],
+                    "qutip_runs_s": qt["times"],
+                    "qutip_model_setup_s": qt["setup"],
+                    "qutip_blas_threads": qt.get("blas"),
+                    "bulk_liouvillian_check": qt.get("check"),
+                    "heat_qutip": qt["heat"],
+                }
+            )
+        out.append(
+            Row(
+                case=f"{flavour} N={n}",
+                size={"N": n, "d": 2**n},
+                ours_s=ours["time"] if ok else None,
+                ours_status=_STATUS.get(ours["status"], "failed"),
+                qutip_s=qt["time"] if q_ok else None,
+                qutip_status=q_status,
+                qutip_reason=reason,
+                agreement=_agreement(ours, qt) if q_ok else None,
+                ours_peak_bytes=ours.get("rss"),
+                qutip_peak_bytes=qt.get("rss") if q_ok else None,
+                ratio_lower_bound=args.qutip_timeout / ours["time"] if ok and q_status == "timeout" else None,
+                extra=extra,
+            )
+        )
+    if flavour == "global":
+        qutip = (
+            "qutip.steadystate(L) on the Davies Liouvillian -i[H, .] + sum_j D[L_j], assembled in bulk "
+            "from our jump entries (assembly untimed; checked against qutip.liouvillian for N <= "
+            f"{CHECK_MAX_N})"
+        )
+        caveats = (
+            "Global: QuTiP's time excludes building the Liouvillian, ours includes building the "
+            "generator, so the ratio favours QuTiP.",
+        )
+    else:
+        qutip = (
+            "qutip.steadystate(H, c_ops) with our local jump operators (Liouvillian built inside the call)"
+        )
+        caveats = ()
+    return Table(
+        name=flavour,
+        title=f"XXZ chain NESS, {flavour} flavour, N = {args.min_n}..{rows[-1]['n'] if rows else '-'}",
+        ours="Engine(chain, baths, flavour).steady_state() (solver 'auto'), generator construction included",
+        qutip=qutip,
+        time=f"one NESS; best of up to {args.repeat} fresh interpreters (a run above "
+        f"{REPEAT_MAX_SECONDS:g} s is not repeated); QuTiP killed after {args.qutip_timeout:g} s",
+        agreement_metric="max |J_ours - J_QuTiP| / max |J| over both baths",
+        agreement_tolerance=AGREEMENT_TOL,
+        peak_memory="ru_maxrss of the measuring interpreter (imports and an N = 4 warm-up included, "
+        f"nothing subtracted), largest over the runs; QuTiP's under a {args.qutip_memory:g} GiB "
+        "address-space cap",
+        rows=out,
+        columns=(
+            ("solver", "solver"),
+            ("residual", "residual"),
+            ("blas_setting", "BLAS setting"),
+            ("blas_threads", "BLAS threads (ours)"),
+        ),
+        caveats=(*caveats, BLAS_CAVEAT if args.blas_threads is None else BLAS_CAVEAT_SET),
+        notes=tuple(targets(flavour, rows, args)),
+    )
 
 
 if __name__ == "__main__":
