@@ -204,6 +204,7 @@ def _cycle_report(design, result) -> str:
         ("cycle", f"{n} stroke{'s' if n != 1 else ''}, medium {design.medium!r}"),
         ("mode", result.mode),
         ("work per cycle W", _num(result.work)),
+        *([("chemical work per cycle", _num(result.chemical_work))] if result.particles else []),
         ("period", _num(result.period)),
         ("power P = -W/period", power),
     ]
@@ -221,7 +222,7 @@ def _cycle_report(design, result) -> str:
             rows.append(("Carnot COP T_c/(T_h - T_c)", _num(t_c / (t_h - t_c))))
     else:
         rows.append(("efficiency", f"undefined (mode {result.mode})"))
-    rows.append(("entropy production / cycle", _num(result.entropy_production)))
+    rows.append(("entropy production / cycle", _num(result.entropy_per_cycle)))
     rows.append(("fixed-point residual", f"{result.fixed_point_residual:.2e}"))
     width = max(len(k) for k, _ in rows)
     lines += [f"  {k:<{width}}  {v}" for k, v in rows]
@@ -235,7 +236,7 @@ def _cycle_report(design, result) -> str:
     lines.append("")
     lines += _table(table, left=2)
     lines.append("  (Q > 0: heat flows from the reservoir into the medium; W > 0: work done on the medium;")
-    lines.append("   W + sum of Q = 0)")
+    lines.append("   W + W_chem + sum of Q = 0, W_chem the chemical work of fermionic leads)")
 
     columns = list(result.strokes[0]) if result.strokes else []
     table = [tuple(columns)]
