@@ -15,7 +15,7 @@ from types import MappingProxyType
 import numpy as np
 
 from cycles.solve import Solver
-from cycles.steps import compile_stroke
+from cycles.steps import _Hamiltonians, compile_stroke
 from cycles.strokes import Isotherm, Stroke, Unitary
 from engines import thermo
 from engines.checks import WorkbenchError, fail
@@ -265,7 +265,7 @@ class Cycle:
         The reservoirs the strokes attach, read-only.
     """
 
-    __slots__ = ("_solver", "medium", "options", "reservoirs", "strokes")
+    __slots__ = ("_hamiltonians", "_solver", "medium", "options", "reservoirs", "strokes")
 
     def __init__(self, medium, strokes, options=None):
         if not isinstance(medium, Medium):
@@ -304,8 +304,9 @@ class Cycle:
                 "a cycle of unitary strokes alone has no heat to book and no unique limit cycle",
             )
         self._set("reservoirs", MappingProxyType(reservoirs))
-        cache = {}  # the medium's Hamiltonians, shared by the strokes (they share end points)
-        compiled = [self._compile(s, cache=cache) for s in strokes]
+        # the medium's Hamiltonians (and drives), shared by the strokes: they share end points
+        self._set("_hamiltonians", _Hamiltonians(medium, {}))
+        compiled = [self._compile(s) for s in strokes]
         self._set("_solver", Solver(medium.dim, compiled, self.options, names))
 
     def _set(self, name, value):
@@ -359,9 +360,9 @@ class Cycle:
                     f"controls of the medium: {sorted(base)}",
                 )
 
-    def _compile(self, stroke, n=None, cache=None):
+    def _compile(self, stroke, n=None):
         try:
-            return compile_stroke(stroke, self.medium, self.options, n, cache)
+            return compile_stroke(stroke, self.medium, self.options, n, self._hamiltonians.cache)
         except WorkbenchError as exc:
             prefix = f"stroke {stroke.name!r}: "
             if str(exc).startswith(prefix):
@@ -402,7 +403,7 @@ class Cycle:
                 raise WorkbenchError(
                     f"limit cycle, state at the end of stroke {stroke.name!r}: {exc}"
                 ) from exc
-            H_end = self.medium.hamiltonian(**{**self.medium.controls, **stroke.end_controls()})
+            H_end = self._hamiltonians({**self.medium.controls, **stroke.end_controls()})
             row = {"stroke": stroke.name, "duration": float(tau), "work": W}
             if leads:
                 row["chemical_work"] = W_chem

@@ -25,7 +25,7 @@ import math
 import numpy as np
 
 from cycles import _kernels
-from cycles.steps import Quench
+from cycles.steps import Quench, to_medium
 from engines.checks import WorkbenchError
 from engines.linalg import stationary_vector, trace_vector, unvec
 
@@ -260,10 +260,11 @@ class Solver:
                     steps.append((i, op, self.map(op), None, self.energy_vector(op.H)))
         eye = np.eye(m, dtype=complex)
         for p in range(P):
-            M = eye
+            M, frame = eye, None
             for i, op, mp, _, _ in steps:
                 if mp is not None:
-                    M = mp.evolve(M, op.share * durations[i, p])
+                    M, frame = mp.compose(M, frame, op.share * durations[i, p])
+            M = to_medium(M, frame)
             x, residual = self._fixed_point(M - eye, strict=P == 1)
             out["x"][p], out["residual"][p] = x, residual
             for k, (i, op, mp, h_before, h) in enumerate(steps):

@@ -33,6 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from cycles.strokes import Isotherm, Thermalize, Unitary
+from engines import davies
 from engines.checks import UserCodeError, fail
 from engines.generators import build_generator
 from engines.linalg import Propagator, Spectral, trace_vector
@@ -41,6 +42,8 @@ __all__ = ["Evolve", "Precomposed", "Quench", "compile_stroke"]
 
 #: Magnus steps of the first trial of a time-ordered drive.
 FIRST_MAGNUS_STEPS = 8
+#: Magnus steps formed and multiplied together (stacks of this many d x d matrices stay in cache).
+MAGNUS_BLOCK = 64
 #: Largest dt ||Omega||_1 for which a Magnus step's exponential is a Taylor polynomial (else eigh).
 TAYLOR_NORM = 0.5
 #: Largest medium dimension whose generator is built as a dense d^2 x d^2 array (sparse above).
@@ -105,45 +108,20 @@ class _Hamiltonians:
 
 
 def _unitary(stroke, path, medium, options) -> list:
-    if stroke.duration == 0.0 or path.commuting():
-        # A sudden quench, or H(t) that commutes with itself: populations in the common eigenbasis
-        # do not move and W = Tr[(H_end - H_start) rho] exactly; the phases exp(-i int H dt) are kept
-        # by evolving under the time-averaged Hamiltonian.
-        if stroke.duration == 0.0:
-            return [Quench(path.hamiltonian(0.0), path.hamiltonian(1.0))]
+    if stroke.duration == 0.0:
+        return [Quench(path.hamiltonian(0.0), path.hamiltonian(1.0))]
+    if path.commuting():
+        # H(t) commutes with itself: populations in the common eigenbasis do not move and
+        # W = Tr[(H_end - H_start) rho] exactly; the phases exp(-i int H dt) are kept by evolving
+        # under the time-averaged Hamiltonian.
         H_mean = sum(path.hamiltonian(s) for s in np.linspace(0, 1, 9)) / 9
         return [
             Quench(path.hamiltonian(0.0), H_mean),
             Evolve(H_mean, medium, (), None, None, 1.0, options),
             Quench(H_mean, path.hamiltonian(1.0)),
         ]
-    # Time-ordered: one precomposed unitary.  The accepted U_n is the first of the sequence
-    # n = 8, 16, 32, ... that differs from U_{n/2} by less than drive_tol.  Fourth-order steps make
-    # the change fall 16-fold per doubling, so after two trials the first n that can pass is
-    # predicted, and only U_{n/2} and U_n are built there (and further doublings if it fails).
-    H_start, H_end = path.hamiltonian(0.0), path.hamiltonian(1.0)
-    tol, n = options.drive_tol, FIRST_MAGNUS_STEPS
-    U, U2 = path.magnus(n, stroke.duration), path.magnus(2 * n, stroke.duration)
-    change = float(np.max(np.abs(U2 - U)))
-    n *= 2
-    if change >= tol and change > 0:
-        predicted = n * (change / tol) ** 0.25
-        jump = 2 ** max(0, math.ceil(math.log2(predicted / n)) - 1)
-        if jump > 1 and n * jump <= options.max_drive_steps:
-            n *= jump
-            U2 = path.magnus(n, stroke.duration)
-    while change >= tol:
-        if 2 * n > options.max_drive_steps:
-            fail(
-                f"Unitary {stroke.name!r}",
-                "duration",
-                stroke.duration,
-                f"a drive that converges within {options.max_drive_steps} Magnus steps (change {change:.2g})",
-            )
-        U, U2 = U2, path.magnus(2 * n, stroke.duration)
-        change = float(np.max(np.abs(U2 - U)))
-        n *= 2
-    return [Quench(H_start, H_end), Precomposed(U2, H_end, n)]
+    U, n = path.time_ordered(stroke.duration, options)
+    return [Quench(path.hamiltonian(0.0), path.hamiltonian(1.0)), Precomposed(U, path.hamiltonian(1.0), n)]
 
 
 class _Path:
@@ -161,7 +139,13 @@ class _Path:
         # the many Hamiltonians of a time-ordered stroke cost no calls to the medium.  The verdict
         # belongs to the segment, whichever way a stroke runs along it (shared through the cache).
         self._ends = (self._build(0.0), self._build(1.0))
-        self._affine = self._hamiltonians.affine(self.start, self.end)
+        self._affinity = None
+
+    @property
+    def _affine(self) -> bool:
+        if self._affinity is None:  # two calls to the medium: only when an inner H is needed
+            self._affinity = self._hamiltonians.affine(self.start, self.end)
+        return self._affinity
 
     def _build(self, s: float) -> np.ndarray:
         return self._hamiltonians(self._at(s))
@@ -204,13 +188,67 @@ class _Path:
         scale = max(1.0, max(float(np.max(np.abs(H))) for H in Hs))
         return all(np.max(np.abs(A @ B - B @ A)) <= 1e-12 * scale**2 for A in Hs for B in Hs)
 
+    def time_ordered(self, duration: float, options) -> tuple[np.ndarray, int]:
+        """(U, n): the drive's propagator from n Magnus steps, the first n = 8, 16, 32, ... that
+        changes U by less than ``drive_tol`` from U_{n/2}.
+
+        Fourth-order steps make the change fall 16-fold per doubling, so after two trials the first n
+        that can pass is predicted and only U_{n/2} and U_n are built there (further doublings if it
+        fails).  A real H(s) run backwards along the same linear path gives the transpose: with
+        H^T = H the Magnus steps of the reversed drive are the transposes of the forward ones in
+        reverse order (the Gauss points mirror, and [H2, H1] is antisymmetric), so
+        U_reverse = U^T step count for step count (time-reversal symmetry); it is taken from the
+        cycle's cache when the forward drive was built.
+        """
+        cache = self._hamiltonians.cache
+        a, b = _Hamiltonians._key(self.start), _Hamiltonians._key(self.end)
+        schedule = self.schedule if callable(self.schedule) else str(self.schedule)
+        key = ("magnus", a, b, float(duration), schedule)
+        reverse = ("magnus", b, a, float(duration), schedule)
+        if key not in cache and reverse in cache and schedule == "linear" and self._real():
+            U, n = cache[reverse]
+            cache[key] = (np.ascontiguousarray(U.T), n)
+        if key not in cache:
+            cache[key] = self._converge(duration, options)
+        return cache[key]
+
+    def _real(self) -> bool:
+        """Whether H(s) is real along the path (affine with real ends)."""
+        return self._affine and not (np.any(self._ends[0].imag) or np.any(self._ends[1].imag))
+
+    def _converge(self, duration, options) -> tuple[np.ndarray, int]:
+        tol, n = options.drive_tol, FIRST_MAGNUS_STEPS
+        U, U2 = self.magnus(n, duration), self.magnus(2 * n, duration)
+        change = float(np.max(np.abs(U2 - U)))
+        n *= 2
+        if change >= tol and change > 0:
+            predicted = n * (change / tol) ** 0.25
+            jump = 2 ** max(0, math.ceil(math.log2(predicted / n)) - 1)
+            if jump > 1 and n * jump <= options.max_drive_steps:
+                n *= jump
+                U2 = self.magnus(n, duration)
+        while change >= tol:
+            if 2 * n > options.max_drive_steps:
+                fail(
+                    f"Unitary {self.name!r}",
+                    "duration",
+                    duration,
+                    f"a drive that converges within {options.max_drive_steps} Magnus steps "
+                    f"(change {change:.2g})",
+                )
+            U, U2 = U2, self.magnus(2 * n, duration)
+            change = float(np.max(np.abs(U2 - U)))
+            n *= 2
+        return U2, n
+
     def magnus(self, n: int, duration: float) -> np.ndarray:
         """The propagator of H(t) from n steps of the fourth-order Magnus integrator.
 
         exp(-i dt Omega) per step with Omega = (H1 + H2)/2 - i (sqrt(3)/12) dt [H2, H1], H1, H2 at
         the two Gauss points (Blanes, Casas, Oteo, Ros, Phys. Rep. 470, 151 (2009), eq. 253).  All
-        n steps are formed at once; for an affine H(s) = H_0 + s D the commutator is
-        (s2 - s1) [D, H_0], one product for the whole drive.
+        steps are formed together, MAGNUS_BLOCK at a time (batched products on stacks that stay in
+        cache); for an affine H(s) = H_0 + s D the commutator is (s2 - s1) [D, H_0], one product for
+        the whole drive.
         """
         dt = duration / n
         c = math.sqrt(3.0) / 6.0
@@ -223,12 +261,18 @@ class _Path:
             D = H1 - H0
             C = D @ H0 - H0 @ D
             mean = 0.5 * (s1 + s2)
-            omega = H0 + mean[:, None, None] * D - (kappa * (s2 - s1))[:, None, None] * C
-        else:
-            A = np.stack([self._build(s) for s in s1])
-            B = np.stack([self._build(s) for s in s2])
-            omega = 0.5 * (A + B) - kappa * (B @ A - A @ B)
-        return _ordered_product(_exp_hermitian(omega, dt))
+        U = None
+        for start in range(0, n, MAGNUS_BLOCK):
+            part = slice(start, start + MAGNUS_BLOCK)
+            if self._affine:
+                omega = H0 + mean[part, None, None] * D - (kappa * (s2[part] - s1[part]))[:, None, None] * C
+            else:
+                A = np.stack([self._build(s) for s in s1[part]])
+                B = np.stack([self._build(s) for s in s2[part]])
+                omega = 0.5 * (A + B) - kappa * (B @ A - A @ B)
+            block = _ordered_product(_exp_hermitian(omega, dt))
+            U = block if U is None else block @ U
+        return U
 
     def piecewise(self, n: int, bath, flavour, options) -> list:
         out, previous = [], self.hamiltonian(0.0)
@@ -245,27 +289,43 @@ class _Path:
 def _exp_hermitian(omega: np.ndarray, dt: float) -> np.ndarray:
     """exp(-i dt Omega_k) for a stack (n, d, d) of Hermitian Omega_k.
 
-    A Taylor polynomial of degree q with theta^(q+1)/(q+1)! below 1e-17 (theta = dt max ||Omega||_1)
-    when theta <= TAYLOR_NORM (batched products, no eigendecomposition), else eigh.
+    When theta = dt max ||Omega_k||_1 <= TAYLOR_NORM: the Taylor polynomial of the smallest degree q
+    with theta^(q+1)/(q+1)! < 1e-17 (the truncation bound, far below drive_tol even summed over all
+    steps), evaluated by Paterson & Stockmeyer's scheme (SIAM J. Comput. 2, 60 (1973)): the powers
+    A, ..., A^s, s ~ sqrt(q), then Horner in A^s, about 2 sqrt(q) batched products instead of q.
+    Otherwise eigh.
     """
     theta = dt * float(np.max(np.sum(np.abs(omega), axis=1)))
-    d = omega.shape[-1]
-    if theta <= TAYLOR_NORM:
-        q, term = 1, theta
-        while term * theta / (q + 1) >= 1e-17:
-            q += 1
-            term *= theta / q
-        r = np.arange(d)
-        A = (-1j * dt) * omega
-        out = A / q  # Horner: I + A (I + A/2 (I + ... (I + A/q)))
-        out[:, r, r] += 1.0
-        for j in range(q - 1, 0, -1):
-            out = A @ out
-            out /= j
-            out[:, r, r] += 1.0
-        return out
-    E, V = np.linalg.eigh(omega)
-    return (V * np.exp(-1j * dt * E)[:, None, :]) @ np.conj(np.swapaxes(V, 1, 2))
+    if theta > TAYLOR_NORM:
+        E, V = np.linalg.eigh(omega)
+        return (V * np.exp(-1j * dt * E)[:, None, :]) @ np.conj(np.swapaxes(V, 1, 2))
+    q, term = 1, theta
+    while term * theta / (q + 1) >= 1e-17:
+        q += 1
+        term *= theta / q
+    n, d = omega.shape[0], omega.shape[-1]
+    r = np.arange(d)
+    s = max(2, math.ceil(math.sqrt(q + 1)))
+    # powers[j - 1] = A^j for j = 1 .. s, written in place (each batched product is one pass)
+    powers = np.empty((s, n, d, d), dtype=complex)
+    np.multiply(omega, -1j * dt, out=powers[0])
+    for j in range(1, s):
+        np.matmul(powers[j - 1], powers[0], out=powers[j])
+    # every chunk sum_{j=1}^{s-1} c_{m s + j} A^j at once, as one product over the stacked powers
+    starts = list(range(0, q + 1, s))
+    weights = np.zeros((len(starts), s - 1))
+    for i, start in enumerate(starts):
+        for j in range(1, s):
+            if start + j <= q:
+                weights[i, j - 1] = 1.0 / math.factorial(start + j)
+    chunks = (weights @ powers[: s - 1].reshape(s - 1, -1)).reshape(len(starts), n, d, d)
+    for i, start in enumerate(starts):
+        chunks[i][:, r, r] += 1.0 / math.factorial(start)
+    out = chunks[-1]
+    for i in range(len(starts) - 2, -1, -1):
+        out = powers[s - 1] @ out
+        out += chunks[i]
+    return out
 
 
 def _ordered_product(U: np.ndarray) -> np.ndarray:
@@ -385,7 +445,7 @@ class Evolve:
                 n[perm] = np.diag(number)
             prop = Propagator(L, self.options, blocks="auto", conserved=np.ones(d))
             return _SpectralMap(prop, None, n)
-        L = gen.superoperator(dense=d <= DENSE_GENERATOR_DIM)
+        L = generator_superoperator(gen, dense=d <= DENSE_GENERATOR_DIM)
         n = None if number is None else number.T.reshape(-1, order="F")
         # the generator's basis is unitary, so vec(1) is its trace functional there too
         prop = Propagator(L, self.options, blocks="auto", conserved=trace_vector(d))
@@ -429,15 +489,91 @@ class Precomposed:
 
 
 # ----------------------------------------------------------------------------------------------
+# the generator's superoperator, assembled from its transitions
+
+
+def generator_superoperator(gen, dense: bool):
+    """The superoperator of `gen` (engines.generators.Generator) in its own basis, column stacking.
+
+    Equal to ``gen.superoperator(dense)``, but assembled in one vectorised pass: for the global
+    flavour straight from the eigenbasis tables, whose Davies jump of Bohr cluster w is
+    A_w = sum_{ids[m, k] = w} sqrt(R[m, k]) X[m, k] |m><k| (as `engines.davies.jumps`, with the same
+    amplitude cutoff), without forming the jumps one by one; for the local flavour from the jumps.
+    A many-level spectrum has hundreds of Bohr clusters, and a kron per jump would dominate the
+    cost of a cycle.
+    """
+    d = gen.dim
+    rows, cols, vals = [], [], []
+    if gen.davies is not None:
+        spec = gen.davies.spectrum
+        for channels in gen.davies.channels:
+            for c in channels:
+                amp = np.sqrt(c.R) * c.X
+                cutoff = davies.AMPLITUDE_CUTOFF * max(1.0, float(np.max(np.abs(amp), initial=0.0)))
+                m, k = np.nonzero(np.abs(amp) > cutoff)
+                _add_jumps(d, m, k, amp[m, k], spec.bohr_ids[m, k], rows, cols, vals)
+    else:
+        for D in gen.dissipators:
+            for j, J in enumerate(D.jumps):
+                coo = sp.coo_array(J)
+                _add_jumps(d, coo.row, coo.col, coo.data, np.full(coo.nnz, j), rows, cols, vals)
+    H = sp.coo_array(gen.hamiltonian)
+    eye = np.arange(d)
+    # -i [H, rho]: (H rho)_{ij} = H_ik rho_kj, (rho H)_{ij} = rho_ik H_kj
+    rows += [np.add.outer(d * eye, H.row).ravel(), np.add.outer(d * H.col, eye).ravel()]
+    cols += [np.add.outer(d * eye, H.col).ravel(), np.add.outer(d * H.row, eye).ravel()]
+    vals += [np.tile(-1j * H.data, d), np.repeat(1j * H.data, d)]
+    L = sp.coo_array(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(d * d, d * d)
+    )
+    L.sum_duplicates()
+    return L.toarray() if dense else sp.csr_array(L)
+
+
+def _add_jumps(d, m, k, amp, group, rows, cols, vals):
+    """Append the entries of sum_w D[A_w], A_w = sum_{group = w} amp |m><k|, to the COO lists.
+
+    Jump term A rho A^dag: |k><l| -> amp_mk conj(amp_nl) |m><n| for two transitions of one group
+    (row m + d n, column k + d l); anticommutator -(Gamma rho + rho Gamma)/2 with
+    Gamma[k, l] = sum conj(amp_mk) amp_ml over pairs that share m.
+    """
+    if m.size == 0:
+        return
+    order = np.argsort(group, kind="stable")
+    m, k, amp, group = m[order], k[order], amp[order], group[order]
+    starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
+    sizes = np.diff(np.concatenate((starts, [group.size])))
+    size = np.repeat(sizes, sizes)  # each transition's group size
+    a = np.repeat(np.arange(group.size), size)
+    first = np.repeat(np.repeat(starts, sizes), size)
+    b = first + (np.arange(a.size) - np.repeat(np.cumsum(size) - size, size))
+    rows.append(m[a] + d * m[b])
+    cols.append(k[a] + d * k[b])
+    vals.append(amp[a] * np.conj(amp[b]))
+    share = m[a] == m[b]
+    ka, kb, g = k[b][share], k[a][share], np.conj(amp[b][share]) * amp[a][share]  # Gamma[ka, kb]
+    eye = np.arange(d)
+    rows += [np.add.outer(d * eye, ka).ravel(), np.add.outer(d * kb, eye).ravel()]
+    cols += [np.add.outer(d * eye, kb).ravel(), np.add.outer(d * ka, eye).ravel()]
+    vals += [np.tile(-0.5 * g, d), np.repeat(-0.5 * g, d)]
+
+
+# ----------------------------------------------------------------------------------------------
 # maps on the state space (medium basis)
 
 
 def conjugate(V, X, d) -> np.ndarray:
-    """The columns of X (d^2, k), each vec(C), replaced by vec(V C V^dag)."""
+    """The columns of X (d^2, k), each vec(C), replaced by vec(V C V^dag).
+
+    Two products of d x d matrices with d x (d k) ones (no d^2 x d^2 (conj(V) kron V)): with
+    A[c, j, i] = C_c[i, j] (the C-ordered rows of X^T), B = A V^T gives B[c, j, b] = (V C_c)[b, j], and
+    conj(V) applied to the j index gives (V C_c V^dag)^T, whose rows are the vec(V C_c V^dag).
+    """
     k = X.shape[1]
-    C = X.T.reshape(k, d, d).transpose(0, 2, 1)
-    out = V @ C @ V.conj().T
-    return out.transpose(0, 2, 1).reshape(k, d * d).T
+    A = np.ascontiguousarray(X.T).reshape(k * d, d)
+    B = (A @ V.T).reshape(k, d, d)  # [c, j, b]
+    F = V.conj() @ np.ascontiguousarray(B.transpose(1, 0, 2)).reshape(d, k * d)  # [e, (c, b)]
+    return np.ascontiguousarray(F.reshape(d, k, d).transpose(1, 0, 2)).reshape(k, d * d).T
 
 
 class _SpectralMap:
@@ -461,6 +597,17 @@ class _SpectralMap:
     def evolve(self, X, t) -> np.ndarray:
         """exp(L t) X for medium-basis vectors X (m, k)."""
         return self._out(self.propagator.evolve(self._in(X), t))
+
+    def compose(self, X, frame, t):
+        """(exp(L t) X, the basis it is given in), for X given in the basis `frame` (None: medium).
+
+        A product of maps is kept in the basis of its last map: going from one map's basis to the
+        next is one change of basis (V_next^dag V_frame) instead of two.
+        """
+        if self.basis is None:
+            return self.propagator.evolve(to_medium(X, frame), t), None
+        change = self.basis.conj().T if frame is None else self.basis.conj().T @ frame
+        return self.propagator.evolve(conjugate(change, X, self.d), t), self.basis
 
     def particles(self, x, t) -> float:
         """Delta N = int_0^t Tr[N rho(s)] ds from the state x (t = inf: the decaying part)."""
@@ -531,3 +678,15 @@ class _FixedMap:
         if self.unitary is not None:
             return conjugate(self.unitary, X, self.unitary.shape[0])
         return self.matrix @ X
+
+    def compose(self, X, frame, t=None):
+        """As `_SpectralMap.compose`: U acts in the basis `frame` as V^dag U V."""
+        if self.unitary is None:
+            return self.matrix @ to_medium(X, frame), None
+        U = self.unitary if frame is None else frame.conj().T @ self.unitary @ frame
+        return conjugate(U, X, U.shape[0]), frame
+
+
+def to_medium(X, frame):
+    """Vectors given in the basis `frame` (None: the medium's) in the medium's basis."""
+    return X if frame is None else conjugate(frame, X, frame.shape[0])

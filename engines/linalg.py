@@ -314,69 +314,85 @@ class Propagator:
     # ------------------------------------------------------------------------------------------
     # the sectors and their eigendecompositions
 
-    def _decompose(self):
-        """Per sector (idx, L_b, eig) with eig = (lam, R, R^{-1}, zero) or None (defective)."""
-        if self._sectors is not None:
-            return self._sectors
+    def _groups(self) -> list:
+        """The sectors as index arrays (see `blocks`)."""
         m = self.shape[0]
         spec = self._blocks_spec
         if spec is None:
-            groups = [np.arange(m)]
-        elif isinstance(spec, str):
+            return [np.arange(m)]
+        if isinstance(spec, str):
             pattern = sp.csr_array(
                 abs(sp.csr_array(self.L)) > 0 if sp.issparse(self.L) else np.abs(self.L) > 0
             )
             _, labels = connected_components(pattern, directed=False)
             order = np.argsort(labels, kind="stable")
-            groups = np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
-        else:
-            groups = [np.asarray(g, dtype=np.int64) for g in spec]
-        dense = self.L if not sp.issparse(self.L) else None
-        csr = sp.csr_array(self.L) if dense is None else None
-        singles = [g[0] for g in groups if g.size == 1]
+            return np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
+        return [np.asarray(g, dtype=np.int64) for g in spec]
+
+    def _decompose(self) -> list:
+        """The sectors, diagonalised: `_Sector` records, sectors of one size stacked together.
+
+        Each stack is diagonalised in one batched call; a sector whose eigenvectors are
+        ill-conditioned (condition number above MAX_CONDITION) is kept apart, for expm.
+        """
+        if self._sectors is not None:
+            return self._sectors
+        groups = self._groups()
+        L = self.L if not sp.issparse(self.L) else None
+        csr = sp.csr_array(self.L) if L is None else None
         sectors = []
-        if singles:
-            idx = np.array(singles, dtype=np.int64)
-            diag = dense[idx, idx] if dense is not None else csr.diagonal()[idx]
-            lam = np.asarray(diag, dtype=complex)
-            sectors.append([idx, None, (lam, None, None, None)])
+        by_size = {}
         for g in groups:
-            if g.size == 1:
+            by_size.setdefault(g.size, []).append(g)
+        for n, members in sorted(by_size.items()):
+            idx = np.array(members, dtype=np.int64)  # (k, n)
+            if n == 1:
+                diag = L[idx[:, 0], idx[:, 0]] if L is not None else csr.diagonal()[idx[:, 0]]
+                sectors.append(_Sector(idx[:, 0], np.asarray(diag, dtype=complex)))
                 continue
-            block = dense[np.ix_(g, g)] if dense is not None else csr[g][:, g].toarray()
-            block = np.asarray(block, dtype=complex)
-            lam, R = la.eig(block)
-            eig = (lam, R, la.inv(R), None) if np.linalg.cond(R) < self.MAX_CONDITION else None
-            sectors.append([g, block, eig])
-        lams = [s[2][0] for s in sectors if s[2] is not None]
+            if L is not None:
+                blocks = L[idx[:, :, None], idx[:, None, :]].astype(complex)
+            else:
+                blocks = np.stack([csr[g][:, g].toarray() for g in members]).astype(complex)
+            lam, R = np.linalg.eig(blocks)
+            Rinv = _inverses(R)
+            with np.errstate(invalid="ignore"):
+                condition = _norm1(R) * _norm1(Rinv)  # the 1-norm condition number (nan: singular)
+            good = condition < self.MAX_CONDITION
+            if good.any():
+                sectors.append(_Sector(idx[good], lam[good], R[good], Rinv[good]))
+            for b in np.flatnonzero(~good):
+                sectors.append(_Sector(idx[b], None, block=blocks[b]))
+        lams = [x.lam for x in sectors if x.lam is not None]
         scale = max(1.0, max((float(np.max(np.abs(x), initial=0.0)) for x in lams), default=0.0))
-        for s in sectors:
-            if s[2] is not None:
-                lam, R, Rinv, _ = s[2]
-                zero = np.abs(lam) <= self.options.null_tol * scale
-                # a kernel mode's eigenvalue is 0 up to round-off: exactly 0, so that exp(L t) -> P_0
-                # and no mode grows as exp(1e-16 t)
-                lam = np.where(zero, 0.0, lam)
-                if self._conserved is not None and R is not None and zero.any():
-                    R, Rinv = _keep_conserved(self._conserved[s[0]], R, Rinv, zero)
-                s[2] = (lam, R, Rinv, zero)
+        for x in sectors:
+            if x.lam is None:
+                continue
+            x.zero = np.abs(x.lam) <= self.options.null_tol * scale
+            # a kernel mode's eigenvalue is 0 up to round-off: exactly 0, so that exp(L t) -> P_0
+            # and no mode grows as exp(1e-16 t)
+            x.lam = np.where(x.zero, 0.0, x.lam)
+            if self._conserved is not None and x.R is not None:
+                for b in np.flatnonzero(x.zero.any(axis=1)):
+                    x.R[b], x.Rinv[b] = _keep_conserved(
+                        self._conserved[x.idx[b]], x.R[b], x.Rinv[b], x.zero[b]
+                    )
         self._sectors = sectors
         return sectors
 
     @property
     def defective(self) -> bool:
         """Whether some sector has ill-conditioned eigenvectors (then expm is used there)."""
-        return any(s[2] is None for s in self._decompose())
+        return any(x.lam is None for x in self._decompose())
 
-    def _map(self, block, eig, X, t, kind):
-        """exp(L_b t) X (kind "exp") or int_0^t exp(L_b s) ds X (kind "integral") for one sector."""
-        if eig is not None:
-            lam, R, Rinv, zero = eig
-            f = _spectral_factor(lam, zero, t, kind)
-            if R is None:  # singletons: L_b is diagonal
+    def _map(self, x, X, t, kind):
+        """exp(L t) X (kind "exp") or int_0^t exp(L s) ds X (kind "integral") on one `_Sector`."""
+        if x.lam is not None:
+            f = _spectral_factor(x.lam, x.zero, t, kind)
+            if x.R is None:  # singletons: L is diagonal there
                 return f[:, None] * X
-            return R @ (f[:, None] * (Rinv @ X))
-        # defective sector
+            return x.R @ (f[..., None] * (x.Rinv @ X))
+        block = x.block
         if kind == "exp":
             return (kernel_projector(block, self.options) if math.isinf(t) else la.expm(block * t)) @ X
         n = block.shape[0]
@@ -392,8 +408,8 @@ class Propagator:
         vector = X.ndim == 1
         X2 = X.reshape(X.shape[0], -1).astype(complex, copy=False)
         out = np.empty_like(X2)
-        for idx, block, eig in self._decompose():
-            out[idx] = self._map(block, eig, X2[idx], float(t), kind)
+        for x in self._decompose():
+            out[x.idx] = self._map(x, X2[x.idx], float(t), kind)
         return out[:, 0] if vector else out
 
     # ------------------------------------------------------------------------------------------
@@ -416,7 +432,7 @@ class Propagator:
     def spectral(self):
         """`Spectral` form exp(L t) = modes diag(exp(lam t)) dual, dense (None if a sector is defective)."""
         sectors = self._decompose()
-        if any(s[2] is None for s in sectors):
+        if any(x.lam is None for x in sectors):
             return None
         m = self.shape[0]
         lam = np.zeros(m, dtype=complex)
@@ -424,17 +440,21 @@ class Propagator:
         modes = np.zeros((m, m), dtype=complex)
         dual = np.zeros((m, m), dtype=complex)
         col = 0
-        for idx, _, (lam_b, R, Rinv, zero_b) in sectors:
-            k = lam_b.size
-            cols = np.arange(col, col + k)
-            lam[cols], zero[cols] = lam_b, zero_b
-            if R is None:
-                modes[idx, cols] = 1.0
-                dual[cols, idx] = 1.0
-            else:
-                modes[np.ix_(idx, cols)] = R
-                dual[np.ix_(cols, idx)] = Rinv
-            col += k
+        for x in sectors:
+            if x.R is None:
+                cols = np.arange(col, col + x.idx.size)
+                lam[cols], zero[cols] = x.lam, x.zero
+                modes[x.idx, cols] = 1.0
+                dual[cols, x.idx] = 1.0
+                col += x.idx.size
+                continue
+            for b in range(x.idx.shape[0]):
+                idx = x.idx[b]
+                cols = np.arange(col, col + idx.size)
+                lam[cols], zero[cols] = x.lam[b], x.zero[b]
+                modes[np.ix_(idx, cols)] = x.R[b]
+                dual[np.ix_(cols, idx)] = x.Rinv[b]
+                col += idx.size
         return Spectral(lam, modes, dual, self.projector(), zero)
 
     def batch(self, t) -> np.ndarray:
@@ -453,6 +473,38 @@ class Propagator:
         """t -> exp(L t) v as a function (one decomposition, any number of times)."""
         v = np.asarray(v)
         return lambda t: self.evolve(v, t)
+
+
+def _norm1(A) -> np.ndarray:
+    """The 1-norm (largest column sum) of each matrix of a stack (k, n, n)."""
+    return np.max(np.sum(np.abs(A), axis=-2), axis=-1)
+
+
+def _inverses(R) -> np.ndarray:
+    """Inverses of a stack (k, n, n); a singular matrix gets NaNs (an infinite condition number)."""
+    try:
+        return np.linalg.inv(R)
+    except np.linalg.LinAlgError:
+        out = np.full_like(R, np.nan)
+        for b in range(R.shape[0]):
+            try:
+                out[b] = np.linalg.inv(R[b])
+            except np.linalg.LinAlgError:
+                pass
+        return out
+
+
+class _Sector:
+    """Sectors of one size of a `Propagator`: indices (k, n) (n = 1: (k,)), eigenvalues and vectors.
+
+    lam is None for a defective sector (one per record, `block` its matrix, used with expm).
+    """
+
+    __slots__ = ("R", "Rinv", "block", "idx", "lam", "zero")
+
+    def __init__(self, idx, lam, R=None, Rinv=None, block=None):
+        self.idx, self.lam, self.R, self.Rinv, self.block = idx, lam, R, Rinv, block
+        self.zero = None
 
 
 class Spectral(NamedTuple):
