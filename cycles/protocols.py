@@ -52,9 +52,17 @@ def otto(
     Cycle
         Strokes ``compress``, ``hot``, ``expand``, ``cold``.
 
+    Notes
+    -----
+    With fermionic leads (a level eps = `control` in contact with leads at mu_h and mu_c) the leads
+    also do chemical work mu Delta N; for a single level and full relaxation the output work is
+    -(W + W_chem) = ((eps_h - mu_h) - (eps_c - mu_c))(f_h - f_c) and the efficiency
+    1 - (eps_c - mu_c)/(eps_h - mu_h), with f the Fermi occupations (examples/dot_otto.toml).
+
     References
     ----------
-    T. D. Kieu, Phys. Rev. Lett. 93, 140403 (2004); Y. Rezek and R. Kosloff, New J. Phys. 8, 83 (2006).
+    T. D. Kieu, Phys. Rev. Lett. 93, 140403 (2004); Y. Rezek and R. Kosloff, New J. Phys. 8, 83 (2006);
+    M. Esposito, R. Kawai, K. Lindenberg and C. Van den Broeck, Phys. Rev. E 81, 041106 (2010).
     """
     lo, hi = {control: low}, {control: high}
     return Cycle(

@@ -421,12 +421,12 @@ class Evolve:
                     return False
         return True
 
-    def action(self, populations: bool) -> _SpectralMap:
+    def action(self, populations: bool):
         """The step's map on the state space (populations, or all of vec(rho))."""
         d = self.H.shape[0]
         if not self.baths:
             if populations:  # a diagonal H only adds phases to coherences
-                return _SpectralMap(Propagator(np.zeros((d, d)), self.options, blocks="auto"), None, None)
+                return _FixedMap(np.eye(d, dtype=complex), None)
             E, V = np.linalg.eigh(self.H)
             lam = -1j * (np.tile(E, d) - np.repeat(E, d))  # -i (E_k - E_l) at index k + d l
             return _SpectralMap(Propagator(sp.diags_array(lam), self.options, blocks="auto"), V, None)
