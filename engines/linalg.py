@@ -291,15 +291,17 @@ class Propagator:
 
         int_0^t exp(L s) ds = R diag(phi(lam, t)) R^{-1},   phi = (exp(lam t) - 1) / lam  (t for lam = 0),
 
-    evaluated with expm1 so that no digits cancel for |lam t| << 1.  For t = inf the integral of the
-    part that decays, int_0^inf (exp(L s) - P_0) ds, is R diag(-1/lam) R^{-1} over the non-zero lam
-    (the time average where lam is imaginary), that is -L^#, with L^# = (L - P_0)^{-1} + P_0 the group
-    inverse of L (used for a defective sector).  A finite-time integral of a defective sector comes from
-    the block exponential exp([[L, 1], [0, 0]] t), whose upper-right block is int_0^t exp(L s) ds
-    (C. F. Van Loan, IEEE Trans. Autom. Control 23, 395 (1978)).
+    evaluated with expm1 so that no digits cancel for |lam t| << 1.  Eigenvalues that count as zero
+    are set to exactly 0 (a kernel mode must not grow or decay as exp(1e-16 t)).  For t = inf the
+    integral of the part that decays, int_0^inf (exp(L s) - P_0) ds, is R diag(-1/lam) R^{-1} over the
+    non-zero lam (the time average where lam is imaginary), that is -L^#, with
+    L^# = (L - P_0)^{-1} + P_0 the group inverse of L (used for a defective sector).  A finite-time
+    integral of a defective sector comes from the block exponential exp([[L, 1], [0, 0]] t), whose
+    upper-right block is int_0^t exp(L s) ds (C. F. Van Loan, IEEE Trans. Autom. Control 23, 395
+    (1978)).
     """
 
-    #: Condition number of the eigenvector matrix above which expm is used instead.
+    #: Condition number (1-norm) of a sector's eigenvector matrix above which expm is used instead.
     MAX_CONDITION = 1e8
 
     def __init__(self, L, options=None, *, blocks=None, conserved=None):
