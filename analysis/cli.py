@@ -806,13 +806,15 @@ def _cycle_report(design, result) -> str:
     res = _resolution(result)
     lines = [f"{design.name} ({design.source})", ""]
     n = len(result.strokes)
-    power = _num(result.power, res) + ("  (infinite period)" if math.isinf(result.period) else "")
+    per_time = res / result.period if 0 < result.period < math.inf else 0.0  # resolution is per cycle
+    power = _num(result.power, per_time) + ("  (infinite period)" if math.isinf(result.period) else "")
     rows = [
         ("cycle", f"{n} stroke{'s' if n != 1 else ''}, medium {design.medium!r}"),
         ("mode", result.mode),
         ("work per cycle W", _num(result.work, res)),
+        *([("chemical work per cycle", _num(result.chemical_work, res))] if result.particles else []),
         ("period", _num(result.period)),
-        ("power P = -W/period", power),
+        ("power P = -(W + W_chem)/period" if result.particles else "power P = -W/period", power),
     ]
     carnot = result.carnot_efficiency
     if result.efficiency is not None:
@@ -828,7 +830,7 @@ def _cycle_report(design, result) -> str:
             rows.append(("Carnot COP T_c/(T_h - T_c)", _num(t_c / (t_h - t_c))))
     else:
         rows.append(("efficiency", f"undefined (mode {result.mode})"))
-    rows.append(("entropy production / cycle", _num(result.entropy_production)))
+    rows.append(("entropy production / cycle", _num(result.entropy_per_cycle)))
     rows.append(("fixed-point residual", f"{result.fixed_point_residual:.2e}"))
     width = max(len(k) for k, _ in rows)
     lines += [f"  {k:<{width}}  {v}" for k, v in rows]
@@ -842,7 +844,7 @@ def _cycle_report(design, result) -> str:
     lines.append("")
     lines += _table(table, left=2)
     lines.append("  (Q > 0: heat flows from the reservoir into the medium; W > 0: work done on the medium;")
-    lines.append("   W + sum of Q = 0)")
+    lines.append("   W + W_chem + sum of Q = 0, W_chem the chemical work of fermionic leads)")
 
     columns = list(result.strokes[0]) if result.strokes else []
     table = [tuple(columns)]

@@ -93,6 +93,10 @@ carnot    hot, cold, start, end, tau_hot,        control, steps (64), tau_adiaba
           tau_cold
 stirling  hot, cold, start, end, tau_hot,        control, tau_heat (inf), tau_cool (inf), steps
           tau_cold                               (64), flavour
+swap      hot, cold, omega_h, omega_c, coupling  resonance (omega_c), tau_hot (inf),
+                                                 tau_cold (inf), hot_control ("omega_0"),
+                                                 cold_control ("omega_1"), coupling_control
+                                                 ("g_0"), flavour
 ========= ====================================== =============================================
 
 or an explicit list of ``[[cycle.strokes]]`` tables (then ``[cycle]`` holds nothing else), run in
@@ -278,6 +282,19 @@ CYCLES = {
             "tau_cool": _NUMBER,
             "steps": _VALUE,
             "flavour": _VALUE,
+        },
+    ),
+    "swap": (
+        cycles.swap,
+        {"hot": _BATH, "cold": _BATH, "omega_h": _NUMBER, "omega_c": _NUMBER, "coupling": _NUMBER},
+        {
+            "resonance": _NUMBER,
+            "tau_hot": _RELAXATION,
+            "tau_cold": _RELAXATION,
+            "hot_control": _CONTROL,
+            "cold_control": _CONTROL,
+            "coupling_control": _CONTROL,
+            "flavour": _FLAVOUR,
         },
     ),
 }

@@ -1,11 +1,12 @@
-"""Stroke protocols and cycles built on `engines`: Otto, Carnot-like and Stirling cycles, limit cycles.
+"""Stroke protocols and cycles built on `engines`: Otto, Carnot-like, Stirling and SWAP cycles, limit cycles.
 
 W > 0 is work done on the medium, Q_a > 0 heat from reservoir a into the medium; output power
-P = -W / period (docs/physics.md, "Strokes and cycles").
+P = -(W + W_chem) / period, W_chem the chemical work of fermionic leads (docs/physics.md,
+"Strokes and cycles").
 """
 
 from cycles.cycle import Cycle, CycleResult, CycleSweep
-from cycles.protocols import carnot, otto, stirling
+from cycles.protocols import carnot, otto, stirling, swap
 from cycles.strokes import Isotherm, Stroke, Thermalize, Unitary
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "carnot",
     "otto",
     "stirling",
+    "swap",
 ]

@@ -1,21 +1,21 @@
 """Cycles: a medium driven through a closed sequence of strokes, and its limit cycle.
 
 The limit cycle is the fixed point of the one-period map (`cycles.solve`); per cycle
-W + sum_a Q_a = 0 and the entropy production is -sum_a Q_a / T_a >= 0 (docs/physics.md, "Strokes and
-cycles").  Results are frozen values: `CycleResult` for one cycle, `CycleSweep` for a table of
-stroke durations.
+W + W_chem + sum_a Q_a = 0 (W_chem = sum_a mu_a Delta N_a, the chemical work of fermionic leads) and
+the entropy produced is -sum_a Q_a / T_a >= 0 (docs/physics.md, "Strokes and cycles").  Results are
+frozen values: `CycleResult` for one cycle, `CycleSweep` for a table of stroke durations.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError, dataclass, field
 from types import MappingProxyType
 
 import numpy as np
 
 from cycles.solve import Solver
-from cycles.steps import compile_stroke
+from cycles.steps import _Hamiltonians, compile_stroke
 from cycles.strokes import Isotherm, Stroke, Unitary
 from engines import thermo
 from engines.checks import WorkbenchError, fail
@@ -32,6 +32,12 @@ def _frozen(array) -> np.ndarray:
     return out
 
 
+def _clean(value: float, resolution: float) -> float:
+    """`value` as a float, exactly 0.0 (never -0.0) when within `resolution`."""
+    value = float(value)
+    return 0.0 if abs(value) <= resolution else value
+
+
 @dataclass(frozen=True)
 class CycleResult:
     """The limit cycle and its thermodynamics (per cycle; W > 0 is work done on the medium).
@@ -40,37 +46,63 @@ class CycleResult:
     ----------
     strokes : tuple of mappings
         Per stroke: name, duration, work, heat per reservoir (``Q_<name>``), energy and von Neumann
-        entropy of the medium at the stroke's end.
+        entropy of the medium at the stroke's end; with fermionic leads also ``chemical_work`` (the
+        work mu_a Delta N_a the particles bring in) and the particles exchanged per lead
+        (``N_<lead>``, > 0 into the medium).
     work : float
-        Total work on the medium per cycle.
+        Mechanical work on the medium per cycle (the quenches and unitary strokes, and the dW of the
+        isotherms).
+    chemical_work : float
+        Chemical work on the medium per cycle, sum_a mu_a Delta N_a (0 without fermionic leads).
     heat : mapping name -> float
-        Heat from each reservoir per cycle.
+        Heat from each reservoir per cycle, Q_a = Delta E_a - mu_a Delta N_a.
+    particles : mapping name -> float
+        Particles each fermionic lead brings into the medium per cycle, Delta N_a (leads only).
     temperatures : mapping name -> float
     period : float
     power : float
-        Output power -W / period (inf period: 0).
+        Output power -(W + W_chem) / period (0 for an infinite period).
     mode : str
     efficiency, cop : float or None
-    entropy_production : float
-        -sum_a Q_a / T_a per cycle.
+        From the output work -(W + W_chem) and the heats (docs/physics.md, Sections 5 and 6).
+    entropy_per_cycle : float
+        -sum_a Q_a / T_a, the entropy produced per cycle (nats).
     fixed_point_residual : float
         || M(rho*) - rho* ||: distance of the fixed point from one more applied cycle.
+    resolution : float
+        Absolute resolution of W, W_chem and Q per cycle, from the fixed-point residual, the norms of
+        the steps' energy (and particle-current) vectors and machine epsilon (docs/physics.md,
+        Section 7); every W, W_chem and Q within it is reported as exactly 0.0.
     rho : ndarray (d, d)
         The state at the start of the first stroke (read-only).
+
+    Notes
+    -----
+    First law per cycle: W + W_chem + sum_a Q_a = 0.
     """
 
     strokes: tuple
     work: float
+    chemical_work: float
     heat: MappingProxyType
+    particles: MappingProxyType
     temperatures: MappingProxyType
     period: float
     power: float
     mode: str
     efficiency: float | None
     cop: float | None
-    entropy_production: float
+    entropy_per_cycle: float
     fixed_point_residual: float
+    resolution: float
     rho: np.ndarray = field(repr=False)
+
+    @property
+    def entropy_production_rate(self) -> float:
+        """entropy_per_cycle / period, nats per unit time; 0 for an infinite period."""
+        if not 0 < self.period < math.inf:
+            return 0.0
+        return self.entropy_per_cycle / self.period
 
     @property
     def carnot_efficiency(self) -> float | None:
@@ -89,14 +121,18 @@ class CycleResult:
         return {
             "mode": self.mode,
             "work": num(self.work),
+            "chemical_work": num(self.chemical_work),
             "heat": {k: num(v) for k, v in self.heat.items()},
+            "particles": {k: num(v) for k, v in self.particles.items()},
             "period": num(self.period),
             "power": num(self.power),
             "efficiency": num(self.efficiency),
             "cop": num(self.cop),
             "carnot_efficiency": num(self.carnot_efficiency),
-            "entropy_production": num(self.entropy_production),
+            "entropy_per_cycle": num(self.entropy_per_cycle),
+            "entropy_production_rate": num(self.entropy_production_rate),
             "fixed_point_residual": self.fixed_point_residual,
+            "resolution": self.resolution,
             "strokes": [
                 {k: (num(v) if isinstance(v, float) else v) for k, v in s.items()} for s in self.strokes
             ],
@@ -114,25 +150,29 @@ class CycleSweep:
     durations : ndarray (n, n_swept)
     reservoirs : tuple of str
     work : ndarray (n,)
-        Work on the medium per cycle.
+        Mechanical work on the medium per cycle.
+    chemical_work : ndarray (n,)
+        Chemical work sum_a mu_a Delta N_a per cycle.
     heat : ndarray (n, n_reservoirs)
         Heat from each reservoir per cycle.
     temperatures : ndarray (n_reservoirs,)
     period, power : ndarray (n,)
-        Cycle time and output power -W / period (0 for infinite periods).
+        Cycle time and output power -(W + W_chem) / period (0 for infinite periods).
     mode : ndarray (n,) of str
     efficiency, cop : ndarray (n,)
         NaN where the mode does not define them.
-    entropy_production : ndarray (n,)
+    entropy_per_cycle : ndarray (n,)
         -sum_a Q_a / T_a per cycle.
-    residual : ndarray (n,)
-        Fixed-point residuals.
+    residual, resolution : ndarray (n,)
+        Fixed-point residuals, and the absolute resolution of W, W_chem and Q (values within it are
+        exactly 0).
     """
 
     strokes: tuple
     durations: np.ndarray
     reservoirs: tuple
     work: np.ndarray
+    chemical_work: np.ndarray
     heat: np.ndarray
     temperatures: np.ndarray
     period: np.ndarray
@@ -140,13 +180,15 @@ class CycleSweep:
     mode: np.ndarray
     efficiency: np.ndarray
     cop: np.ndarray
-    entropy_production: np.ndarray
+    entropy_per_cycle: np.ndarray
     residual: np.ndarray
+    resolution: np.ndarray
 
     def __post_init__(self):
         for name in (
             "durations",
             "work",
+            "chemical_work",
             "heat",
             "temperatures",
             "period",
@@ -154,21 +196,30 @@ class CycleSweep:
             "mode",
             "efficiency",
             "cop",
-            "entropy_production",
+            "entropy_per_cycle",
             "residual",
+            "resolution",
         ):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
 
     def __len__(self) -> int:
         return self.work.size
 
+    @property
+    def entropy_production_rate(self) -> np.ndarray:
+        """entropy_per_cycle / period per point (0 where the period is infinite)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            finite = (self.period > 0) & np.isfinite(self.period)
+            return np.where(finite, self.entropy_per_cycle / np.where(finite, self.period, 1.0), 0.0)
+
     def to_frame(self):
-        """One row per point: ``tau[<stroke>]``, work, ``Q_<reservoir>``, period, power, efficiency,
-        COP, mode, entropy production, residual."""
+        """One row per point: ``tau[<stroke>]``, work, chemical work, ``Q_<reservoir>``, period, power,
+        efficiency, COP, mode, entropy per cycle and rate, residual, resolution."""
         import pandas as pd
 
         table = {f"tau[{k}]": self.durations[:, i] for i, k in enumerate(self.strokes)}
         table["work"] = self.work
+        table["chemical_work"] = self.chemical_work
         table.update({f"Q_{k}": self.heat[:, j] for j, k in enumerate(self.reservoirs)})
         table.update(
             period=self.period,
@@ -176,8 +227,10 @@ class CycleSweep:
             efficiency=self.efficiency,
             cop=self.cop,
             mode=self.mode,
-            entropy_production=self.entropy_production,
+            entropy_per_cycle=self.entropy_per_cycle,
+            entropy_production_rate=self.entropy_production_rate,
             residual=self.residual,
+            resolution=self.resolution,
         )
         return pd.DataFrame(table)
 
@@ -193,6 +246,9 @@ class CycleSweep:
 class Cycle:
     """A medium driven through `strokes`, in order, forever.
 
+    A `Cycle` is an immutable value: its attributes cannot be reassigned (build a new cycle for new
+    strokes), so the compiled steps can never describe outdated physics.
+
     Parameters
     ----------
     medium : engines.media.Medium
@@ -201,7 +257,15 @@ class Cycle:
         the next, and the last joins the first.  At least one stroke attaches a reservoir.
     options : engines.Options or mapping, optional
         Tolerances (``drive_tol``, ``control_tol``, ``sector_tol``, ``fixed_point_tol``, ...).
+
+    Attributes
+    ----------
+    medium, strokes, options
+    reservoirs : mapping name -> Reservoir
+        The reservoirs the strokes attach, read-only.
     """
+
+    __slots__ = ("_hamiltonians", "_solver", "medium", "options", "reservoirs", "strokes")
 
     def __init__(self, medium, strokes, options=None):
         if not isinstance(medium, Medium):
@@ -218,20 +282,41 @@ class Cycle:
                 fail(
                     "Cycle", f"strokes[{i}].name", name, "a name no other stroke has (names label the tables)"
                 )
-        self.medium = medium
-        self.strokes = strokes
-        self.options = Options.coerce(options)
+        self._set("medium", medium)
+        self._set("strokes", strokes)
+        self._set("options", Options.coerce(options))
         self._check_closed()
-        self.reservoirs = {}
+        reservoirs = {}
         for s in strokes:
             r = s.reservoir
             if r is not None:
-                if r.name in self.reservoirs and self.reservoirs[r.name] is not r:
+                if r.name in reservoirs and reservoirs[r.name] is not r:
                     fail(
                         "Cycle", f"stroke {s.name!r}", r.name, "reservoir names that name one reservoir each"
                     )
-                self.reservoirs[r.name] = r
-        self._solver = Solver(medium.dim, [self._compile(s) for s in strokes], self.options)
+                reservoirs[r.name] = r
+        if not reservoirs:
+            fail(
+                "Cycle",
+                "strokes",
+                [s.name for s in strokes],
+                "a sequence with at least one stroke that attaches a reservoir (Thermalize or Isotherm): "
+                "a cycle of unitary strokes alone has no heat to book and no unique limit cycle",
+            )
+        self._set("reservoirs", MappingProxyType(reservoirs))
+        # the medium's Hamiltonians (and drives), shared by the strokes: they share end points
+        self._set("_hamiltonians", _Hamiltonians(medium, {}))
+        compiled = [self._compile(s) for s in strokes]
+        self._set("_solver", Solver(medium.dim, compiled, self.options, names))
+
+    def _set(self, name, value):
+        object.__setattr__(self, name, value)
+
+    def __setattr__(self, name, value):
+        raise FrozenInstanceError(f"cannot assign to field {name!r}: a Cycle is immutable (build a new one)")
+
+    def __delattr__(self, name):
+        raise FrozenInstanceError(f"cannot delete field {name!r}: a Cycle is immutable")
 
     def __repr__(self):
         return f"Cycle({self.medium!r}, strokes=[{', '.join(s.name for s in self.strokes)}])"
@@ -245,6 +330,11 @@ class Cycle:
     def steps(self) -> tuple:
         """The elementary steps (`cycles.steps`) each stroke was compiled into, stroke by stroke."""
         return tuple(tuple(ops) for ops in self._solver.compiled)
+
+    @property
+    def leads(self) -> tuple:
+        """Names of the reservoirs that exchange particles with the medium (fermionic leads)."""
+        return tuple(name for name, r in self.reservoirs.items() if any(ch.particles for ch in r.channels()))
 
     def _check_closed(self):
         base = self.medium.controls
@@ -272,7 +362,7 @@ class Cycle:
 
     def _compile(self, stroke, n=None):
         try:
-            return compile_stroke(stroke, self.medium, self.options, n)
+            return compile_stroke(stroke, self.medium, self.options, n, self._hamiltonians.cache)
         except WorkbenchError as exc:
             prefix = f"stroke {stroke.name!r}: "
             if str(exc).startswith(prefix):
@@ -284,21 +374,28 @@ class Cycle:
     def limit_cycle(self) -> CycleResult:
         """The periodic steady state and the per-stroke, per-cycle thermodynamics."""
         durations = [s.duration for s in self.strokes]
-        result = self._solve(None, durations)
+        result = self._solve(self._solver, durations)
         self._check_isotherm_accuracy(result)
         return result
 
-    def _solve(self, compiled, durations) -> CycleResult:
-        solver = self._solver
-        run = solver.run(durations, compiled, states=True)
+    def _solve(self, solver, durations) -> CycleResult:
+        run = solver.run(durations, states=True)
+        delta = float(run["resolution"][0])
         rho0 = solver.state(run["x"][0])
         rho0.setflags(write=False)
+        leads = self.leads
         rows = []
         heat = dict.fromkeys(self.reservoirs, 0.0)
+        particles = dict.fromkeys(leads, 0.0)
         for i, (stroke, tau) in enumerate(zip(self.strokes, durations)):
-            W, Q = float(run["work"][0, i]), float(run["heat"][0, i])
-            if stroke.reservoir is not None:
-                heat[stroke.reservoir.name] += Q
+            W, Q = _clean(run["work"][0, i], delta), _clean(run["heat"][0, i], delta)
+            W_chem = _clean(run["chemical"][0, i], delta)
+            dN = float(run["particles"][0, i])
+            bath = stroke.reservoir.name if stroke.reservoir is not None else None
+            if bath is not None:
+                heat[bath] += Q
+                if bath in particles:
+                    particles[bath] += dN
             rho = solver.state(run["states"][0, i])
             try:
                 self.medium.check_state(rho)
@@ -306,35 +403,43 @@ class Cycle:
                 raise WorkbenchError(
                     f"limit cycle, state at the end of stroke {stroke.name!r}: {exc}"
                 ) from exc
-            H_end = self.medium.hamiltonian(**{**self.medium.controls, **stroke.end_controls()})
+            H_end = self._hamiltonians({**self.medium.controls, **stroke.end_controls()})
             row = {"stroke": stroke.name, "duration": float(tau), "work": W}
+            if leads:
+                row["chemical_work"] = W_chem
             for name in self.reservoirs:
-                row[f"Q_{name}"] = (
-                    Q if stroke.reservoir is not None and stroke.reservoir.name == name else 0.0
-                )
+                row[f"Q_{name}"] = Q if bath == name else 0.0
+            for name in leads:
+                row[f"N_{name}"] = dN if bath == name else 0.0
             row["energy"] = float(np.real(np.trace(H_end @ rho)))
             row["entropy"] = von_neumann(rho)
             rows.append(MappingProxyType(row))
-        work_total = float(run["work"][0].sum())
+        work_total = _clean(run["work"][0].sum(), delta)
+        chemical_total = _clean(run["chemical"][0].sum(), delta)
+        heat = {k: _clean(v, delta) for k, v in heat.items()}
         period = float(sum(durations))
         temperatures = {name: r.T for name, r in self.reservoirs.items()}
-        power = -work_total / period if 0 < period < math.inf else 0.0
-        # per-cycle quantities classify like rates (same signs and ratios), also for infinite periods
-        mode, eta, cop = thermo.classify(-work_total, heat, temperatures)
+        output = -(work_total + chemical_total)
+        power = output / period if 0 < period < math.inf else 0.0
+        # Per-cycle quantities classify like rates (same signs and ratios), also for infinite periods.
+        mode, eta, cop = thermo.classify(output, heat, temperatures)
         sigma = thermo.entropy_production(heat, temperatures)
         thermo.warn_if_second_law_broken(sigma, heat, temperatures, f"the limit cycle of {self!r}")
         return CycleResult(
             strokes=tuple(rows),
             work=work_total,
+            chemical_work=chemical_total,
             heat=MappingProxyType(heat),
+            particles=MappingProxyType(particles),
             temperatures=MappingProxyType(temperatures),
             period=period,
-            power=power,
+            power=power + 0.0,
             mode=mode,
             efficiency=eta,
             cop=cop,
-            entropy_production=sigma,
+            entropy_per_cycle=sigma,
             fixed_point_residual=float(run["residual"][0]),
+            resolution=delta,
             rho=rho0,
         )
 
@@ -344,7 +449,8 @@ class Cycle:
                 continue
             finer = list(self._solver.compiled)
             finer[i] = self._compile(stroke, 2 * stroke.steps)
-            check = self._solve(finer, [s.duration for s in self.strokes])
+            solver = Solver(self.medium.dim, finer, self.options, [s.name for s in self.strokes])
+            check = self._solve(solver, [s.duration for s in self.strokes])
             name = f"Q_{stroke.bath.name}"
             W, Q = result.strokes[i]["work"], result.strokes[i][name]
             change = max(abs(check.strokes[i]["work"] - W), abs(check.strokes[i][name] - Q))
@@ -406,23 +512,30 @@ class Cycle:
                 {k: float(v[bad[0]]) for k, v in columns.items()},
                 f"durations with a unique limit cycle ({bad.size} points have none)",
             )
+        delta = run["resolution"]
         names_res = list(self.reservoirs)
         heat = np.zeros((n, len(names_res)))
         for i, stroke in enumerate(self.strokes):
             if stroke.reservoir is not None:
                 heat[:, names_res.index(stroke.reservoir.name)] += run["heat"][:, i]
+        heat = np.where(np.abs(heat) <= delta[:, None], 0.0, heat)
         work = run["work"].sum(axis=1)
+        work = np.where(np.abs(work) <= delta, 0.0, work)
+        chemical = run["chemical"].sum(axis=1)
+        chemical = np.where(np.abs(chemical) <= delta, 0.0, chemical)
+        output = -(work + chemical)
         period = taus.sum(axis=0)
         T = np.array([self.reservoirs[k].T for k in names_res])
         temperatures = np.broadcast_to(T, heat.shape)
-        mode, eta, cop = thermo.classify_many(-work, heat, temperatures)
+        mode, eta, cop = thermo.classify_many(output, heat, temperatures)
         with np.errstate(divide="ignore", invalid="ignore"):
-            power = np.where((period > 0) & np.isfinite(period), -work / period, 0.0)
+            power = np.where((period > 0) & np.isfinite(period), output / period, 0.0) + 0.0
         return CycleSweep(
             strokes=tuple(columns),
             durations=np.column_stack(list(columns.values())),
             reservoirs=tuple(names_res),
             work=work,
+            chemical_work=chemical,
             heat=heat,
             temperatures=T,
             period=period,
@@ -430,6 +543,7 @@ class Cycle:
             mode=mode,
             efficiency=eta,
             cop=cop,
-            entropy_production=thermo.entropy_production_many(heat, temperatures),
+            entropy_per_cycle=thermo.entropy_production_many(heat, temperatures),
             residual=run["residual"],
+            resolution=delta,
         )

@@ -5,21 +5,38 @@ fixed point, found by a linear solve of (M - 1) vec(rho) = 0 with the trace cons
 iterating, which is slow for weakly damped cycles, nor by an eigendecomposition of M, which loses
 digits there).  When every step maps diagonal density matrices to diagonal ones (all Hamiltonians
 diagonal and the dissipators secular, e.g. commuting Otto strokes) the cycle is solved on the
-populations alone: d unknowns instead of d^2.
+populations alone: d unknowns instead of d^2.  That is decided from the steps' Hamiltonians, bases
+and jump operators before any superoperator is built.
 
-`Solver.run` evaluates many sets of stroke durations at once, in `cycles._kernels.limit_cycles`
-when every generator is diagonalisable, and in `Solver.run_numpy` (the kernel's NumPy twin) otherwise.
+Each step books its energy change; a step with a fermionic lead also books the particles it
+exchanges, Delta N = int Tr[N rho(t)] dt (`cycles.steps`), as chemical work mu Delta N and heat
+Delta E - mu Delta N (Esposito, Kawai, Lindenberg & Van den Broeck, PRE 81, 041106 (2010)).
+
+`Solver.run` evaluates many sets of stroke durations at once in `cycles._kernels.limit_cycles` when
+every generator is diagonalisable and the state space is small (at most KERNEL_MAX_UNKNOWNS
+unknowns), and otherwise (one set, defective generators, large spaces) in `Solver.run_numpy`, the
+kernel's NumPy twin, which applies each step's map to the columns of M without forming dense
+superoperators in the medium's basis.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from cycles import _kernels
-from cycles.steps import Evolve, Precomposed, Quench
-from engines.linalg import stationary_vector, stationary_vectors, trace_vector, unvec
+from cycles.steps import Quench, to_medium
+from engines.checks import WorkbenchError
+from engines.linalg import stationary_vector, trace_vector, unvec
 
 __all__ = ["Solver"]
+
+#: A lead's stationary states carry no particle current when ||n P_0|| / ||n|| is below this.
+CURRENT_TOL = 1e-10
+#: Largest state space the kernel serves: its products are loops (fast for the small matrices of a
+#: sweep over many points), while larger spaces go to BLAS point by point (12x faster at 256).
+KERNEL_MAX_UNKNOWNS = 64
 
 
 class Solver:
@@ -32,42 +49,31 @@ class Solver:
     compiled : list of list of steps
         Per stroke, its elementary steps (`cycles.steps`).
     options : engines.Options
+    names : sequence of str, optional
+        The strokes' names, for messages.
     """
 
-    def __init__(self, dim: int, compiled, options):
+    def __init__(self, dim: int, compiled, options, names=None):
         self.dim = dim
         self.compiled = compiled
         self.options = options
-        self.space = self._state_space()
+        self.names = list(names) if names is not None else [f"#{i}" for i in range(len(compiled))]
+        tol = options.sector_tol
+        self.populations = all(op.preserves_populations(tol) for ops in compiled for op in ops)
+        d = dim
+        self.space = np.arange(d) * (d + 1) if self.populations else np.arange(d * d)
         self.trace = trace_vector(dim)[self.space]
-        self._propagators = {}
+        self._maps = {}
         self._tables = {}
 
     # ------------------------------------------------------------------------------------------
-    # the state space: all of vec(rho), or the populations when every step preserves them
 
-    def _state_space(self) -> np.ndarray:
-        d, tol = self.dim, self.options.sector_tol
-        diag = np.arange(d) * (d + 1)
-        off = np.setdiff1d(np.arange(d * d), diag)
-        for ops in self.compiled:
-            for op in ops:
-                H = op.after if isinstance(op, Quench) else op.H
-                if isinstance(op, Precomposed) and np.max(np.abs(op.U - np.diag(np.diag(op.U)))) > tol:
-                    return np.arange(d * d)
-                if np.max(np.abs(H - np.diag(np.diag(H)))) > tol * max(1.0, np.max(np.abs(H))):
-                    return np.arange(d * d)
-                if isinstance(op, Evolve) and op.baths:
-                    L = op.L
-                    if np.max(np.abs(L[np.ix_(off, diag)])) > tol * max(1.0, np.max(np.abs(L))):
-                        return np.arange(d * d)
-        return diag
-
-    def propagator(self, op):
+    def map(self, op):
+        """The step's map on the state space (built once per step)."""
         key = id(op)
-        if key not in self._propagators:
-            self._propagators[key] = (op, op.propagator(self.space))
-        return self._propagators[key][1]
+        if key not in self._maps:
+            self._maps[key] = (op, op.action(self.populations))
+        return self._maps[key][1]
 
     def energy_vector(self, H) -> np.ndarray:
         """h with Tr[H rho] = h . x on the state space (x the state's vector there)."""
@@ -86,16 +92,41 @@ class Solver:
     def run(self, durations, compiled=None, states=False) -> dict:
         """Limit cycles for P sets of durations at once (durations: (n_strokes, P)).
 
-        Returns arrays: fixed points x (P, m) on the state space, residual (P,), work and heat per
-        stroke (P, n_strokes), and with `states` the state at every stroke's end (P, n_strokes, m)
-        (always with the kernel).  `compiled` replaces the cycle's steps (an isotherm re-check).
+        Returns arrays: fixed points x (P, m) on the state space, residual (P,), resolution (P,),
+        and per stroke (P, n_strokes) work, heat, chemical work and particles exchanged with its
+        reservoir; with `states` the state at every stroke's end (P, n_strokes, m) (always with the
+        kernel).  `compiled` replaces the cycle's steps with others on the same state space.
         """
         compiled = self.compiled if compiled is None else compiled
         durations = np.asarray(durations, dtype=float).reshape(len(compiled), -1)
-        tables = self.kernel_tables(compiled)
-        if tables is not None:
-            return self._run_kernel(tables, durations, len(compiled))
-        return self.run_numpy(compiled, durations, states)
+        self._check_infinite_leads(compiled, durations)
+        if durations.shape[1] > 1 and self.space.size <= KERNEL_MAX_UNKNOWNS:
+            tables = self.kernel_tables(compiled)
+            if tables is not None:
+                out = self._run_kernel(tables, durations, len(compiled))
+                out["resolution"] = self.resolution(compiled, durations, out["residual"])
+                return out
+        out = self.run_numpy(compiled, durations, states)
+        out["resolution"] = self.resolution(compiled, durations, out["residual"])
+        return out
+
+    def _check_infinite_leads(self, compiled, durations):
+        """Refuse an infinite stroke with a lead whose stationary states carry a particle current."""
+        for i, (ops, taus) in enumerate(zip(compiled, durations)):
+            if not np.any(np.isinf(taus)):
+                continue
+            for op in ops:
+                if getattr(op, "exchanges_particles", False) and op.share > 0:
+                    current, resolution = self.map(op).stationary_current()
+                    if current > max(CURRENT_TOL, resolution):
+                        lead = op.baths[0].name
+                        raise WorkbenchError(
+                            f"stroke {self.names[i]!r}: `duration` must be finite for lead {lead!r}, "
+                            "got inf: a stationary state of the stroke carries a particle current "
+                            f"(||N P_0|| / ||N|| = {current:.2g}; the Hamiltonian does not conserve the "
+                            "particle number), so the particles exchanged and the chemical work grow "
+                            "without bound; give the stroke a finite duration."
+                        )
 
     def kernel_tables(self, compiled):
         """Plain arrays describing every op for `_kernels.limit_cycles` (None if an L is defective)."""
@@ -106,25 +137,29 @@ class Solver:
         m = self.space.size
         spectral = {}
         for _, op in ops:
-            if isinstance(op, Evolve):
-                form = self.propagator(op).spectral()
+            if not isinstance(op, Quench) and hasattr(self.map(op), "spectral"):
+                form = self.map(op).spectral()
                 if form is None:
                     self._tables[key] = None
                     return None
                 spectral[id(op)] = form
-        r = max((f[0].size for f in spectral.values()), default=1)
+        r = max((f.lam.size for f in spectral.values()), default=1)
         n = len(ops)
         t = {
             "kind": np.zeros(n, dtype=np.int64),
             "stroke": np.array([i for i, _ in ops], dtype=np.int64),
             "share": np.zeros(n),
             "lam": np.zeros((n, r), dtype=complex),
+            "zero": np.ones((n, r), dtype=np.bool_),  # padding counts as kernel modes (weight 0)
             "modes": np.zeros((n, m, r), dtype=complex),
             "dual": np.zeros((n, r, m), dtype=complex),
             "fixed": np.zeros((n, m, m), dtype=complex),
             "h_before": np.zeros((n, m), dtype=complex),
             "h_after": np.zeros((n, m), dtype=complex),
             "books_heat": np.zeros(n, dtype=np.bool_),
+            "mu": np.zeros(n),
+            "counts": np.zeros(n, dtype=np.bool_),
+            "number": np.zeros((n, r), dtype=complex),
         }
         for o, (_, op) in enumerate(ops):
             if isinstance(op, Quench):
@@ -133,16 +168,20 @@ class Solver:
                 continue
             t["h_after"][o] = self.energy_vector(op.H)
             t["books_heat"][o] = bool(op.baths)
-            if isinstance(op, Precomposed):
+            mp = self.map(op)
+            if id(op) not in spectral:
                 t["kind"][o] = _kernels.FIXED
-                t["fixed"][o] = self.propagator(op).superop
+                t["fixed"][o] = mp.superop
                 continue
-            lam, modes, dual, projector = spectral[id(op)]
-            k = lam.size
+            form = spectral[id(op)]
+            k = form.lam.size
             t["kind"][o], t["share"][o] = _kernels.EVOLVE, op.share
-            t["lam"][o, :k], t["modes"][o, :, :k], t["dual"][o, :k, :] = lam, modes, dual
-            if projector is not None:
-                t["fixed"][o] = projector
+            t["lam"][o, :k], t["zero"][o, :k] = form.lam, form.zero
+            t["modes"][o, :, :k], t["dual"][o, :k, :] = form.modes, form.dual
+            t["fixed"][o] = form.projector
+            if op.exchanges_particles:
+                t["mu"][o], t["counts"][o] = op.mu, True
+                t["number"][o, :k] = mp.particle_modes()
         self._tables[key] = t
         return t
 
@@ -151,6 +190,8 @@ class Solver:
         out = {
             "work": np.zeros((P, n_strokes)),
             "heat": np.zeros((P, n_strokes)),
+            "chemical": np.zeros((P, n_strokes)),
+            "particles": np.zeros((P, n_strokes)),
             "residual": np.zeros(P),
             "states": np.zeros((P, n_strokes, m), dtype=complex),
         }
@@ -160,64 +201,118 @@ class Solver:
             t["stroke"],
             t["share"],
             t["lam"],
+            t["zero"],
             t["modes"],
             t["dual"],
             t["fixed"],
             t["h_before"],
             t["h_after"],
             t["books_heat"],
+            t["mu"],
+            t["counts"],
+            t["number"],
             self.trace,
             out["work"],
             out["heat"],
+            out["chemical"],
+            out["particles"],
             out["residual"],
             out["states"],
         )
         out["x"] = out["states"][:, -1]
         return out
 
-    def _energy(self, H, x):
-        """Tr[H rho] for state-space vectors x (..., m): vec(H^T) . vec(rho)."""
-        return x @ H.T.reshape(-1, order="F")[self.space]
+    def _fixed_point(self, A, strict: bool):
+        """x with A x = 0 and Tr x = 1, and ||A x||; a non-unique fixed point raises if `strict`."""
+        try:
+            x, residual, _ = stationary_vector(A, self.trace, None, self.options)
+        except WorkbenchError as exc:
+            if not strict:
+                return np.full(A.shape[0], np.nan, dtype=complex), math.inf
+            raise WorkbenchError(
+                "limit cycle: the one-period map has several fixed points (a quantity that no stroke "
+                "relaxes is conserved, e.g. a subsystem no reservoir reaches); attach a reservoir that "
+                f"relaxes it. ({exc})"
+            ) from None
+        return x, residual
 
     def run_numpy(self, compiled, durations, states=False) -> dict:
-        """NumPy twin of `_kernels.limit_cycles` (and the path for defective generators)."""
+        """NumPy twin of `_kernels.limit_cycles` (and the path for one point or defective generators).
+
+        Per point, M is built by applying each step's map to the columns of the identity (on the
+        populations a d x d matrix; on vec(rho) in the step's own basis, sector by sector), the fixed
+        point solved for, and each step applied once more to book W, Q, W_chem and Delta N.
+        """
         durations = np.asarray(durations, dtype=float).reshape(len(compiled), -1)
-        P, m = durations.shape[1], self.space.size
-        maps = []
-        for ops, tau in zip(compiled, durations):
-            maps.append(
-                [None if isinstance(op, Quench) else self.propagator(op).batch(op.share * tau) for op in ops]
-            )
-        M = np.broadcast_to(np.eye(m, dtype=complex), (P, m, m))
-        for stroke_maps in maps:
-            for mp in stroke_maps:
-                if mp is not None:
-                    M = mp @ M
-        A = M - np.eye(m)
-        if P == 1:
-            x = stationary_vector(A[0], self.trace, None, self.options)[0][None, :]
-        else:
-            x = stationary_vectors(A, self.trace)
-            if x is None:
-                x = np.full((P, m), np.nan, dtype=complex)
-        residual = np.linalg.norm(np.einsum("pij,pj->pi", A, x), axis=1)
+        P, m, ns = durations.shape[1], self.space.size, len(compiled)
         out = {
-            "x": x.copy(),
-            "residual": residual,
-            "work": np.zeros((P, len(compiled))),
-            "heat": np.zeros((P, len(compiled))),
+            "x": np.zeros((P, m), dtype=complex),
+            "residual": np.zeros(P),
+            "work": np.zeros((P, ns)),
+            "heat": np.zeros((P, ns)),
+            "chemical": np.zeros((P, ns)),
+            "particles": np.zeros((P, ns)),
         }
         if states:
-            out["states"] = np.zeros((P, len(compiled), m), dtype=complex)
-        for i, (ops, stroke_maps) in enumerate(zip(compiled, maps)):
-            for op, mp in zip(ops, stroke_maps):
+            out["states"] = np.zeros((P, ns, m), dtype=complex)
+        steps = []
+        for i, ops in enumerate(compiled):
+            for op in ops:
+                if isinstance(op, Quench):
+                    steps.append((i, op, None, self.energy_vector(op.before), self.energy_vector(op.after)))
+                else:
+                    steps.append((i, op, self.map(op), None, self.energy_vector(op.H)))
+        eye = np.eye(m, dtype=complex)
+        for p in range(P):
+            M, frame = eye, None
+            for i, op, mp, _, _ in steps:
+                if mp is not None:
+                    M, frame = mp.compose(M, frame, op.share * durations[i, p])
+            M = to_medium(M, frame)
+            x, residual = self._fixed_point(M - eye, strict=P == 1)
+            out["x"][p], out["residual"][p] = x, residual
+            for k, (i, op, mp, h_before, h) in enumerate(steps):
                 if mp is None:
-                    out["work"][:, i] += np.real(self._energy(op.after, x) - self._energy(op.before, x))
-                    continue
-                y = np.einsum("pij,pj->pi", mp, x)
-                booked = np.real(self._energy(op.H, y) - self._energy(op.H, x))
-                out["heat" if op.baths else "work"][:, i] += booked  # unitary maps book work
-                x = y
-            if states:
-                out["states"][:, i] = x
+                    out["work"][p, i] += np.real(h @ x - h_before @ x)
+                else:
+                    t = op.share * durations[i, p]
+                    y = mp.evolve(x[:, None], t)[:, 0]
+                    booked = np.real(h @ y - h @ x)
+                    if op.baths:
+                        dN = mp.particles(x, t) if op.exchanges_particles else 0.0
+                        out["heat"][p, i] += booked - op.mu * dN
+                        out["chemical"][p, i] += op.mu * dN
+                        out["particles"][p, i] += dN
+                    else:
+                        out["work"][p, i] += booked  # unitary maps book work
+                    x = y
+                if states and (k == len(steps) - 1 or steps[k + 1][0] != i):
+                    out["states"][p, i] = x
         return out
+
+    def resolution(self, compiled, durations, residual) -> np.ndarray:
+        """Absolute resolution of W, Q and W_chem per cycle, for every point (P,).
+
+        delta = (||M x - x|| + m eps) sum_steps w, with w = ||h_before|| + ||h_after|| for a quench,
+        2 ||h|| for a map, plus 2 |mu| ||n|| s for a lead (n the particle-current row, s the
+        duration, or 2 / min |lam| over the decaying modes for an infinite one): the fixed-point
+        residual stands for the state's error and m eps for the round-off of the trace products
+        (docs/physics.md, Section 7).
+        """
+        durations = np.asarray(durations, dtype=float).reshape(len(compiled), -1)
+        total = np.zeros(durations.shape[1])
+        for i, ops in enumerate(compiled):
+            for op in ops:
+                if isinstance(op, Quench):
+                    total += np.linalg.norm(self.energy_vector(op.before))
+                    total += np.linalg.norm(self.energy_vector(op.after))
+                    continue
+                total += 2 * np.linalg.norm(self.energy_vector(op.H))
+                if getattr(op, "exchanges_particles", False):
+                    mp = self.map(op)
+                    t = op.share * durations[i]
+                    slowest = mp.slowest()
+                    span = np.where(np.isinf(t), 2.0 / slowest if slowest > 0 else 0.0, t)
+                    total += 2 * abs(op.mu) * np.linalg.norm(mp.number) * span
+        eps = np.finfo(float).eps
+        return (np.asarray(residual, dtype=float) + self.space.size * eps) * total

@@ -85,12 +85,22 @@ class Thermalize(Stroke):
     duration : float
         >= 0; ``math.inf`` relaxes fully: the state is projected onto the steady states of the
         stroke's generator (the Gibbs state for a thermal bath in the global flavour; when the bath
-        leaves some quantity conserved, the steady state reached from the incoming state).
+        leaves some quantity conserved, the steady state reached from the incoming state: the spectral
+        projector onto ker L, docs/physics.md Section 9).  For a fermionic lead whose stationary
+        states carry a particle current (a Hamiltonian that does not conserve the particle number),
+        an infinite duration is refused: the particles exchanged would grow without bound.
     controls : mapping, optional
         Control values held during the stroke (the medium's defaults otherwise).
     flavour : {"global", "local"}
     name : str, optional
         Default ``"thermalize <bath>"``.
+
+    Notes
+    -----
+    W = 0 and Delta E = Tr[H (rho_out - rho_in)].  A bosonic bath books it all as heat; a fermionic lead
+    (T, mu) splits it into heat Q = Delta E - mu Delta N and chemical work mu Delta N, with
+    Delta N = int_0^tau Tr[N rho(t)] dt the particles the lead brings in (the jump-counted current,
+    N = sum_j n_j L_j^dag L_j; Esposito, Kawai, Lindenberg & Van den Broeck, PRE 81, 041106 (2010)).
     """
 
     bath: Reservoir

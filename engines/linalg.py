@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg as la
@@ -33,11 +34,13 @@ __all__ = [
     "SECTOR_DENSE_MAX",
     "SPARSE_HAMILTONIAN_DIM",
     "Propagator",
+    "Spectral",
     "commutator",
     "dissipator",
     "eigh_sectors",
     "embed",
     "entropy_of_spectrum",
+    "expm1_complex",
     "from_eigenbasis",
     "kernel_projector",
     "liouvillian",
@@ -258,80 +261,304 @@ def stationary_vectors(A: np.ndarray, trace: np.ndarray) -> np.ndarray | None:
 class Propagator:
     """exp(L t) on a space of vectors, reusing one eigendecomposition of L for every t.
 
-    Falls back to ``scipy.linalg.expm`` when the eigenvectors are ill-conditioned (a defective L).
-    ``t = inf`` gives the spectral projector onto ker L (`kernel_projector`): the limit of exp(L t),
-    or its time average when undamped oscillations remain; it need not have rank one.
+    With ``blocks`` the space splits into sectors that L maps into themselves (for a secular
+    generator in the eigenbasis of H: the Bohr-frequency sectors), each diagonalised on its own, so a
+    generator on d^2 unknowns costs the sum of its sectors' cubes instead of d^6.  A sector whose
+    eigenvectors are ill-conditioned (a defective L) falls back to ``scipy.linalg.expm``.
+
+    ``t = inf`` gives the spectral projector P_0 onto ker L (`kernel_projector`): the limit of
+    exp(L t), or its time average when undamped oscillations remain; it need not have rank one.
 
     Parameters
     ----------
-    L : ndarray (m, m)
-        The generator on the chosen space of vec(rho).
+    L : ndarray (m, m) or scipy.sparse matrix
+        The generator on the chosen space of vectors.
     options : engines.Options, optional
+        ``null_tol`` decides which eigenvalues count as zero: |lam| <= null_tol * max(1, max |lam|).
+    blocks : None, "auto" or sequence of index arrays, optional
+        None: one sector.  "auto": the connected components of L's sparsity graph (exact, since an
+        entry of L that is not stored or is exactly zero couples nothing).  A sequence: index arrays
+        that partition range(m), each an invariant sector of L (not checked).
+    conserved : ndarray (m,), optional
+        A functional c with c . L = 0 (the trace vector of a GKSL generator): exp(L t) is made to keep
+        it exactly, c . exp(L t) = c for every t (inf included).  Near a slow mode (gap g) computed
+        eigenvectors carry errors of order eps/g, which would otherwise break trace preservation by as
+        much once t ~ 1/g.
+
+    Notes
+    -----
+    With L = R diag(lam) R^{-1}, exp(L t) = R diag(exp(lam t)) R^{-1} and the time integral
+
+        int_0^t exp(L s) ds = R diag(phi(lam, t)) R^{-1},   phi = (exp(lam t) - 1) / lam  (t for lam = 0),
+
+    evaluated with expm1 so that no digits cancel for |lam t| << 1.  Eigenvalues that count as zero
+    are set to exactly 0 (a kernel mode must not grow or decay as exp(1e-16 t)).  For t = inf the
+    integral of the part that decays, int_0^inf (exp(L s) - P_0) ds, is R diag(-1/lam) R^{-1} over the
+    non-zero lam (the time average where lam is imaginary), that is -L^#, with
+    L^# = (L - P_0)^{-1} + P_0 the group inverse of L (used for a defective sector).  A finite-time
+    integral of a defective sector comes from the block exponential exp([[L, 1], [0, 0]] t), whose
+    upper-right block is int_0^t exp(L s) ds (C. F. Van Loan, IEEE Trans. Autom. Control 23, 395
+    (1978)).
     """
 
-    #: Condition number of the eigenvector matrix above which expm is used instead.
+    #: Condition number (1-norm) of a sector's eigenvector matrix above which expm is used instead.
     MAX_CONDITION = 1e8
 
-    def __init__(self, L: np.ndarray, options=None):
+    def __init__(self, L, options=None, *, blocks=None, conserved=None):
         self.L = L
         self.options = options or DEFAULT_OPTIONS
-        self._eig = None
+        self.shape = L.shape
+        self._blocks_spec = blocks
+        self._conserved = None if conserved is None else np.asarray(conserved, dtype=complex)
+        self._sectors = None
         self._projector = None
 
-    def _decomposition(self):
-        if self._eig is None:
-            lam, P = la.eig(self.L)
-            cond = np.linalg.cond(P)
-            self._eig = (lam, P, la.inv(P)) if cond < self.MAX_CONDITION else False
-        return self._eig
+    # ------------------------------------------------------------------------------------------
+    # the sectors and their eigendecompositions
+
+    def _groups(self) -> list:
+        """The sectors as index arrays (see `blocks`)."""
+        m = self.shape[0]
+        spec = self._blocks_spec
+        if spec is None:
+            return [np.arange(m)]
+        if isinstance(spec, str):
+            pattern = sp.csr_array(
+                abs(sp.csr_array(self.L)) > 0 if sp.issparse(self.L) else np.abs(self.L) > 0
+            )
+            _, labels = connected_components(pattern, directed=False)
+            order = np.argsort(labels, kind="stable")
+            return np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
+        return [np.asarray(g, dtype=np.int64) for g in spec]
+
+    def _decompose(self) -> list:
+        """The sectors, diagonalised: `_Sector` records, sectors of one size stacked together.
+
+        Each stack is diagonalised in one batched call; a sector whose eigenvectors are
+        ill-conditioned (condition number above MAX_CONDITION) is kept apart, for expm.
+        """
+        if self._sectors is not None:
+            return self._sectors
+        groups = self._groups()
+        L = self.L if not sp.issparse(self.L) else None
+        csr = sp.csr_array(self.L) if L is None else None
+        sectors = []
+        by_size = {}
+        for g in groups:
+            by_size.setdefault(g.size, []).append(g)
+        for n, members in sorted(by_size.items()):
+            idx = np.array(members, dtype=np.int64)  # (k, n)
+            if n == 1:
+                diag = L[idx[:, 0], idx[:, 0]] if L is not None else csr.diagonal()[idx[:, 0]]
+                sectors.append(_Sector(idx[:, 0], np.asarray(diag, dtype=complex)))
+                continue
+            if L is not None:
+                blocks = L[idx[:, :, None], idx[:, None, :]].astype(complex)
+            else:
+                blocks = np.stack([csr[g][:, g].toarray() for g in members]).astype(complex)
+            lam, R = np.linalg.eig(blocks)
+            Rinv = _inverses(R)
+            with np.errstate(invalid="ignore"):
+                condition = _norm1(R) * _norm1(Rinv)  # the 1-norm condition number (nan: singular)
+            good = condition < self.MAX_CONDITION
+            if good.any():
+                sectors.append(_Sector(idx[good], lam[good], R[good], Rinv[good]))
+            for b in np.flatnonzero(~good):
+                sectors.append(_Sector(idx[b], None, block=blocks[b]))
+        lams = [x.lam for x in sectors if x.lam is not None]
+        scale = max(1.0, max((float(np.max(np.abs(x), initial=0.0)) for x in lams), default=0.0))
+        for x in sectors:
+            if x.lam is None:
+                continue
+            x.zero = np.abs(x.lam) <= self.options.null_tol * scale
+            # a kernel mode's eigenvalue is 0 up to round-off: exactly 0, so that exp(L t) -> P_0
+            # and no mode grows as exp(1e-16 t)
+            x.lam = np.where(x.zero, 0.0, x.lam)
+            if self._conserved is not None and x.R is not None:
+                for b in np.flatnonzero(x.zero.any(axis=1)):
+                    x.R[b], x.Rinv[b] = _keep_conserved(
+                        self._conserved[x.idx[b]], x.R[b], x.Rinv[b], x.zero[b]
+                    )
+        self._sectors = sectors
+        return sectors
+
+    @property
+    def defective(self) -> bool:
+        """Whether some sector has ill-conditioned eigenvectors (then expm is used there)."""
+        return any(x.lam is None for x in self._decompose())
+
+    def _map(self, x, X, t, kind):
+        """exp(L t) X (kind "exp") or int_0^t exp(L s) ds X (kind "integral") on one `_Sector`."""
+        if x.lam is not None:
+            f = _spectral_factor(x.lam, x.zero, t, kind)
+            if x.R is None:  # singletons: L is diagonal there
+                return f[:, None] * X
+            return x.R @ (f[..., None] * (x.Rinv @ X))
+        block = x.block
+        if kind == "exp":
+            return (kernel_projector(block, self.options) if math.isinf(t) else la.expm(block * t)) @ X
+        n = block.shape[0]
+        if math.isinf(t):
+            P0 = kernel_projector(block, self.options)
+            return -(la.solve(block - P0, X) + P0 @ X)
+        big = np.zeros((2 * n, 2 * n), dtype=complex)
+        big[:n, :n], big[:n, n:] = block * t, np.eye(n) * t
+        return la.expm(big)[:n, n:] @ X
+
+    def _apply(self, X, t, kind):
+        X = np.asarray(X)
+        vector = X.ndim == 1
+        X2 = X.reshape(X.shape[0], -1).astype(complex, copy=False)
+        out = np.empty_like(X2)
+        for x in self._decompose():
+            out[x.idx] = self._map(x, X2[x.idx], float(t), kind)
+        return out[:, 0] if vector else out
+
+    # ------------------------------------------------------------------------------------------
+    # the maps
+
+    def evolve(self, X, t: float) -> np.ndarray:
+        """exp(L t) X for a vector (m,) or the columns of X (m, k); t = inf gives P_0 X."""
+        return self._apply(X, t, "exp")
+
+    def integrate(self, X, t: float) -> np.ndarray:
+        """int_0^t exp(L s) ds X; for t = inf the decaying part int_0^inf (exp(L s) - P_0) ds X."""
+        return self._apply(X, t, "integral")
 
     def projector(self) -> np.ndarray:
-        """lim_{t -> inf} exp(L t) (its time average where the limit does not exist)."""
+        """lim_{t -> inf} exp(L t) (its time average where the limit does not exist), dense (m, m)."""
         if self._projector is None:
-            eig = self._decomposition()
-            if eig is False:
-                self._projector = kernel_projector(self.L, self.options)
-            else:
-                lam, P, Pinv = eig
-                scale = max(1.0, float(np.max(np.abs(lam), initial=0.0)))
-                zero = np.abs(lam) <= self.options.null_tol * scale
-                self._projector = P[:, zero] @ Pinv[zero]
+            self._projector = self.evolve(np.eye(self.shape[0], dtype=complex), math.inf)
         return self._projector
 
     def spectral(self):
-        """(lam, modes, dual, projector) with exp(L t) = modes diag(exp(lam t)) dual; None if defective."""
-        eig = self._decomposition()
-        if eig is False:
+        """`Spectral` form exp(L t) = modes diag(exp(lam t)) dual, dense (None if a sector is defective)."""
+        sectors = self._decompose()
+        if any(x.lam is None for x in sectors):
             return None
-        lam, P, Pinv = eig
-        return lam, P, Pinv, self.projector()
+        m = self.shape[0]
+        lam = np.zeros(m, dtype=complex)
+        zero = np.zeros(m, dtype=bool)
+        modes = np.zeros((m, m), dtype=complex)
+        dual = np.zeros((m, m), dtype=complex)
+        col = 0
+        for x in sectors:
+            if x.R is None:
+                cols = np.arange(col, col + x.idx.size)
+                lam[cols], zero[cols] = x.lam, x.zero
+                modes[x.idx, cols] = 1.0
+                dual[cols, x.idx] = 1.0
+                col += x.idx.size
+                continue
+            for b in range(x.idx.shape[0]):
+                idx = x.idx[b]
+                cols = np.arange(col, col + idx.size)
+                lam[cols], zero[cols] = x.lam[b], x.zero[b]
+                modes[np.ix_(idx, cols)] = x.R[b]
+                dual[np.ix_(cols, idx)] = x.Rinv[b]
+                col += idx.size
+        return Spectral(lam, modes, dual, self.projector(), zero)
 
     def batch(self, t) -> np.ndarray:
         """exp(L t_p) for every t_p (inf: `projector`): shape (P, m, m)."""
         t = np.atleast_1d(np.asarray(t, dtype=float))
-        out = np.empty((t.size, *self.L.shape), dtype=complex)
-        infinite = np.isinf(t)
-        if infinite.any():
-            out[infinite] = self.projector()
-        finite = np.flatnonzero(~infinite)
-        if finite.size:
-            eig = self._decomposition()
-            if eig is False:
-                for p in finite:
-                    out[p] = la.expm(self.L * t[p])
-            else:
-                lam, P, Pinv = eig
-                out[finite] = np.einsum("ij,pj,jk->pik", P, np.exp(lam[None, :] * t[finite, None]), Pinv)
-        return out
+        eye = np.eye(self.shape[0], dtype=complex)
+        return np.stack([self.evolve(eye, tp) for tp in t])
+
+    def integral(self, t) -> np.ndarray:
+        """int_0^{t_p} exp(L s) ds for every t_p (inf: the decaying part, see `integrate`): (P, m, m)."""
+        t = np.atleast_1d(np.asarray(t, dtype=float))
+        eye = np.eye(self.shape[0], dtype=complex)
+        return np.stack([self.integrate(eye, tp) for tp in t])
 
     def apply(self, v: np.ndarray):
         """t -> exp(L t) v as a function (one decomposition, any number of times)."""
-        eig = self._decomposition()
-        if eig is False:
-            return lambda t: (self.projector() @ v) if math.isinf(t) else la.expm(self.L * t) @ v
-        lam, P, Pinv = eig
-        c = Pinv @ v
-        return lambda t: (self.projector() @ v) if math.isinf(t) else P @ (np.exp(lam * t) * c)
+        v = np.asarray(v)
+        return lambda t: self.evolve(v, t)
+
+
+def _norm1(A) -> np.ndarray:
+    """The 1-norm (largest column sum) of each matrix of a stack (k, n, n)."""
+    return np.max(np.sum(np.abs(A), axis=-2), axis=-1)
+
+
+def _inverses(R) -> np.ndarray:
+    """Inverses of a stack (k, n, n); a singular matrix gets NaNs (an infinite condition number)."""
+    try:
+        return np.linalg.inv(R)
+    except np.linalg.LinAlgError:
+        out = np.full_like(R, np.nan)
+        for b in range(R.shape[0]):
+            try:
+                out[b] = np.linalg.inv(R[b])
+            except np.linalg.LinAlgError:
+                pass
+        return out
+
+
+class _Sector:
+    """Sectors of one size of a `Propagator`: indices (k, n) (n = 1: (k,)), eigenvalues and vectors.
+
+    lam is None for a defective sector (one per record, `block` its matrix, used with expm).
+    """
+
+    __slots__ = ("R", "Rinv", "block", "idx", "lam", "zero")
+
+    def __init__(self, idx, lam, R=None, Rinv=None, block=None):
+        self.idx, self.lam, self.R, self.Rinv, self.block = idx, lam, R, Rinv, block
+        self.zero = None
+
+
+class Spectral(NamedTuple):
+    """exp(L t) = modes diag(exp(lam t)) dual; `projector` is P_0, `zero` marks the modes of ker L."""
+
+    lam: np.ndarray
+    modes: np.ndarray
+    dual: np.ndarray
+    projector: np.ndarray
+    zero: np.ndarray
+
+
+def _keep_conserved(c, R, Rinv, zero):
+    """(R', R'^{-1}) with c . r_j = 0 made exact for every mode j outside ker L.
+
+    For c . L = 0, c . L r_j = lam_j c . r_j vanishes, so every mode with lam_j != 0 is orthogonal to c;
+    computed eigenvectors miss this by their error (eps / gap near a slow mode).  Subtracting
+    u (c . r_j), with u = R_0 a^dag / (a a^dag) in ker L (a = c . R_0, so c . u = 1), restores it; then
+    c . exp(L t) = c for every t, and c . P_0 = c.  Nothing changes when c vanishes on the sector.
+    """
+    R0 = R[:, zero]
+    a = c @ R0
+    norm = np.real(np.vdot(a, a))
+    if norm <= 1e-30 * max(1.0, np.real(np.vdot(c, c))):
+        return R, Rinv
+    u = R0 @ a.conj() / norm
+    R = R.copy()
+    moving = ~zero
+    R[:, moving] -= np.outer(u, c @ R[:, moving])
+    return R, la.inv(R)
+
+
+def expm1_complex(z):
+    """exp(z) - 1 without cancellation for small |z|, elementwise (the formula the cycle kernel uses).
+
+    exp(x + iy) - 1 = expm1(x) cos(y) - 2 sin^2(y/2) + i exp(x) sin(y).
+    """
+    x, y = np.real(z), np.imag(z)
+    return np.expm1(x) * np.cos(y) - 2.0 * np.sin(0.5 * y) ** 2 + 1j * np.exp(x) * np.sin(y)
+
+
+def _spectral_factor(lam, zero, t, kind):
+    """exp(lam t) or phi(lam, t) = int_0^t exp(lam s) ds per eigenvalue (t = inf: limits, see Propagator)."""
+    if kind == "exp":
+        if math.isinf(t):
+            return zero.astype(complex)
+        return np.exp(lam * t)
+    if math.isinf(t):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(zero, 0.0, -1.0 / np.where(zero, 1.0, lam))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(zero, t, expm1_complex(lam * t) / np.where(zero, 1.0, lam))
 
 
 # ----------------------------------------------------------------------------------------------

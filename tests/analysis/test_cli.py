@@ -47,7 +47,7 @@ JSON_KEYS = {
         "heat",
         "period",
         "power",
-        "entropy_production",
+        "entropy_per_cycle",
         "fixed_point_residual",
         "strokes",
     },

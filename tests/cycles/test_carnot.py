@@ -95,7 +95,7 @@ def _assert_laws(work, heats, temperatures, sigma):
 
 def _assert_table_laws(table, T_c):
     for row in table.to_dict("records"):
-        _assert_laws(row["work"], (row["Q_hot"], row["Q_cold"]), (T_H, T_c), row["entropy_production"])
+        _assert_laws(row["work"], (row["Q_hot"], row["Q_cold"]), (T_H, T_c), row["entropy_per_cycle"])
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +168,7 @@ def test_carnot_entropy_production_vanishes_quasi_statically(linear_carnot):
     """
     taus = np.array([3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 1e5])
     table = _sweep(linear_carnot, taus)
-    sigma = table["entropy_production"].to_numpy()
+    sigma = table["entropy_per_cycle"].to_numpy()
     assert np.all(np.diff(sigma) < 0)
     floor = _relaxed_carnot_entropy_production(400)
     assert sigma[-1] == pytest.approx(floor, rel=RELAXED_RTOL)
@@ -205,7 +205,7 @@ def test_low_dissipation_entropy_production_inverse_duration(linear_carnot):
     taus = np.array([10.0, 20.0, 40.0])
     table = _sweep(linear_carnot, taus)
     sigma_h, sigma_c = _ld_sigmas(table, T_C)
-    total = table["entropy_production"].to_numpy()
+    total = table["entropy_per_cycle"].to_numpy()
     np.testing.assert_allclose(sigma_h + sigma_c, total, atol=FIRST_LAW_TOL)
     assert np.all(sigma_h > 0) and np.all(sigma_c < 0) and np.all(total > 0)
     for sigma in (sigma_h, -sigma_c, total):
@@ -225,7 +225,7 @@ def test_low_dissipation_entropy_production_inverse_duration(linear_carnot):
     dS = _S(W_END, T_H) - _S(W_START, T_H)
     tau = rows["hot isotherm"]["duration"]
     assert (dS - dS_hot) * tau == pytest.approx(delta, rel=LAG_RTOL)
-    _assert_laws(result.work, tuple(result.heat.values()), (T_H, T_C), result.entropy_production)
+    _assert_laws(result.work, tuple(result.heat.values()), (T_H, T_C), result.entropy_per_cycle)
 
 
 @pytest.mark.parametrize("machine", ["linear_carnot", "smooth_carnot"])
@@ -290,7 +290,7 @@ def test_stirling_first_and_second_law():
         steps=32,
     )
     result = cycle.limit_cycle()
-    _assert_laws(result.work, tuple(result.heat.values()), (T_H, T_C), result.entropy_production)
+    _assert_laws(result.work, tuple(result.heat.values()), (T_H, T_C), result.entropy_per_cycle)
     taus = np.geomspace(0.05, 50.0, 7)
     table = cycle.sweep(
         {"hot isotherm": taus, "cold isotherm": taus, "heat": taus[::-1], "cool": taus}
@@ -310,7 +310,7 @@ def test_stirling_quasi_static_hot_isotherm_heat_is_T_delta_S():
     result = stirling(
         Qubit(W_START), hot, cold, start=W_START, end=W_END, tau_hot=1e4, tau_cold=1e4, steps=n
     ).limit_cycle()
-    _assert_laws(result.work, tuple(result.heat.values()), (T_H, T_C), result.entropy_production)
+    _assert_laws(result.work, tuple(result.heat.values()), (T_H, T_C), result.entropy_per_cycle)
     Q = {row["stroke"]: row["Q_hot"] for row in result.strokes}["hot isotherm"]
     w = _midpoints(W_START, W_END, n)
     p = np.array([_p(W_START, T_H)] + [_p(x, T_H) for x in w])

@@ -103,7 +103,7 @@ def test_each_stroke_books_its_own_work_and_heat(kind):
     assert result.heat["hot"] == pytest.approx(sum(r["Q_hot"] for r in rows), abs=BOOKING_TOL)
     assert result.heat["cold"] == pytest.approx(sum(r["Q_cold"] for r in rows), abs=BOOKING_TOL)
     assert result.period == 2.0 + 5.0 + 1.5
-    assert result.entropy_production >= 0
+    assert result.entropy_per_cycle >= 0
 
 
 def test_thermalize_and_drive_against_qutip():
@@ -278,6 +278,7 @@ BAD_INPUT = [
             Qubit(1.0, 0.5),
             [
                 Unitary({"omega": 1.0}, {"omega": 2.0}, 1.0, schedule=lambda u: "fast", name="compress"),
+                Thermalize(_hot(), 1.0, {"omega": 2.0}, name="heat"),
                 _closing({"omega": 2.0}),
             ],
         ).limit_cycle(),
