@@ -289,12 +289,12 @@ CYCLES = {
         {"hot": _BATH, "cold": _BATH, "omega_h": _NUMBER, "omega_c": _NUMBER, "coupling": _NUMBER},
         {
             "resonance": _NUMBER,
-            "tau_hot": _RELAXATION,
-            "tau_cold": _RELAXATION,
+            "tau_hot": _NUMBER,
+            "tau_cold": _NUMBER,
             "hot_control": _CONTROL,
             "cold_control": _CONTROL,
             "coupling_control": _CONTROL,
-            "flavour": _FLAVOUR,
+            "flavour": _VALUE,
         },
     ),
 }

@@ -27,7 +27,7 @@ REPORT_LABELS = {
         "mode",
         "work per cycle W",
         "period",
-        "power P = -W/period",
+        "power P = -",
         "entropy production / cycle",
         "fixed-point residual",
         "reservoir",
