@@ -167,7 +167,7 @@ def report(design, result) -> str:
         rows.append(("COP", _num(result.cop)))
     else:
         rows.append(("efficiency", f"undefined (mode {result.mode})"))
-    rows.append(("entropy production", _num(result.entropy_production)))
+    rows.append(("entropy production", _num(result.entropy_production_rate)))
     width = max(len(k) for k, _ in rows)
     lines += [f"  {k:<{width}}  {v}" for k, v in rows]
 

@@ -36,12 +36,12 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.sparse.csgraph import connected_components
 
-from engines import linalg
+from engines import _kernels, linalg
 from engines.checks import WorkbenchError, choice, matrix
 from engines.linalg import stationary_vector, unvec, vec
 from engines.options import Options
 
-__all__ = ["SOLVERS", "Solution", "population_sector", "solve_steady_state"]
+__all__ = ["SOLVERS", "Solution", "generator_scale", "population_sector", "solve_steady_state"]
 
 SOLVERS = ("auto", "pauli", "dense", "sparse", "iterative")
 
@@ -56,6 +56,9 @@ class Solution:
     kernel_dim: int
     energy_currents: np.ndarray  # per dissipator, Tr[H_ref D_a(rho)]
     particle_currents: np.ndarray  # per dissipator, Tr[N_a rho]
+    scale: float  # ||L||: largest Hamiltonian entry plus largest total decay rate
+    observable_norms: np.ndarray  # per dissipator, ||O_a||, O_a = D_a^dag(H_ref) - mu_a N_a
+    particle_norms: np.ndarray  # per dissipator, ||N_a||
 
 
 def solve_steady_state(generator, solver="auto", initial=None, options=None) -> Solution:
@@ -120,8 +123,12 @@ def _verified(generator, rho, solver, residual, kernel_dim, options, eigenvalues
         problems.append(f"trace off by {trace:.2e}")
     if lowest < -options.state_tol:
         problems.append(f"not positive (lowest eigenvalue {lowest:.2e})")
-    if not residual <= options.residual_tol * scale:
-        problems.append(f"residual ||L rho|| = {residual:.2e} above {options.residual_tol:.0e}")
+    size = generator_scale(generator)
+    if not residual <= options.residual_tol * size:
+        problems.append(
+            f"residual ||L rho|| = {residual:.2e} above residual_tol * ||L|| = "
+            f"{options.residual_tol:.0e} * {size:.3g}"
+        )
     if problems:
         raise WorkbenchError(
             f"steady_state: the {solver!r} solver returned an invalid state: "
@@ -130,7 +137,43 @@ def _verified(generator, rho, solver, residual, kernel_dim, options, eigenvalues
         )
     rho.setflags(write=False)
     energy, number = generator.currents(rho)
-    return Solution(rho, solver, residual, kernel_dim, energy, number)
+    mu = np.array([D.reservoir.mu for D in generator.dissipators])
+    norms = np.array([_row_norm(obs - m * N) for (obs, N), m in zip(generator.observables, mu)])
+    particle_norms = np.array([_row_norm(N) for _, N in generator.observables])
+    return Solution(rho, solver, residual, kernel_dim, energy, number, size, norms, particle_norms)
+
+
+def _row_norm(op) -> float:
+    """Largest absolute row sum of a sparse operator (bounds the spectral norm of a Hermitian one)."""
+    op = sp.csr_array(op)
+    return float(np.max(abs(op).sum(axis=1), initial=0.0))
+
+
+def generator_scale(generator) -> float:
+    """||L||: the largest Hamiltonian entry plus the largest total decay rate (docs/physics.md, 7).
+
+    The Hamiltonian's diagonal is measured from its midpoint, so that a constant energy shift,
+    which L does not see, does not change the scale.  The total decay rate of basis state k is
+    Gamma_kk, Gamma = sum_a sum_j L_aj^dag L_aj; for a global generator it is read from the
+    eigenbasis tables, Gamma_kk = sum_m R[m, k] |X[m, k]|^2 per channel, without building jumps.
+    """
+    H = sp.coo_array(generator.hamiltonian)
+    diagonal = H.row == H.col
+    off = float(np.max(np.abs(H.data[~diagonal]), initial=0.0))
+    energies = np.real(H.data[diagonal])
+    spread = 0.5 * (float(energies.max()) - float(energies.min())) if energies.size else 0.0
+    if energies.size and energies.size < generator.dim:  # implicit zeros on the diagonal
+        spread = 0.5 * (max(float(energies.max()), 0.0) - min(float(energies.min()), 0.0))
+    decay = np.zeros(generator.dim)
+    if generator.davies is not None:
+        for channels in generator.davies.channels:
+            for c in channels:
+                _kernels.add_decay_diagonal(c.X, c.R, decay)
+    else:
+        for D in generator.dissipators:
+            if D.jumps:
+                decay += np.real(D.decay.diagonal())
+    return max(off, spread) + float(decay.max(initial=0.0))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -332,6 +375,6 @@ def _iterative(generator, initial, options) -> Solution:
     if other is None or np.max(np.abs(rho - other)) > options.state_tol:
         return _sparse(generator, initial, options)
     residual = float(np.linalg.norm(generator.apply(rho)))
-    if not residual <= options.residual_tol:
+    if not residual <= options.residual_tol * generator_scale(generator):
         return _sparse(generator, initial, options)
     return _verified(generator, rho, "iterative", residual, 1, options)

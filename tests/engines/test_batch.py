@@ -123,7 +123,16 @@ def test_batched_maser_efficiency_is_scovil_schulz_dubois():
 def test_batch_frame_has_one_row_per_point():
     frame = Batch(_dot(), ["left.mu"]).solve(np.linspace(-1, 1, 5)).to_frame()
     assert len(frame) == 5
-    assert {"left.mu", "power", "efficiency", "mode", "J_left", "I_left", "entropy_production"} <= set(frame)
+    assert {
+        "left.mu",
+        "power",
+        "efficiency",
+        "mode",
+        "J_left",
+        "I_left",
+        "entropy_production_rate",
+        "resolution",
+    } <= set(frame)
 
 
 @pytest.mark.parametrize(
