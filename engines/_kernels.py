@@ -343,6 +343,18 @@ def _coherent_figures(Hc, E, work_tol):
 
 
 @njit
+def _mechanical_power(Hc, E, rho):
+    """Tr[i[diag(E), Hc] rho]: the energy the coherent part exchanges, sum_a J^E_a at an exact NESS."""
+    d = E.size
+    acc = 0.0
+    for i in range(d):
+        for j in range(d):
+            if i != j:
+                acc += (1j * (E[i] - E[j]) * Hc[i, j] * rho[j, i]).real
+    return acc
+
+
+@njit
 def _row_norm(op, d):
     """Largest absolute row sum of the (d, d) matrix `op`."""
     best = 0.0
@@ -425,6 +437,7 @@ def batched_ness_sector(
     norms,
     particle_norms,
     work,
+    mechanical,
 ):
     """Steady states and currents of many global-flavour machines sharing one eigenbasis.
 
@@ -445,7 +458,7 @@ def batched_ness_sector(
     chunks).  Outputs per point: energy and particle currents per reservoir, residual ||L rho||
     (inf when singular), whether rho + state_tol is positive, rho in the medium's basis, the
     generator's scale (centred largest entry of Hc plus largest decay rate), ||O_a - mu_a N_a||
-    and ||N_a|| (largest row sums), and whether [Hc, H] != 0 (a work source).
+    and ||N_a|| (largest row sums), whether [Hc, H] != 0 (a work source) and Tr[i[H, Hc] rho].
     """
     n_points, n_par = values.shape
     d = E.size
@@ -536,6 +549,7 @@ def batched_ness_sector(
             h, source = _coherent_figures(Hc, E, work_tol)
             scale[p] = h + decay.max()
             work[p] = source
+            mechanical[p] = _mechanical_power(Hc, E, rho)
             _basis_out(V, rho, tmp, rho_out[p], identity_basis)
             positive[p] = positive_within(rho_out[p], state_tol, tmp)
 
@@ -567,6 +581,7 @@ def batched_ness(
     norms,
     particle_norms,
     work,
+    mechanical,
 ):
     """Steady states and currents of many global-flavour machines whose Hamiltonian changes (prange).
 
@@ -684,6 +699,7 @@ def batched_ness(
         h, source = _coherent_figures(Hce, E, work_tol)
         scale[p] = h + decay.max()
         work[p] = source
+        mechanical[p] = _mechanical_power(Hce, E, rho)
         residual[p] = res if ok else np.inf
         tmp = np.empty((d, d), dtype=np.complex128)
         _basis_out(V, rho, tmp, rho_out[p], False)

@@ -330,7 +330,8 @@ class Batch:
         norms = np.zeros((n, n_res))
         particle_norms = np.zeros((n, n_res))
         work = np.zeros(n, dtype=np.bool_)
-        outputs = (energy, number, residual, positive, states, scale, norms, particle_norms, work)
+        mechanical = np.zeros(n)
+        outputs = (energy, number, residual, positive, states, scale, norms, particle_norms, work, mechanical)
         if self._fixed:
             t = self._terms
             _kernels.batched_ness_sector(
@@ -371,10 +372,11 @@ class Batch:
         leads = self._ch_res[self._ch_particles != 0]
         if leads.size:
             work |= np.ptp(mus[:, np.unique(leads)], axis=1) > 0
-        delta = thermo.current_resolution(residual, scale, norms)
+        mismatch = np.abs(energy.sum(axis=1) - mechanical)
+        delta = thermo.current_resolution(residual, scale, norms, d, mismatch)
         power = thermo.resolved(heat.sum(axis=1), delta)
         heat = thermo.resolved(heat, delta)
-        number = thermo.resolved(number, thermo.current_resolution(residual, scale, particle_norms))
+        number = thermo.resolved(number, thermo.current_resolution(residual, scale, particle_norms, d))
         mode, eta, cop = thermo._classify_many(power, heat, temperatures, delta, work, depth=2)
         return BatchResult(
             parameters=self.parameters,

@@ -205,8 +205,9 @@ class Engine:
         rho.setflags(write=False)
         mu = np.array([r.mu for r in self.reservoirs])
         heat_raw = sol.energy_currents - mu * sol.particle_currents
-        delta = thermo.current_resolution(sol.residual, sol.scale, sol.observable_norms)
-        particle_delta = thermo.current_resolution(sol.residual, sol.scale, sol.particle_norms)
+        mismatch = abs(float(np.sum(sol.energy_currents)) - sol.mechanical_power)
+        delta = thermo.current_resolution(sol.residual, sol.scale, sol.observable_norms, gen.dim, mismatch)
+        particle_delta = thermo.current_resolution(sol.residual, sol.scale, sol.particle_norms, gen.dim)
         names = [r.name for r in self.reservoirs]
         heat = dict(zip(names, thermo.resolved(heat_raw, delta).tolist()))
         number = thermo.resolved(sol.particle_currents, particle_delta).tolist()

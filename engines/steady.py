@@ -35,9 +35,11 @@ import scipy.linalg as la
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.sparse.csgraph import connected_components
+from threadpoolctl import threadpool_limits
 
 from engines import _kernels, linalg
 from engines.checks import WorkbenchError, choice, matrix
+from engines.linalg import _Progress as _progress
 from engines.linalg import stationary_vector, unvec, vec
 from engines.options import Options
 
@@ -59,6 +61,7 @@ class Solution:
     scale: float  # ||L||: largest Hamiltonian entry plus largest total decay rate
     observable_norms: np.ndarray  # per dissipator, ||O_a||, O_a = D_a^dag(H_ref) - mu_a N_a
     particle_norms: np.ndarray  # per dissipator, ||N_a||
+    mechanical_power: float  # Tr[i[H_ref, H] rho]: sum_a Tr[H_ref D_a(rho)] at an exact NESS
 
 
 def solve_steady_state(generator, solver="auto", initial=None, options=None) -> Solution:
@@ -101,7 +104,11 @@ def solve_steady_state(generator, solver="auto", initial=None, options=None) -> 
         x, res, k = stationary_vector(A, linalg.trace_vector(d), x0, options)
         return _verified(generator, unvec(x, d), solver, res, k, options)
     if solver == "iterative":
-        return _iterative(generator, initial, options)
+        # Many small products: multi-threaded BLAS only adds synchronisation, and stalls badly when
+        # another process holds a core (N = 8 chain: 0.5 s alone, 25 s next to busy processes).
+        # The library sets the policy, so the speed never depends on an environment variable.
+        with threadpool_limits(limits=options.blas_threads, user_api="blas"):
+            return _iterative(generator, initial, options)
     return _sparse(generator, initial, options)
 
 
@@ -140,7 +147,33 @@ def _verified(generator, rho, solver, residual, kernel_dim, options, eigenvalues
     mu = np.array([D.reservoir.mu for D in generator.dissipators])
     norms = np.array([_row_norm(obs - m * N) for (obs, N), m in zip(generator.observables, mu)])
     particle_norms = np.array([_row_norm(N) for _, N in generator.observables])
-    return Solution(rho, solver, residual, kernel_dim, energy, number, size, norms, particle_norms)
+    return Solution(
+        rho,
+        solver,
+        residual,
+        kernel_dim,
+        energy,
+        number,
+        size,
+        norms,
+        particle_norms,
+        _mechanical_power(generator, rho),
+    )
+
+
+def _mechanical_power(generator, rho) -> float:
+    """Tr[W rho] with W = i[H_ref, H]: what sum_a Tr[H_ref D_a(rho)] equals at an exact steady state.
+
+    0 = Tr[H_ref L(rho)] = -i Tr[H_ref [H, rho]] + sum_a J^E_a, so sum_a J^E_a = i Tr[[H_ref, H] rho]
+    (0 without a drive or boundary work).  Computed from the coherences directly, it carries no
+    cancellation between the reservoirs' large in- and out-fluxes.
+    """
+    if generator.davies is not None and not generator.driven:
+        return 0.0
+    H = sp.csr_array(generator.hamiltonian)
+    R = sp.csr_array(generator.reference)
+    W = sp.coo_array(1j * (R @ H - H @ R))
+    return float(np.real(np.sum(W.data * rho[W.col, W.row])))
 
 
 def _row_norm(op) -> float:
@@ -352,7 +385,18 @@ def _iterative(generator, initial, options) -> Solution:
         v = T(start)
         v /= trace(v)
         A = spla.LinearOperator((n, n), matvec=lambda x: x - T(x) + v * trace(x), dtype=complex)
-        x, info = spla.gmres(A, v, x0=v, rtol=1e-13, atol=0.0, restart=60, maxiter=40)
+        with _progress(f"steady_state (iterative, {n} unknowns): GMRES", total=60 * 40) as bar:
+            x, info = spla.gmres(
+                A,
+                v,
+                x0=v,
+                rtol=1e-13,
+                atol=0.0,
+                restart=60,
+                maxiter=40,
+                callback=lambda r: bar.update_residual(r),
+                callback_type="pr_norm",
+            )
         if info != 0:
             return None
         rho = np.zeros((d, d), dtype=complex)

@@ -62,7 +62,7 @@ _ABSOLUTE_ZERO = 1e-15
 # numerical resolution
 
 
-def current_resolution(residual, scale, observable_norms):
+def current_resolution(residual, scale, observable_norms, dim=1, first_law_mismatch=0.0):
     """Numerical resolution delta of the currents of a steady state (vectorised over points).
 
     Parameters
@@ -74,23 +74,32 @@ def current_resolution(residual, scale, observable_norms):
     observable_norms : ndarray (n_reservoirs,) or (n, n_reservoirs)
         ||O_a|| of each current observable O_a = D_a^dag(H_ref) - mu_a N_a (largest absolute row
         sum, which bounds the spectral norm of a Hermitian matrix).
+    dim : int
+        Dimension d of the medium (the round-off of solves and trace products grows with it).
+    first_law_mismatch : float or ndarray (n,)
+        |sum_a J^E_a - Tr[i[H_ref, H] rho]|: the two sides of the first law, equal at an exact NESS.
 
     Returns
     -------
     float or ndarray (n,)
-        delta = (||L rho|| / ||L|| + ROUNDOFF_FACTOR eps) sum_a ||O_a||, in the currents' units.
+        delta = max((||L rho|| / ||L|| + ROUNDOFF_FACTOR sqrt(d) eps) sum_a ||O_a||,
+        2 first_law_mismatch), in the currents' units.
 
     Notes
     -----
-    |Tr[O_a (rho - rho_exact)]| <= ||O_a|| ||rho - rho_exact||_1: the residual relative to the
-    generator's scale is the backward error of the solve, machine epsilon the floor the residual
-    cannot resolve (docs/physics.md, Section 7).  Summing over reservoirs makes delta a bound for
-    every partial sum of currents, P = sum_a J_a included.
+    |Tr[O_a (rho - rho_exact)]| <= ||O_a|| ||rho - rho_exact||_1.  The residual relative to the
+    generator's scale is the backward error of the solve; machine epsilon (times sqrt(d), the
+    typical growth of round-off over the d^2 entries) is the floor the residual cannot resolve
+    (docs/physics.md, Section 7).  Summing over reservoirs makes delta a bound for every partial sum
+    of currents, P = sum_a J_a included.  The backward error can understate the forward error of an
+    ill-conditioned generator (slow modes); the first-law mismatch measures the actual error of
+    one sum of currents a posteriori, so delta never falls below twice it.
     """
     norms = np.asarray(observable_norms, dtype=float)
     total = norms.sum(axis=-1)
     relative = np.asarray(residual, dtype=float) / np.maximum(np.asarray(scale, dtype=float), 1e-300)
-    out = (relative + ROUNDOFF_FACTOR * EPS) * total
+    out = (relative + ROUNDOFF_FACTOR * np.sqrt(dim) * EPS) * total
+    out = np.maximum(out, 2.0 * np.asarray(first_law_mismatch, dtype=float))
     return float(out) if np.ndim(out) == 0 else out
 
 
