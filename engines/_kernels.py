@@ -264,16 +264,19 @@ def _eliminate(A, trace, x, b):
         b[j] = 0.0
         A[row, j] = trace[j]
     b[row] = 1.0
+    # Pivots by |Re| + |Im| (within sqrt 2 of the modulus, without a square root per entry).
     norm = 0.0
     for i in range(n):
         for j in range(n):
-            norm = max(norm, abs(A[i, j]))
+            norm = max(norm, abs(A[i, j].real) + abs(A[i, j].imag))
     for c in range(n):
         p = c
+        best = abs(A[c, c].real) + abs(A[c, c].imag)
         for i in range(c + 1, n):
-            if abs(A[i, c]) > abs(A[p, c]):
-                p = i
-        if abs(A[p, c]) <= 1e-13 * norm:
+            size = abs(A[i, c].real) + abs(A[i, c].imag)
+            if size > best:
+                p, best = i, size
+        if best <= 1e-13 * norm:
             return False
         if p != c:
             for j in range(n):
@@ -417,11 +420,12 @@ def batched_ness_sector(
     node_j,
     o_res,
     o_e,
-    o_k,
-    o_k2,
     o_node,
     o_energy,
     o_number,
+    o_slot,
+    slot_res,
+    slot_k,
     dk_e,
     dk_k,
     dk_w,
@@ -451,7 +455,8 @@ def batched_ness_sector(
     - Davies dissipator: M[t_row, t_col] += t_coef * sqrt(r[t_e1] r[t_e2]), with r[e] the rate of
       rate entry e (channel ent_ch[e], Bohr frequency ent_w[e]);
     - currents: Tr[O_a rho] = sum_q r[o_e] o_energy x[o_node] over the terms q of reservoir o_res
-      (o_number for the particle current), O[a, o_k, o_k2] its matrix entries;
+      (o_number for the particle current); term q adds to the matrix entry o_slot[q] of O_a, in
+      row slot_k of reservoir slot_res;
     - decay diagonal Gamma_kk = sum r[dk_e] dk_w over the terms at level dk_k.
 
     Points are processed in chunks of `chunk` (one scratch allocation per chunk, prange over
@@ -477,8 +482,10 @@ def batched_ness_sector(
         b = np.empty(n_s, dtype=np.complex128)
         rho = np.empty((d, d), dtype=np.complex128)
         tmp = np.empty((d, d), dtype=np.complex128)
-        obs = np.empty((n_res, d, d), dtype=np.complex128)
-        N = np.empty((n_res, d, d), dtype=np.complex128)
+        slot_e = np.empty(slot_res.size, dtype=np.complex128)
+        slot_n = np.empty(slot_res.size, dtype=np.complex128)
+        rows_o = np.empty((n_res, d))
+        rows_n = np.empty((n_res, d))
         decay = np.empty(d)
         for p in range(c * chunk, min(n_points, (c + 1) * chunk)):
             params[:, :] = res_params
@@ -523,8 +530,8 @@ def batched_ness_sector(
             rho[:, :] = 0.0
             for a in range(n_s):
                 rho[node_i[a], node_j[a]] = x[a]
-            obs[:, :, :] = 0.0
-            N[:, :, :] = 0.0
+            slot_e[:] = 0.0
+            slot_n[:] = 0.0
             for q in range(o_res.size):
                 a = o_res[q]
                 rq = r[o_e[q]]
@@ -534,15 +541,17 @@ def batched_ness_sector(
                     xq = x[o_node[q]]
                     energy[p, a] += (oe * xq).real
                     number[p, a] += (on * xq).real
-                obs[a, o_k[q], o_k2[q]] += oe
-                N[a, o_k[q], o_k2[q]] += on
+                slot_e[o_slot[q]] += oe
+                slot_n[o_slot[q]] += on
+            rows_o[:, :] = 0.0
+            rows_n[:, :] = 0.0
+            for sl in range(slot_res.size):
+                a = slot_res[sl]
+                rows_o[a, slot_k[sl]] += abs(slot_e[sl] - params[a, PARAM_MU] * slot_n[sl])
+                rows_n[a, slot_k[sl]] += abs(slot_n[sl])
             for a in range(n_res):
-                mu = params[a, PARAM_MU]
-                for k in range(d):
-                    for k2 in range(d):
-                        obs[a, k, k2] -= mu * N[a, k, k2]
-                norms[p, a] = _row_norm(obs[a], d)
-                particle_norms[p, a] = _row_norm(N[a], d)
+                norms[p, a] = rows_o[a].max()
+                particle_norms[p, a] = rows_n[a].max()
             decay[:] = 0.0
             for q in range(dk_e.size):
                 decay[dk_k[q]] += r[dk_e[q]] * dk_w[q]

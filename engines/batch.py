@@ -340,7 +340,8 @@ class Batch:
                 t["ent_ch"], t["ent_w"], self._ch_res, self._ch_kind, t["Hs0"], t["Hs_coef"],
                 t["t_row"], t["t_col"], t["t_e1"], t["t_e2"], t["t_coef"], t["trace"],
                 t["node_i"], t["node_j"],
-                t["o_res"], t["o_e"], t["o_k"], t["o_k2"], t["o_node"], t["o_energy"], t["o_number"],
+                t["o_res"], t["o_e"], t["o_node"], t["o_energy"], t["o_number"],
+                t["o_slot"], t["slot_res"], t["slot_k"],
                 t["dk_e"], t["dk_k"], t["dk_w"],
                 options.degeneracy_tol, options.state_tol, _CHUNK,
                 *outputs,
@@ -377,7 +378,7 @@ class Batch:
         power = thermo.resolved(heat.sum(axis=1), delta)
         heat = thermo.resolved(heat, delta)
         number = thermo.resolved(number, thermo.current_resolution(residual, scale, particle_norms, d))
-        mode, eta, cop = thermo._classify_many(power, heat, temperatures, delta, work, depth=2)
+        mode, eta, cop, sigma = thermo._classify_many(power, heat, temperatures, delta, work, depth=2)
         return BatchResult(
             parameters=self.parameters,
             values=values,
@@ -386,7 +387,7 @@ class Batch:
             heat=heat,
             particles=number,
             power=power,
-            entropy_production_rate=thermo.entropy_production_many(heat, temperatures, resolution=delta),
+            entropy_production_rate=sigma,
             mode=mode,
             efficiency=eta,
             cop=cop,
@@ -460,6 +461,9 @@ def _sector_terms(E, starts, X, ch_res, ch_particles, Hc0, Hc_coef, tol) -> dict
             o["energy"].append(amp * (E[m] - E[k]))
             o["number"].append(amp * ch_particles[c])
     ints = lambda a: np.array(a, dtype=np.int64)  # noqa: E731
+    # one accumulator per matrix entry (reservoir, k, k2) of the current observables
+    entries = np.array([o["res"], o["k"], o["k2"]], dtype=np.int64).reshape(3, -1).T
+    slots, o_slot = np.unique(entries, axis=0, return_inverse=True)
     cplx = lambda a: np.array(a, dtype=complex)  # noqa: E731
     trace = np.zeros(nodes.size, dtype=complex)
     trace[where[diagonal]] = 1.0
@@ -480,8 +484,9 @@ def _sector_terms(E, starts, X, ch_res, ch_particles, Hc0, Hc_coef, tol) -> dict
         "node_j": nodes // d,
         "o_res": ints(o["res"]),
         "o_e": ints(o["e"]),
-        "o_k": ints(o["k"]),
-        "o_k2": ints(o["k2"]),
+        "o_slot": ints(o_slot).ravel(),
+        "slot_res": np.ascontiguousarray(slots[:, 0]),
+        "slot_k": np.ascontiguousarray(slots[:, 1]),
         "o_node": ints(o["node"]),
         "o_energy": cplx(o["energy"]),
         "o_number": cplx(o["number"]),

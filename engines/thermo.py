@@ -187,65 +187,73 @@ def classify_many(power, heat, temperatures, *, resolution=0.0, work_source=True
         For "undetermined" points (which value is below resolution) and "second-law violation"
         points (negative entropy production with nothing driving the upward heat flow).
     """
-    return _classify_many(power, heat, temperatures, resolution, work_source, depth=1)
+    return _classify_many(power, heat, temperatures, resolution, work_source, depth=1)[:3]
+
+
+_MODE_ARRAY = np.array(MODES)
+_CODE = {m: np.int8(i) for i, m in enumerate(MODES)}
 
 
 def _classify_many(power, heat, temperatures, resolution, work_source, depth):
-    """`classify_many`; warnings point `depth` frames above the public caller's caller."""
+    """`classify_many` plus the entropy production rate; warnings point `depth` frames above the
+    public caller's caller."""
     P = np.atleast_1d(np.asarray(power, dtype=float))
     n = P.size
     J, T = _reservoir_major(heat, temperatures)
     delta = np.broadcast_to(np.asarray(resolution, dtype=float), (n,))
     # No resolution known (0): the round-off floor used before results carried one.
     unknown = delta == 0
-    delta = np.where(unknown, _legacy_floor(P, J), delta)
+    if unknown.any():
+        delta = np.where(unknown, _legacy_floor(P, J), delta)
     source = np.broadcast_to(np.asarray(work_source, dtype=bool), (n,))
     J = np.where(np.abs(J) <= delta, 0.0, J)
     P = np.where(np.abs(P) <= delta, 0.0, P)
-    levels = _levels(J, T, delta)
-    G, first, cold, hot, upward, lift = levels
+    G, first, cold, hot, upward, lift = _levels(J, T, delta)
+    positive_level = first & (G > 0)
     J_cold = np.where(cold & first, G, 0.0).sum(axis=0)
     J_hot = np.where(hot & first, G, 0.0).sum(axis=0)
-    given = np.where(first & (G > 0), G, 0.0).sum(axis=0)
-    given_hotter = np.where(first & ~cold & (G > 0), G, 0.0).sum(axis=0)
+    given = np.where(positive_level, G, 0.0).sum(axis=0)
+    given_hotter = np.where(positive_level & ~cold, G, 0.0).sum(axis=0)
     some_heat = np.any(J != 0, axis=0)
-    sigma = entropy_production_many(J.T, T.T, resolution=delta)
+    sigma = _entropy_rate(J, T, delta)
 
-    mode = np.full(n, "undetermined", dtype="<U20")
+    code = np.full(n, _CODE["undetermined"], dtype=np.int8)
     efficiency = np.full(n, np.nan)
     cop = np.full(n, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         # 2. a work source delivers power
         engine = source & (P > 0) & (given > 0)
-        mode[engine] = "engine"
-        efficiency[engine] = P[engine] / given[engine]
+        code[engine] = _CODE["engine"]
+        efficiency = np.where(engine, P / given, efficiency)
         # 3. work is consumed
         consumes = source & (P < 0) & some_heat
         fridge = consumes & (J_cold > 0)
-        mode[fridge] = "refrigerator"
-        cop[fridge] = J_cold[fridge] / -P[fridge]
+        code[fridge] = _CODE["refrigerator"]
+        cop = np.where(fridge, J_cold / -P, cop)
         pump = consumes & ~fridge & upward
-        mode[pump] = "heat pump"
-        cop[pump] = -J_hot[pump] / -P[pump]
+        code[pump] = _CODE["heat pump"]
+        cop = np.where(pump, -J_hot / -P, cop)
         rest = consumes & ~fridge & ~upward
-        mode[rest & (given > 0)] = "accelerator"
-        mode[rest & ~(given > 0)] = "heater"
+        code[rest & (given > 0)] = _CODE["accelerator"]
+        code[rest & ~(given > 0)] = _CODE["heater"]
         # 4. no work source: P = 0 structurally
         idle = ~source & (P == 0) & some_heat
-        mode[idle & ~upward] = "transport"
-        violation = idle & upward & (sigma < 0)
-        mode[violation] = "second-law violation"
-        absorption = idle & upward & ~violation & (J_cold > 0)
-        mode[absorption] = "refrigerator"
-        cop[absorption] = J_cold[absorption] / given_hotter[absorption]
-        transformer = idle & upward & ~violation & ~(J_cold > 0)
-        mode[transformer] = "heat transformer"
-        efficiency[transformer] = lift[transformer] / given[transformer]
+        if idle.any():
+            code[idle & ~upward] = _CODE["transport"]
+            violation = idle & upward & (sigma < 0)
+            code[violation] = _CODE["second-law violation"]
+            absorption = idle & upward & ~violation & (J_cold > 0)
+            code[absorption] = _CODE["refrigerator"]
+            cop = np.where(absorption, J_cold / given_hotter, cop)
+            transformer = idle & upward & ~violation & ~(J_cold > 0)
+            code[transformer] = _CODE["heat transformer"]
+            efficiency = np.where(transformer, lift / given, efficiency)
     # 1. nothing flows, and nothing could drive a flow (or, with no resolution known, nothing at all
     # above round-off: then a work source that delivers nothing counts as idle too)
-    mode[(~source | unknown) & (P == 0) & ~some_heat] = "equilibrium"
+    code[(~source | unknown) & (P == 0) & ~some_heat] = _CODE["equilibrium"]
+    mode = _MODE_ARRAY[code]
     _warn_modes(mode, P, J, delta, source, sigma, stacklevel=2 + depth)
-    return mode, efficiency, cop
+    return mode, efficiency, cop, sigma
 
 
 def classify(power, heat, temperatures, *, resolution=0.0, work_source=True):
@@ -276,7 +284,7 @@ def _classify_one(power, heat, temperatures, resolution, work_source, depth):
     """`classify`; warnings point `depth` frames above the public caller's caller."""
     names = list(heat)
     row = [[heat[k] for k in names]], [[temperatures[k] for k in names]]
-    mode, eta, cop = _classify_many([power], *row, resolution, work_source, depth=depth + 1)
+    mode, eta, cop, _ = _classify_many([power], *row, resolution, work_source, depth=depth + 1)
     return str(mode[0]), _none_if_nan(eta[0]), _none_if_nan(cop[0])
 
 
@@ -370,14 +378,24 @@ def entropy_production_many(heat, temperatures, *, resolution=0.0):
     J, T = _reservoir_major(heat, temperatures)
     delta = np.broadcast_to(np.asarray(resolution, dtype=float), J.shape[1:])
     unknown = delta == 0
-    J = np.where(np.abs(J) <= np.where(unknown, _legacy_floor(0.0, J), delta), 0.0, J)
+    if unknown.any():
+        delta = np.where(unknown, _legacy_floor(0.0, J), delta)
+    return _entropy_rate(np.where(np.abs(J) <= delta, 0.0, J), T, delta)
+
+
+def _entropy_rate(J, T, delta):
+    """-sum_a J_a / T_a of reservoir-major currents already resolved (zeros within delta)."""
     positive = T > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(
-            positive, -J / np.where(positive, T, 1.0), np.where(J == 0, 0.0, -np.sign(J) * np.inf)
-        )
-        sigma = terms.sum(axis=0)
-        floor = delta / np.where(positive, T, np.inf).min(axis=0)
+        if positive.all():
+            sigma = -(J / T).sum(axis=0)
+            floor = delta / T.min(axis=0)
+        else:
+            terms = np.where(
+                positive, -J / np.where(positive, T, 1.0), np.where(J == 0, 0.0, -np.sign(J) * np.inf)
+            )
+            sigma = terms.sum(axis=0)
+            floor = delta / np.where(positive, T, np.inf).min(axis=0)
     return np.where(np.abs(sigma) <= floor, 0.0, sigma) + 0.0
 
 
