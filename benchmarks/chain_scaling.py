@@ -412,6 +412,12 @@ def _seconds(t: float) -> str:
     return f"{t:.3g} s" if t < 100 else f"{t:.0f} s"
 
 
+def _one_thread(run: dict | None) -> str:
+    if run is None:
+        return "-"
+    return _seconds(run["time"]) if run["status"] == "ok" else _status(run)
+
+
 def _ratio(ours: dict, qt: dict | None, args) -> str:
     """QuTiP time / ours; a lower bound when QuTiP timed out."""
     if ours["status"] != "ok" or qt is None:
@@ -445,6 +451,7 @@ def report(flavour: str, rows: list[dict], args) -> None:
         "solver",
         "residual",
         "ours",
+        "ours, BLAS 1 thread",
         "ours peak RSS",
         "QuTiP",
         "QuTiP peak RSS",
@@ -463,6 +470,7 @@ def report(flavour: str, rows: list[dict], args) -> None:
                 ours["solver"] if ok else _status(ours),
                 f"{ours['residual']:.1e}" if ok else "-",
                 _seconds(ours["time"]) if ok else _status(ours),
+                _one_thread(row.get("one_thread")),
                 format_bytes(ours["rss"]) if ok else "-",
                 _seconds(qt["time"]) if qok else _status(qt),
                 format_bytes(qt["rss"]) if qok else "-",
@@ -564,6 +572,15 @@ def run_flavour(flavour: str, max_n: int, args, workdir: Path) -> list[dict]:
             times = ", ".join(f"{t:.3g}" for t in ours["times"])
             msg += f" {times} s ({ours['solver']}), {format_bytes(ours['rss'])}"
         _progress(msg)
+        one_thread = None
+        if args.blas_threads is None and ours["status"] == "ok":
+            # The same solve with every BLAS limited to one thread by the environment, to show that
+            # the library's own thread policy leaves nothing for a user's flag to gain.
+            measure = partial(_run, _ours_child, (n, flavour, None), args.ours_timeout)
+            one_thread = _best_of(args.repeat, partial(_with_one_blas_thread, measure))
+            _progress(
+                f"[{flavour} N={n}] ours, BLAS 1 thread: {_status(one_thread)} {one_thread.get('times', '')}"
+            )
         qt = None
         if qutip_on and ours["status"] == "ok" and path.exists():
             measure = partial(
@@ -582,10 +599,24 @@ def run_flavour(flavour: str, max_n: int, args, workdir: Path) -> list[dict]:
         elif qutip_on and ours["status"] == "ok":
             qt = {"status": "failed", "message": f"no model exported ({ours.get('export', 'unknown')})"}
         path.unlink(missing_ok=True)
-        rows.append({"n": n, "ours": ours, "qutip": qt})
+        rows.append({"n": n, "ours": ours, "qutip": qt, "one_thread": one_thread})
         if ours["status"] in ("timeout", "out of memory", "crashed"):
             break
     return rows
+
+
+def _with_one_blas_thread(measure):
+    """`measure()` with the BLAS/OpenMP thread variables set to 1 for the interpreter it spawns."""
+    saved = {v: os.environ.get(v) for v in THREAD_VARIABLES}
+    os.environ.update({v: "1" for v in THREAD_VARIABLES})
+    try:
+        return measure()
+    finally:
+        for v, value in saved.items():
+            if value is None:
+                os.environ.pop(v, None)
+            else:
+                os.environ[v] = value
 
 
 def _print_time_target(flavour: str, by_n: dict, n: int, limit: float) -> None:
@@ -626,7 +657,8 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--blas-threads",
         type=int,
-        help="BLAS/OpenMP threads of the measuring interpreters (default: the libraries' default)",
+        help="BLAS/OpenMP threads of the measuring interpreters (default: the libraries' default, and "
+        "ours is measured a second time with one BLAS thread)",
     )
     parser.add_argument("--no-qutip", action="store_true", help="measure ours only")
     parser.add_argument("--quick", action="store_true", help="smoke run, N up to 6")

@@ -22,6 +22,7 @@ import numpy as np
 import scipy.linalg as la
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
+from threadpoolctl import threadpool_limits
 
 from engines._kernels import solve_with_trace
 from engines.checks import WorkbenchError
@@ -59,6 +60,9 @@ DENSE_TRANSFORM_DIM = 256
 SPARSE_HAMILTONIAN_DIM = 256
 #: Largest invariant sector the sparse path may hand to a dense solve (when SuperLU finds it singular).
 SECTOR_DENSE_MAX = 4096
+#: Dense factorizations and eigendecompositions of at least this size use the BLAS library's default
+#: threads; smaller ones run with `Options.blas_threads` (see `engines.steady`).
+PARALLEL_BLAS_MIN_UNKNOWNS = 2048
 #: Largest medium the batched kernel accepts (driven machines solve d^2 x d^2 systems per point).
 BATCH_MAX_DIM = 16
 
@@ -354,6 +358,18 @@ def eigh_sectors(H, tol: float):
         states it holds and the eigenvector columns that belong to it; working block by block
         keeps the eigenvectors inside the symmetry sectors.
     """
+    # Thread policy: below PARALLEL_BLAS_MIN_UNKNOWNS multi-threaded BLAS only adds synchronisation,
+    # and stalls when another process holds a core (a 256 x 256 eigh: 10 ms alone, 2 s under load).
+    largest = H.shape[0] if not sp.issparse(H) or H.shape[0] <= DENSE_TRANSFORM_DIM else None
+    if largest is None:
+        largest = int(np.bincount(connected_components(abs(sp.csr_array(H)) > 0, directed=False)[1]).max())
+    if largest >= PARALLEL_BLAS_MIN_UNKNOWNS:
+        return _eigh_sectors(H, tol)
+    with threadpool_limits(limits=DEFAULT_OPTIONS.blas_threads, user_api="blas"):
+        return _eigh_sectors(H, tol)
+
+
+def _eigh_sectors(H, tol: float):
     d = H.shape[0]
     if d <= DENSE_TRANSFORM_DIM and not sp.issparse(H):
         H = np.asarray(H)
