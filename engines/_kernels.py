@@ -282,18 +282,21 @@ def _eliminate(A, trace, x, b):
             for j in range(n):
                 A[c, j], A[p, j] = A[p, j], A[c, j]
             b[c], b[p] = b[p], b[c]
-        inv = 1.0 / A[c, c]
+        # 1 / A[c, c] as conj / |.|^2: one real division instead of a robust complex one
+        pivot = A[c, c]
+        inv = np.conj(pivot) * (1.0 / (pivot.real * pivot.real + pivot.imag * pivot.imag))
+        A[c, c] = inv  # kept for the back-substitution (the pivot itself is not needed again)
         for i in range(c + 1, n):
             f = A[i, c] * inv
-            if f != 0:
-                for j in range(c, n):
+            if f.real != 0.0 or f.imag != 0.0:
+                for j in range(c + 1, n):
                     A[i, j] -= f * A[c, j]
                 b[i] -= f * b[c]
     for i in range(n - 1, -1, -1):
         acc = b[i]
         for j in range(i + 1, n):
             acc -= A[i, j] * x[j]
-        x[i] = acc / A[i, i]
+        x[i] = acc * A[i, i]
     return True
 
 
@@ -317,11 +320,12 @@ def positive_within(rho, tol, work):
             return False
         root = np.sqrt(diag)
         work[j, j] = root
+        inv = 1.0 / root
         for i in range(j + 1, d):
             acc = work[i, j]
             for k in range(j):
                 acc -= work[i, k] * np.conj(work[j, k])
-            work[i, j] = acc / root
+            work[i, j] = acc * inv
     return True
 
 
@@ -334,7 +338,8 @@ def _coherent_figures(Hc, E, work_tol):
     for i in range(d):
         emax = max(emax, abs(E[i]))
         for j in range(d):
-            a = abs(Hc[i, j])
+            h = Hc[i, j]
+            a = np.sqrt(h.real * h.real + h.imag * h.imag)
             size = max(size, a)
             if i == j:
                 lo = min(lo, Hc[i, i].real)
@@ -547,8 +552,9 @@ def batched_ness_sector(
             rows_n[:, :] = 0.0
             for sl in range(slot_res.size):
                 a = slot_res[sl]
-                rows_o[a, slot_k[sl]] += abs(slot_e[sl] - params[a, PARAM_MU] * slot_n[sl])
-                rows_n[a, slot_k[sl]] += abs(slot_n[sl])
+                o = slot_e[sl] - params[a, PARAM_MU] * slot_n[sl]
+                rows_o[a, slot_k[sl]] += np.sqrt(o.real * o.real + o.imag * o.imag)
+                rows_n[a, slot_k[sl]] += np.sqrt(slot_n[sl].real ** 2 + slot_n[sl].imag ** 2)
             for a in range(n_res):
                 norms[p, a] = rows_o[a].max()
                 particle_norms[p, a] = rows_n[a].max()
@@ -727,3 +733,123 @@ def add_decay_diagonal(X, R, out):
         for k in range(d):
             a = X[m, k]
             out[k] += R[m, k] * (a.real * a.real + a.imag * a.imag)
+
+
+#: Mode codes of `classify_points`, in the order of `engines.thermo.MODES`.
+(
+    MODE_ENGINE,
+    MODE_REFRIGERATOR,
+    MODE_HEAT_PUMP,
+    MODE_ACCELERATOR,
+    MODE_HEATER,
+    MODE_HEAT_TRANSFORMER,
+    MODE_TRANSPORT,
+    MODE_EQUILIBRIUM,
+    MODE_VIOLATION,
+    MODE_UNDETERMINED,
+) = range(10)
+
+
+@njit(parallel=True)
+def classify_points(P, J, T, delta, source, unknown, code, efficiency, cop, sigma, resolved_heat):
+    """The mode rule of docs/physics.md, Section 6, point by point (prange over points).
+
+    P (n,), J and T (n, n_res), delta (n,) the resolution, source (n,) whether the machine has a
+    work source, unknown (n,) whether no resolution was known (then "equilibrium" is allowed with a
+    work source).  Writes the mode code (MODE_*), efficiency and COP (NaN where undefined), the
+    entropy production rate -sum_a J_a / T_a and the currents with zeros within delta.
+    """
+    n, n_res = J.shape
+    for p in prange(n):
+        d = delta[p]
+        Pz = 0.0 if abs(P[p]) <= d else P[p]
+        some_heat = False
+        t_min, t_max = np.inf, -np.inf
+        t_pos = np.inf
+        for r in range(n_res):
+            x = J[p, r]
+            x = 0.0 if abs(x) <= d else x
+            resolved_heat[p, r] = x
+            some_heat = some_heat or x != 0.0
+            t_min = min(t_min, T[p, r])
+            t_max = max(t_max, T[p, r])
+            if T[p, r] > 0:
+                t_pos = min(t_pos, T[p, r])
+        # entropy production rate, zero within delta / min T
+        s = 0.0
+        for r in range(n_res):
+            x = resolved_heat[p, r]
+            if T[p, r] > 0:
+                s -= x / T[p, r]
+            elif x != 0.0:
+                s -= np.inf if x > 0 else -np.inf
+        if abs(s) <= d / t_pos:
+            s = 0.0
+        sigma[p] = s + 0.0
+        # temperature levels: totals (each level counted at its first reservoir), cut fluxes
+        J_cold = J_hot = given = given_hotter = 0.0
+        upward = False
+        lift = 0.0
+        for r in range(n_res):
+            first = True
+            for r2 in range(r):
+                if T[p, r2] == T[p, r]:
+                    first = False
+            if first:
+                G = 0.0
+                for r2 in range(n_res):
+                    if T[p, r2] == T[p, r]:
+                        G += resolved_heat[p, r2]
+                if abs(G) <= d:
+                    G = 0.0
+                if T[p, r] == t_min:
+                    J_cold = G
+                if T[p, r] == t_max:
+                    J_hot = G
+                if G > 0:
+                    given += G
+                    if T[p, r] > t_min:
+                        given_hotter += G
+            if T[p, r] < t_max:
+                F = 0.0
+                for r2 in range(n_res):
+                    if T[p, r2] <= T[p, r]:
+                        F += resolved_heat[p, r2]
+                if F > d:
+                    upward = True
+                    lift = max(lift, F)
+        c = MODE_UNDETERMINED
+        eta = np.nan
+        k = np.nan
+        if Pz == 0.0 and not some_heat:
+            if not source[p] or unknown[p]:
+                c = MODE_EQUILIBRIUM
+        elif source[p]:
+            if Pz > 0 and given > 0:
+                c = MODE_ENGINE
+                eta = Pz / given
+            elif Pz < 0 and some_heat:
+                if J_cold > 0:
+                    c = MODE_REFRIGERATOR
+                    k = J_cold / -Pz
+                elif upward:
+                    c = MODE_HEAT_PUMP
+                    k = -J_hot / -Pz
+                elif given > 0:
+                    c = MODE_ACCELERATOR
+                else:
+                    c = MODE_HEATER
+        elif Pz == 0.0:
+            if not upward:
+                c = MODE_TRANSPORT
+            elif sigma[p] < 0:
+                c = MODE_VIOLATION
+            elif J_cold > 0:
+                c = MODE_REFRIGERATOR
+                k = J_cold / given_hotter
+            else:
+                c = MODE_HEAT_TRANSFORMER
+                eta = lift / given
+        code[p] = c
+        efficiency[p] = eta
+        cop[p] = k

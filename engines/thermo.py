@@ -18,6 +18,7 @@ import warnings
 
 import numpy as np
 
+from engines import _kernels
 from engines.checks import ThermodynamicsWarning
 
 __all__ = [
@@ -196,63 +197,24 @@ _CODE = {m: np.int8(i) for i, m in enumerate(MODES)}
 
 def _classify_many(power, heat, temperatures, resolution, work_source, depth):
     """`classify_many` plus the entropy production rate; warnings point `depth` frames above the
-    public caller's caller."""
-    P = np.atleast_1d(np.asarray(power, dtype=float))
+    public caller's caller.  The rule runs point by point in `engines._kernels.classify_points`."""
+    P = np.ascontiguousarray(np.atleast_1d(np.asarray(power, dtype=float)))
     n = P.size
-    J, T = _reservoir_major(heat, temperatures)
+    J = np.ascontiguousarray(np.atleast_2d(np.asarray(heat, dtype=float)))
+    T = np.ascontiguousarray(np.broadcast_to(np.asarray(temperatures, dtype=float), J.shape))
     delta = np.broadcast_to(np.asarray(resolution, dtype=float), (n,))
     # No resolution known (0): the round-off floor used before results carried one.
-    unknown = delta == 0
+    unknown = np.ascontiguousarray(delta == 0)
     if unknown.any():
-        delta = np.where(unknown, _legacy_floor(P, J), delta)
-    source = np.broadcast_to(np.asarray(work_source, dtype=bool), (n,))
-    J = np.where(np.abs(J) <= delta, 0.0, J)
-    P = np.where(np.abs(P) <= delta, 0.0, P)
-    G, first, cold, hot, upward, lift = _levels(J, T, delta)
-    positive_level = first & (G > 0)
-    J_cold = np.where(cold & first, G, 0.0).sum(axis=0)
-    J_hot = np.where(hot & first, G, 0.0).sum(axis=0)
-    given = np.where(positive_level, G, 0.0).sum(axis=0)
-    given_hotter = np.where(positive_level & ~cold, G, 0.0).sum(axis=0)
-    some_heat = np.any(J != 0, axis=0)
-    sigma = _entropy_rate(J, T, delta)
-
-    code = np.full(n, _CODE["undetermined"], dtype=np.int8)
-    efficiency = np.full(n, np.nan)
-    cop = np.full(n, np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # 2. a work source delivers power
-        engine = source & (P > 0) & (given > 0)
-        code[engine] = _CODE["engine"]
-        efficiency = np.where(engine, P / given, efficiency)
-        # 3. work is consumed
-        consumes = source & (P < 0) & some_heat
-        fridge = consumes & (J_cold > 0)
-        code[fridge] = _CODE["refrigerator"]
-        cop = np.where(fridge, J_cold / -P, cop)
-        pump = consumes & ~fridge & upward
-        code[pump] = _CODE["heat pump"]
-        cop = np.where(pump, -J_hot / -P, cop)
-        rest = consumes & ~fridge & ~upward
-        code[rest & (given > 0)] = _CODE["accelerator"]
-        code[rest & ~(given > 0)] = _CODE["heater"]
-        # 4. no work source: P = 0 structurally
-        idle = ~source & (P == 0) & some_heat
-        if idle.any():
-            code[idle & ~upward] = _CODE["transport"]
-            violation = idle & upward & (sigma < 0)
-            code[violation] = _CODE["second-law violation"]
-            absorption = idle & upward & ~violation & (J_cold > 0)
-            code[absorption] = _CODE["refrigerator"]
-            cop = np.where(absorption, J_cold / given_hotter, cop)
-            transformer = idle & upward & ~violation & ~(J_cold > 0)
-            code[transformer] = _CODE["heat transformer"]
-            efficiency = np.where(transformer, lift / given, efficiency)
-    # 1. nothing flows, and nothing could drive a flow (or, with no resolution known, nothing at all
-    # above round-off: then a work source that delivers nothing counts as idle too)
-    code[(~source | unknown) & (P == 0) & ~some_heat] = _CODE["equilibrium"]
+        delta = np.where(unknown, _legacy_floor(P, J.T), delta)
+    delta = np.ascontiguousarray(delta)
+    source = np.ascontiguousarray(np.broadcast_to(np.asarray(work_source, dtype=np.bool_), (n,)))
+    code = np.empty(n, dtype=np.int8)
+    efficiency, cop, sigma = np.empty(n), np.empty(n), np.empty(n)
+    resolved_heat = np.empty_like(J)
+    _kernels.classify_points(P, J, T, delta, source, unknown, code, efficiency, cop, sigma, resolved_heat)
     mode = _MODE_ARRAY[code]
-    _warn_modes(mode, P, J, delta, source, sigma, stacklevel=2 + depth)
+    _warn_modes(code, np.where(np.abs(P) <= delta, 0.0, P), delta, source, sigma, stacklevel=2 + depth)
     return mode, efficiency, cop, sigma
 
 
@@ -288,32 +250,11 @@ def _classify_one(power, heat, temperatures, resolution, work_source, depth):
     return str(mode[0]), _none_if_nan(eta[0]), _none_if_nan(cop[0])
 
 
-def _levels(J, T, delta):
-    """Temperature levels of every point (reservoir-major arrays (n_res, n)).
-
-    Returns the level heat G_a (total over the reservoirs at T_a, within delta set to 0), whether
-    reservoir a is the first of its level, whether it is at the lowest / highest level, whether heat
-    crosses some cut upward, and the largest upward cut flux (0 where none).
-    """
-    same = T[:, None, :] == T[None, :, :]  # (a, b, n)
-    G = np.einsum("abn,bn->an", same, J)
-    G = np.where(np.abs(G) <= delta, 0.0, G)
-    earlier = np.tril(np.ones((T.shape[0], T.shape[0]), dtype=bool), k=-1)[:, :, None]
-    first = ~np.any(same & earlier, axis=1)
-    cold = T == T.min(axis=0)
-    hot = T == T.max(axis=0)
-    # Flux through the cut just above level T_a: F_a = sum_{T_b <= T_a} J_b (cuts below the top level).
-    below = T[None, :, :] <= T[:, None, :]
-    F = np.einsum("abn,bn->an", below, J)
-    F = np.where(~hot & (F > delta), F, 0.0)
-    return G, first, cold, hot, np.any(F > 0, axis=0), F.max(axis=0)
-
-
-def _warn_modes(mode, P, J, delta, source, sigma, stacklevel):
+def _warn_modes(code, P, delta, source, sigma, stacklevel):
     """One `ThermodynamicsWarning` per kind of undetermined or second-law-violating points."""
-    n = mode.size
+    n = code.size
     where = "" if n == 1 else " points"
-    undetermined = mode == "undetermined"
+    undetermined = code == _CODE["undetermined"]
     reasons = [
         (
             undetermined & source & (P == 0),
@@ -342,7 +283,7 @@ def _warn_modes(mode, P, J, delta, source, sigma, stacklevel):
                 ThermodynamicsWarning,
                 stacklevel=stacklevel,
             )
-    broken = mode == "second-law violation"
+    broken = code == _CODE["second-law violation"]
     if broken.any():
         i = int(np.flatnonzero(broken)[0])
         count = "" if n == 1 else f" at {int(broken.sum())} of {n} points"
