@@ -301,6 +301,49 @@ def _eliminate(A, trace, x, b):
 
 
 @njit
+def _eliminate_real(A, trace, x, b):
+    """`_eliminate` for a real system (same steps, real arithmetic)."""
+    n = A.shape[0]
+    row = 0
+    while trace[row] == 0:
+        row += 1
+    for j in range(n):
+        b[j] = 0.0
+        A[row, j] = trace[j]
+    b[row] = 1.0
+    norm = 0.0
+    for i in range(n):
+        for j in range(n):
+            norm = max(norm, abs(A[i, j]))
+    for c in range(n):
+        p = c
+        best = abs(A[c, c])
+        for i in range(c + 1, n):
+            if abs(A[i, c]) > best:
+                p, best = i, abs(A[i, c])
+        if best <= 1e-13 * norm:
+            return False
+        if p != c:
+            for j in range(n):
+                A[c, j], A[p, j] = A[p, j], A[c, j]
+            b[c], b[p] = b[p], b[c]
+        inv = 1.0 / A[c, c]
+        A[c, c] = inv
+        for i in range(c + 1, n):
+            f = A[i, c] * inv
+            if f != 0.0:
+                for j in range(c + 1, n):
+                    A[i, j] -= f * A[c, j]
+                b[i] -= f * b[c]
+    for i in range(n - 1, -1, -1):
+        acc = b[i]
+        for j in range(i + 1, n):
+            acc -= A[i, j] * x[j]
+        x[i] = acc * A[i, i]
+    return True
+
+
+@njit
 def positive_within(rho, tol, work):
     """Whether the Hermitian `rho` + tol * I is positive definite (Cholesky; `work` is (d, d) scratch).
 
@@ -421,11 +464,15 @@ def batched_ness_sector(
     t_e2,
     t_coef,
     trace,
-    node_i,
-    node_j,
+    weights,
+    sc_k,
+    sc_i,
+    sc_j,
+    sc_f,
     o_res,
     o_e,
-    o_node,
+    o_row,
+    o_col,
     o_energy,
     o_number,
     o_slot,
@@ -454,12 +501,14 @@ def batched_ness_sector(
     differ in reservoir parameters (targets[i] >= 0: column targets[i] of reservoir target_res[i])
     and in the coherent part Hc = Hc0 + sum_i v_i Hc_coef[i] (a drive in its rotating frame;
     targets[i] < 0), all in the eigenbasis.  The generator is assembled directly on the invariant
-    sector that holds the populations (nodes (node_i, node_j) of rho), from precomputed terms:
+    sector that holds the populations, in real coordinates y of its Hermitian states (populations,
+    real and imaginary parts of the coherences: rho[sc_i, sc_j] += sc_f y[sc_k]; ||x||^2 =
+    sum weights y^2), where it is a real matrix, from precomputed terms:
 
     - Hamiltonian part: Hs0 + sum_i v_i Hs_coef[i] (the commutator on the sector);
     - Davies dissipator: M[t_row, t_col] += t_coef * sqrt(r[t_e1] r[t_e2]), with r[e] the rate of
       rate entry e (channel ent_ch[e], Bohr frequency ent_w[e]);
-    - currents: Tr[O_a rho] = sum_q r[o_e] o_energy x[o_node] over the terms q of reservoir o_res
+    - currents: Tr[O_a rho] = sum_q r[o_e] o_energy rho[o_row, o_col] over the terms q of reservoir o_res
       (o_number for the particle current); term q adds to the matrix entry o_slot[q] of O_a, in
       row slot_k of reservoir slot_res;
     - decay diagonal Gamma_kk = sum r[dk_e] dk_w over the terms at level dk_k.
@@ -481,10 +530,10 @@ def batched_ness_sector(
         Hc = np.empty((d, d), dtype=np.complex128)
         r = np.empty(n_ent)
         s = np.empty(n_ent)
-        M = np.empty((n_s, n_s), dtype=np.complex128)
-        A = np.empty((n_s, n_s), dtype=np.complex128)
-        x = np.empty(n_s, dtype=np.complex128)
-        b = np.empty(n_s, dtype=np.complex128)
+        M = np.empty((n_s, n_s))
+        A = np.empty((n_s, n_s))
+        x = np.empty(n_s)
+        b = np.empty(n_s)
         rho = np.empty((d, d), dtype=np.complex128)
         tmp = np.empty((d, d), dtype=np.complex128)
         slot_e = np.empty(slot_res.size, dtype=np.complex128)
@@ -524,17 +573,17 @@ def batched_ness_sector(
             for t in range(t_row.size):
                 M[t_row[t], t_col[t]] += t_coef[t] * (s[t_e1[t]] * s[t_e2[t]])
             A[:, :] = M
-            ok = _eliminate(A, trace, x, b)
+            ok = _eliminate_real(A, trace, x, b)
             acc = 0.0
             for a in range(n_s):
-                y = 0j
+                y = 0.0
                 for a2 in range(n_s):
                     y += M[a, a2] * x[a2]
-                acc += y.real * y.real + y.imag * y.imag
+                acc += weights[a] * y * y
             residual[p] = np.sqrt(acc) if ok else np.inf
             rho[:, :] = 0.0
-            for a in range(n_s):
-                rho[node_i[a], node_j[a]] = x[a]
+            for a in range(sc_k.size):
+                rho[sc_i[a], sc_j[a]] += sc_f[a] * x[sc_k[a]]
             slot_e[:] = 0.0
             slot_n[:] = 0.0
             for q in range(o_res.size):
@@ -542,10 +591,9 @@ def batched_ness_sector(
                 rq = r[o_e[q]]
                 oe = rq * o_energy[q]
                 on = rq * o_number[q]
-                if o_node[q] >= 0:
-                    xq = x[o_node[q]]
-                    energy[p, a] += (oe * xq).real
-                    number[p, a] += (on * xq).real
+                xq = rho[o_row[q], o_col[q]]
+                energy[p, a] += (oe * xq).real
+                number[p, a] += (on * xq).real
                 slot_e[o_slot[q]] += oe
                 slot_n[o_slot[q]] += on
             rows_o[:, :] = 0.0

@@ -244,7 +244,7 @@ class Batch:
                 tol,
             )
             # the kernel adds v_i * Hs_coef[i] for every parameter; reservoir parameters add zero
-            coef = np.zeros((n_par, *self._terms["Hs0"].shape), dtype=complex)
+            coef = np.zeros((n_par, *self._terms["Hs0"].shape))
             coef[self._targets == _HAMILTONIAN] = self._terms.pop("Hs_coef")
             self._terms["Hs_coef"] = coef
 
@@ -339,8 +339,8 @@ class Batch:
                 self._E, self._V, self._identity_basis, self._Hc0, self._Hc_coef,
                 t["ent_ch"], t["ent_w"], self._ch_res, self._ch_kind, t["Hs0"], t["Hs_coef"],
                 t["t_row"], t["t_col"], t["t_e1"], t["t_e2"], t["t_coef"], t["trace"],
-                t["node_i"], t["node_j"],
-                t["o_res"], t["o_e"], t["o_node"], t["o_energy"], t["o_number"],
+                t["weights"], t["sc_k"], t["sc_i"], t["sc_j"], t["sc_f"],
+                t["o_res"], t["o_e"], t["o_row"], t["o_col"], t["o_energy"], t["o_number"],
                 t["o_slot"], t["slot_res"], t["slot_k"],
                 t["dk_e"], t["dk_k"], t["dk_w"],
                 options.degeneracy_tol, options.state_tol, _CHUNK,
@@ -467,33 +467,110 @@ def _sector_terms(E, starts, X, ch_res, ch_particles, Hc0, Hc_coef, tol) -> dict
     cplx = lambda a: np.array(a, dtype=complex)  # noqa: E731
     trace = np.zeros(nodes.size, dtype=complex)
     trace[where[diagonal]] = 1.0
+    # Real coordinates of the Hermitian states in the sector: x = T y with y = (p_i; Re, Im of
+    # rho_ij, i < j).  A Hermiticity-preserving generator is real in them: R = T^-1 M T, so the
+    # kernel assembles and solves a real system (a quarter of the complex work).
+    T, Tinv, weights, scatter = _real_coordinates(nodes, d)
+    Hs = [commutator(H) for H in (Hc0, *Hc_coef)]
+    Hs_real = [_real_part(Tinv @ H @ T) for H in Hs]
+    r_row, r_col, r_e1, r_e2, r_coef = [], [], [], [], []
+    for row, col, e1, e2, coef in zip(
+        where[rows[keep]], where[cols[keep]], ints(e1s)[keep], ints(e2s)[keep], cplx(coefs)[keep]
+    ):
+        for a in np.flatnonzero(Tinv[:, row]):
+            for b in np.flatnonzero(T[col]):
+                r_row.append(a)
+                r_col.append(b)
+                r_e1.append(min(e1, e2))  # sqrt(r1 r2) is symmetric: conjugate partners share a key
+                r_e2.append(max(e1, e2))
+                r_coef.append(Tinv[a, row] * coef * T[col, b])
+    r_coef = np.array(r_coef, dtype=complex)
+    # Terms sharing (row, col, e1, e2) are summed: each one's imaginary part cancels in the sum.
+    key = np.array([r_row, r_col, r_e1, r_e2], dtype=np.int64).reshape(4, -1).T
+    unique, inverse = np.unique(key, axis=0, return_inverse=True)
+    summed = np.zeros(unique.shape[0], dtype=complex)
+    np.add.at(summed, inverse.ravel(), r_coef)
+    coef_real = _real_part(summed)
+    nonzero = coef_real != 0
     return {
         "ent_ch": ints(ent_ch),
         "ent_w": np.ascontiguousarray(ent_w, dtype=float),
-        "Hs0": np.ascontiguousarray(commutator(Hc0)),
-        "Hs_coef": np.array([commutator(H) for H in Hc_coef], dtype=complex).reshape(
-            len(Hc_coef), nodes.size, nodes.size
-        ),
-        "t_row": where[rows[keep]],
-        "t_col": where[cols[keep]],
-        "t_e1": ints(e1s)[keep],
-        "t_e2": ints(e2s)[keep],
-        "t_coef": cplx(coefs)[keep],
-        "trace": trace,
-        "node_i": nodes % d,
-        "node_j": nodes // d,
+        "Hs0": np.ascontiguousarray(Hs_real[0]),
+        "Hs_coef": np.array(Hs_real[1:], dtype=float).reshape(len(Hc_coef), nodes.size, nodes.size),
+        "t_row": np.ascontiguousarray(unique[nonzero, 0]),
+        "t_col": np.ascontiguousarray(unique[nonzero, 1]),
+        "t_e1": np.ascontiguousarray(unique[nonzero, 2]),
+        "t_e2": np.ascontiguousarray(unique[nonzero, 3]),
+        "t_coef": np.ascontiguousarray(coef_real[nonzero]),
+        "trace": _real_part(trace @ T),
+        "weights": weights,
+        "sc_k": scatter[0],
+        "sc_i": scatter[1],
+        "sc_j": scatter[2],
+        "sc_f": scatter[3],
         "o_res": ints(o["res"]),
         "o_e": ints(o["e"]),
         "o_slot": ints(o_slot).ravel(),
         "slot_res": np.ascontiguousarray(slots[:, 0]),
         "slot_k": np.ascontiguousarray(slots[:, 1]),
-        "o_node": ints(o["node"]),
+        "o_row": ints(o["k2"]),
+        "o_col": ints(o["k"]),
         "o_energy": cplx(o["energy"]),
         "o_number": cplx(o["number"]),
         "dk_e": np.arange(ent_ch.size, dtype=np.int64),
         "dk_k": ints(ent_k),
         "dk_w": np.abs(X[ent_ch, ent_m, ent_k]) ** 2,
     }
+
+
+def _real_coordinates(nodes, d):
+    """x = T y for the sector's entries x of rho and real coordinates y (populations, Re and Im).
+
+    Returns T (n, n) complex, its inverse, the weights w with ||x||^2 = sum_k w_k y_k^2 (2 for the
+    coordinates of an off-diagonal pair, which appears as rho_ij and rho_ji), and the scatter list
+    (k, i, j, factor): rho[i, j] += factor y_k.
+    """
+    n = nodes.size
+    where = {int(v): k for k, v in enumerate(nodes)}
+    T = np.zeros((n, n), dtype=complex)
+    weights = np.ones(n)
+    scatter = []
+    k = 0
+    for v in nodes:
+        i, j = int(v % d), int(v // d)
+        if i == j:
+            T[where[int(v)], k] = 1.0
+            scatter.append((k, i, i, 1.0))
+            k += 1
+        elif i < j:
+            u, w = where[int(v)], where[j + d * i]  # rho_ij, rho_ji
+            T[u, k], T[w, k] = 1.0, 1.0
+            T[u, k + 1], T[w, k + 1] = 1j, -1j
+            weights[k : k + 2] = 2.0
+            scatter += [(k, i, j, 1.0), (k, j, i, 1.0), (k + 1, i, j, 1j), (k + 1, j, i, -1j)]
+            k += 2
+    Tinv = np.linalg.inv(T)
+    Tinv[np.abs(Tinv) < 1e-15] = 0.0
+    columns = list(zip(*scatter))
+    return (
+        T,
+        Tinv,
+        weights,
+        (
+            np.array(columns[0], dtype=np.int64),
+            np.array(columns[1], dtype=np.int64),
+            np.array(columns[2], dtype=np.int64),
+            np.array(columns[3], dtype=complex),
+        ),
+    )
+
+
+def _real_part(a):
+    """The real part of an array that must be real up to round-off (a check, not a projection)."""
+    a = np.asarray(a)
+    if np.max(np.abs(a.imag), initial=0.0) > 1e-12 * max(1.0, float(np.max(np.abs(a.real), initial=0.0))):
+        raise AssertionError("a Hermiticity-preserving generator must be real in Hermitian coordinates")
+    return np.ascontiguousarray(a.real)
 
 
 def _drive_coefficient(drive, name, H_base):
