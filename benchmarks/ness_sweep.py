@@ -125,7 +125,7 @@ def run_ours(engine, values: np.ndarray, repeat: int) -> dict:
     return {
         "setup": setup,
         "first_call": first_call,
-        "cache": numba_cache_state(_kernels.batched_ness),
+        "cache": numba_cache_state(_kernels.batched_ness_sector),
         "time": elapsed,
         "rate": len(values) / elapsed,
         "rate_one_thread": len(values) / one_thread,
