@@ -542,9 +542,16 @@ def batched_ness_sector(
         rows_n = np.empty((n_res, d))
         decay = np.empty(d)
         for p in range(c * chunk, min(n_points, (c + 1) * chunk)):
-            params[:, :] = res_params
-            Hc[:, :] = Hc0
-            M[:, :] = Hs0
+            # explicit loops: array expressions inside prange would become nested parallel loops
+            for a in range(n_res):
+                for a2 in range(res_params.shape[1]):
+                    params[a, a2] = res_params[a, a2]
+            for a in range(d):
+                for a2 in range(d):
+                    Hc[a, a2] = Hc0[a, a2]
+            for a in range(n_s):
+                for a2 in range(n_s):
+                    M[a, a2] = Hs0[a, a2]
             for i in range(n_par):
                 v = values[p, i]
                 if targets[i] < 0:
@@ -572,7 +579,9 @@ def batched_ness_sector(
                 s[e] = np.sqrt(r[e])
             for t in range(t_row.size):
                 M[t_row[t], t_col[t]] += t_coef[t] * (s[t_e1[t]] * s[t_e2[t]])
-            A[:, :] = M
+            for a in range(n_s):
+                for a2 in range(n_s):
+                    A[a, a2] = M[a, a2]
             ok = _eliminate_real(A, trace, x, b)
             acc = 0.0
             for a in range(n_s):
@@ -581,11 +590,14 @@ def batched_ness_sector(
                     y += M[a, a2] * x[a2]
                 acc += weights[a] * y * y
             residual[p] = np.sqrt(acc) if ok else np.inf
-            rho[:, :] = 0.0
+            for a in range(d):
+                for a2 in range(d):
+                    rho[a, a2] = 0.0
             for a in range(sc_k.size):
                 rho[sc_i[a], sc_j[a]] += sc_f[a] * x[sc_k[a]]
-            slot_e[:] = 0.0
-            slot_n[:] = 0.0
+            for a in range(slot_res.size):
+                slot_e[a] = 0.0
+                slot_n[a] = 0.0
             for q in range(o_res.size):
                 a = o_res[q]
                 rq = r[o_e[q]]
@@ -596,21 +608,31 @@ def batched_ness_sector(
                 number[p, a] += (on * xq).real
                 slot_e[o_slot[q]] += oe
                 slot_n[o_slot[q]] += on
-            rows_o[:, :] = 0.0
-            rows_n[:, :] = 0.0
+            for a in range(n_res):
+                for k in range(d):
+                    rows_o[a, k] = 0.0
+                    rows_n[a, k] = 0.0
             for sl in range(slot_res.size):
                 a = slot_res[sl]
                 o = slot_e[sl] - params[a, PARAM_MU] * slot_n[sl]
                 rows_o[a, slot_k[sl]] += np.sqrt(o.real * o.real + o.imag * o.imag)
                 rows_n[a, slot_k[sl]] += np.sqrt(slot_n[sl].real ** 2 + slot_n[sl].imag ** 2)
             for a in range(n_res):
-                norms[p, a] = rows_o[a].max()
-                particle_norms[p, a] = rows_n[a].max()
-            decay[:] = 0.0
+                best_o = best_n = 0.0
+                for k in range(d):
+                    best_o = max(best_o, rows_o[a, k])
+                    best_n = max(best_n, rows_n[a, k])
+                norms[p, a] = best_o
+                particle_norms[p, a] = best_n
+            for k in range(d):
+                decay[k] = 0.0
             for q in range(dk_e.size):
                 decay[dk_k[q]] += r[dk_e[q]] * dk_w[q]
             h, source = _coherent_figures(Hc, E, work_tol)
-            scale[p] = h + decay.max()
+            largest = 0.0
+            for k in range(d):
+                largest = max(largest, decay[k])
+            scale[p] = h + largest
             work[p] = source
             mechanical[p] = _mechanical_power(Hc, E, rho)
             _basis_out(V, rho, tmp, rho_out[p], identity_basis)

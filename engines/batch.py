@@ -368,17 +368,19 @@ class Batch:
                 temperatures[:, r] = values[:, i]
             elif target == _kernels.PARAM_MU:
                 mus[:, r] = values[:, i]
-        heat = energy - mus * number
-        # chemical work: particles exchanged with leads at different chemical potentials
         leads = self._ch_res[self._ch_particles != 0]
+        heat = energy - mus * number if leads.size else energy
         if leads.size:
+            # chemical work: particles exchanged with leads at different chemical potentials
             work |= np.ptp(mus[:, np.unique(leads)], axis=1) > 0
         mismatch = np.abs(energy.sum(axis=1) - mechanical)
         delta = thermo.current_resolution(residual, scale, norms, d, mismatch)
-        power = thermo.resolved(heat.sum(axis=1), delta)
-        heat = thermo.resolved(heat, delta)
-        number = thermo.resolved(number, thermo.current_resolution(residual, scale, particle_norms, d))
-        mode, eta, cop, sigma = thermo._classify_many(power, heat, temperatures, delta, work, depth=2)
+        power = heat.sum(axis=1)
+        # classify_many returns the currents with zeros within delta; power is zeroed the same way
+        power = thermo.resolved(power, delta)
+        if leads.size:
+            number = thermo.resolved(number, thermo.current_resolution(residual, scale, particle_norms, d))
+        mode, eta, cop, sigma, heat = thermo._classify_many(power, heat, temperatures, delta, work, depth=2)
         return BatchResult(
             parameters=self.parameters,
             values=values,

@@ -8,6 +8,7 @@ from functools import cached_property
 from types import MappingProxyType
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from engines import thermo
 from engines.generators import build_generator
@@ -198,8 +199,10 @@ class Engine:
             or the entropy production is negative (the model breaks the second law).
         """
         gen = self.generator
-        sol = solve_steady_state(gen, solver, initial, self.options)
-        rho = gen.to_medium_basis(sol.rho)
+        # the library's thread policy (engines.steady) also covers the basis change back
+        with threadpool_limits(limits=self.options.blas_threads, user_api="blas"):
+            sol = solve_steady_state(gen, solver, initial, self.options)
+            rho = gen.to_medium_basis(sol.rho)
         self.medium.check_state(rho)
         rho = np.array(rho)
         rho.setflags(write=False)

@@ -60,8 +60,8 @@ DENSE_TRANSFORM_DIM = 256
 SPARSE_HAMILTONIAN_DIM = 256
 #: Largest invariant sector the sparse path may hand to a dense solve (when SuperLU finds it singular).
 SECTOR_DENSE_MAX = 4096
-#: Dense factorizations and eigendecompositions of at least this size use the BLAS library's default
-#: threads; smaller ones run with `Options.blas_threads` (see `engines.steady`).
+#: Eigendecompositions of Hamiltonian blocks of at least this size use the BLAS library's default
+#: threads; smaller ones run with `Options.blas_threads` (steady-state solves always do).
 PARALLEL_BLAS_MIN_UNKNOWNS = 2048
 #: Largest medium the batched kernel accepts (driven machines solve d^2 x d^2 systems per point).
 BATCH_MAX_DIM = 16

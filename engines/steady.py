@@ -28,7 +28,6 @@ projector onto the kernel of L, P = R (Lt^dag R)^{-1} Lt^dag (right and left nul
 from __future__ import annotations
 
 import itertools
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,8 +39,8 @@ from threadpoolctl import threadpool_limits
 
 from engines import _kernels, linalg
 from engines.checks import WorkbenchError, choice, matrix
-from engines.linalg import PARALLEL_BLAS_MIN_UNKNOWNS, stationary_vector, unvec, vec
 from engines.linalg import _Progress as _progress
+from engines.linalg import stationary_vector, unvec, vec
 from engines.options import Options
 
 __all__ = ["SOLVERS", "Solution", "generator_scale", "population_sector", "solve_steady_state"]
@@ -98,13 +97,11 @@ def solve_steady_state(generator, solver="auto", initial=None, options=None) -> 
             "use 'dense', 'sparse' or 'auto'."
         )
     # Thread policy, set by the library so that speed never depends on an environment variable:
-    # small dense factorizations and the iterative solver's many small products only pay
+    # the iterative solver's many small products and small dense factorizations only pay
     # multi-threaded BLAS's synchronisation, which stalls badly when another process holds a core
-    # (local N = 8 chain: 0.5 s alone, 25 s next to busy processes with default OpenBLAS threads).
-    # Only a large dense factorization (the populations of a long global chain) keeps the default.
-    unknowns = generator.davies.spectrum.block_entries[0].size if solver == "pauli" else d * d
-    large = solver in ("pauli", "dense") and unknowns >= PARALLEL_BLAS_MIN_UNKNOWNS
-    with nullcontext() if large else threadpool_limits(limits=options.blas_threads, user_api="blas"):
+    # (local N = 8 chain: 0.5 s alone, 25 s next to busy processes with default OpenBLAS threads),
+    # and even the 4096-unknown LU of a global N = 12 chain was slower with two threads under load.
+    with threadpool_limits(limits=options.blas_threads, user_api="blas"):
         if solver == "pauli":
             return _pauli(generator, initial, options)
         if solver == "dense":

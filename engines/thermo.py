@@ -196,8 +196,9 @@ _CODE = {m: np.int8(i) for i, m in enumerate(MODES)}
 
 
 def _classify_many(power, heat, temperatures, resolution, work_source, depth):
-    """`classify_many` plus the entropy production rate; warnings point `depth` frames above the
-    public caller's caller.  The rule runs point by point in `engines._kernels.classify_points`."""
+    """`classify_many` plus the entropy production rate and the currents with zeros within the
+    resolution; warnings point `depth` frames above the public caller's caller.  The rule runs
+    point by point in `engines._kernels.classify_points`."""
     P = np.ascontiguousarray(np.atleast_1d(np.asarray(power, dtype=float)))
     n = P.size
     J = np.ascontiguousarray(np.atleast_2d(np.asarray(heat, dtype=float)))
@@ -214,8 +215,8 @@ def _classify_many(power, heat, temperatures, resolution, work_source, depth):
     resolved_heat = np.empty_like(J)
     _kernels.classify_points(P, J, T, delta, source, unknown, code, efficiency, cop, sigma, resolved_heat)
     mode = _MODE_ARRAY[code]
-    _warn_modes(code, np.where(np.abs(P) <= delta, 0.0, P), delta, source, sigma, stacklevel=2 + depth)
-    return mode, efficiency, cop, sigma
+    _warn_modes(code, P, delta, source, sigma, stacklevel=2 + depth)
+    return mode, efficiency, cop, sigma, resolved_heat
 
 
 def classify(power, heat, temperatures, *, resolution=0.0, work_source=True):
@@ -246,7 +247,7 @@ def _classify_one(power, heat, temperatures, resolution, work_source, depth):
     """`classify`; warnings point `depth` frames above the public caller's caller."""
     names = list(heat)
     row = [[heat[k] for k in names]], [[temperatures[k] for k in names]]
-    mode, eta, cop, _ = _classify_many([power], *row, resolution, work_source, depth=depth + 1)
+    mode, eta, cop, _, _ = _classify_many([power], *row, resolution, work_source, depth=depth + 1)
     return str(mode[0]), _none_if_nan(eta[0]), _none_if_nan(cop[0])
 
 
@@ -255,6 +256,9 @@ def _warn_modes(code, P, delta, source, sigma, stacklevel):
     n = code.size
     where = "" if n == 1 else " points"
     undetermined = code == _CODE["undetermined"]
+    if not undetermined.any() and not (code == _CODE["second-law violation"]).any():
+        return
+    P = np.where(np.abs(P) <= delta, 0.0, P)
     reasons = [
         (
             undetermined & source & (P == 0),

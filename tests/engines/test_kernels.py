@@ -136,3 +136,17 @@ def test_decay_diagonal_equals_the_diagonal_of_the_decay_operator():
             _kernels.add_decay_diagonal(c.X, c.R, out)
     expected = sum(np.real(D.decay.diagonal()) for D in gen.dissipators)
     np.testing.assert_allclose(out, expected, atol=KERNEL_TOL)
+
+
+def test_real_elimination_equals_numpy_solve():
+    """The real Gaussian elimination of the batched kernel against numpy.linalg.solve (bordered system)."""
+    rng = np.random.default_rng(SEED)
+    A = rng.normal(size=(6, 6))
+    A -= np.diag(A.sum(axis=0))  # columns sum to zero, like a rate matrix
+    trace = np.zeros(6)
+    trace[[0, 2, 5]] = 1.0
+    x = np.zeros(6)
+    assert _kernels._eliminate_real(A.copy(), trace, x, np.zeros(6))
+    B = A.copy()
+    B[0] = trace
+    np.testing.assert_allclose(x, np.linalg.solve(B, np.eye(6)[0]), atol=KERNEL_TOL)
