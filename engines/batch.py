@@ -27,7 +27,7 @@ _DRIVE_FIELDS = ("strength", "detuning")
 #: Kernel target of a parameter that enters the Hamiltonian (reservoir fields use their column).
 _HAMILTONIAN = -1
 #: Points per scratch allocation of the batched kernel (prange runs over chunks).
-_CHUNK = 64
+_CHUNK = 256
 
 
 @dataclass(frozen=True)
