@@ -413,7 +413,7 @@ class _Progress:
     #: Seconds before a bar appears.
     DELAY = 1.0
 
-    def __init__(self, description: str, total: int):
+    def __init__(self, description: str, total: int | None):
         self.description = description
         self.total = total
         self._bar = None

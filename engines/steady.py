@@ -387,7 +387,7 @@ def _iterative(generator, initial, options) -> Solution:
         v = T(start)
         v /= trace(v)
         A = spla.LinearOperator((n, n), matvec=lambda x: x - T(x) + v * trace(x), dtype=complex)
-        with _progress(f"steady_state (iterative, {n} unknowns): GMRES", total=60 * 40) as bar:
+        with _progress(f"steady_state (iterative, {n} unknowns): GMRES iterations", total=None) as bar:
             x, info = spla.gmres(
                 A,
                 v,
