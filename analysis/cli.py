@@ -771,7 +771,7 @@ def report(design, result, initial: str | None = None) -> str:
         rows.append(("COP", _num(result.cop)))
     else:
         rows.append(("efficiency", f"undefined (mode {result.mode})"))
-    rows.append(("entropy production", _num(result.entropy_production)))
+    rows.append(("entropy production", _num(result.entropy_production_rate)))
     if initial is not None:
         rows.append(("initial state", f"{initial} (selects the steady state reached from it)"))
     width = max(len(k) for k, _ in rows)

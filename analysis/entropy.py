@@ -329,7 +329,7 @@ def entropy_production_rates(engine, rho, *, steady=None) -> EntropyRates:
     * sigma_hk = sigma - sigma_na = -Tr[L(rho) ln pi] - sum_a J_a / T_a (adiabatic/non-adiabatic split
       of M. Esposito and C. Van den Broeck, Phys. Rev. Lett. 104, 090601 (2010)).
 
-    At the NESS sigma_na = 0 and sigma_hk = -sum_a J_a / T_a = `SteadyState.entropy_production`; with a
+    At the NESS sigma_na = 0 and sigma_hk = -sum_a J_a / T_a = `SteadyState.entropy_production_rate`; with a
     single thermal bath sigma_hk = 0.  Logarithms are taken on supports: if rho is singular and L(rho)
     feeds its kernel, dS/dt (and with it sigma and sigma_na) is +inf and `reason` says so; sigma_hk
     stays finite as long as pi is full rank.  For non-thermal reservoirs only sigma_na is reported.

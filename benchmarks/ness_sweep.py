@@ -119,6 +119,13 @@ def run_ours(engine, values: np.ndarray, repeat: int) -> dict:
     batch.solve(values[:: max(1, len(values) // 4)][:4])
     first_call = time.perf_counter() - start
     elapsed, result, _ = best_of(repeat, lambda: batch.solve(values))
+    # The same with one numba thread: what the parallel kernel gains on this machine now.
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        one_thread, _, _ = best_of(repeat, lambda: batch.solve(values))
+    finally:
+        numba.set_num_threads(threads)
     # Peak memory in a separate, untimed call: tracemalloc sees every NumPy allocation (inputs,
     # outputs, result assembly) but slows allocation down; the kernel's per-thread scratch arrays
     # (numba's allocator, a few kB per thread) are not traced.
@@ -130,9 +137,10 @@ def run_ours(engine, values: np.ndarray, repeat: int) -> dict:
     return {
         "setup": setup,
         "first_call": first_call,
-        "cache": numba_cache_state(_kernels.batched_ness),
+        "cache": numba_cache_state(_kernels.batched_ness_sector),
         "time": elapsed,
         "rate": len(values) / elapsed,
+        "rate_one_thread": len(values) / one_thread,
         "heat": np.array(result.heat),
         "reservoirs": result.reservoirs,
         "peak": peak,
@@ -297,7 +305,8 @@ def main(argv=None) -> int:
     print()
     print(
         f"ours: Batch.solve over {n} designs in {ours['time'] * 1e3:.1f} ms (best of {args.repeat}, "
-        f"result assembly included); Batch(...) setup {ours['setup'] * 1e3:.1f} ms; process max RSS "
+        f"result assembly included); with one numba thread {si(ours['rate_one_thread'])} designs/s; "
+        f"Batch(...) setup {ours['setup'] * 1e3:.1f} ms; process max RSS "
         f"{format_bytes(rss_ours)} after our runs (imports included)."
     )
     for run in runs:

@@ -250,12 +250,65 @@ def solve_with_trace(A, trace, x):
     A is overwritten.  The first row where `trace` is nonzero is replaced by the constraint.
     Returns False when a pivot vanishes (singular: the steady state is not unique).
     """
+    return _eliminate(A, trace, x, np.zeros(A.shape[0], dtype=np.complex128))
+
+
+@njit
+def _eliminate(A, trace, x, b):
+    """`solve_with_trace` with a caller-provided scratch vector `b` (no allocation)."""
     n = A.shape[0]
     row = 0
     while trace[row] == 0:
         row += 1
-    b = np.zeros(n, dtype=np.complex128)
     for j in range(n):
+        b[j] = 0.0
+        A[row, j] = trace[j]
+    b[row] = 1.0
+    # Pivots by |Re| + |Im| (within sqrt 2 of the modulus, without a square root per entry).
+    norm = 0.0
+    for i in range(n):
+        for j in range(n):
+            norm = max(norm, abs(A[i, j].real) + abs(A[i, j].imag))
+    for c in range(n):
+        p = c
+        best = abs(A[c, c].real) + abs(A[c, c].imag)
+        for i in range(c + 1, n):
+            size = abs(A[i, c].real) + abs(A[i, c].imag)
+            if size > best:
+                p, best = i, size
+        if best <= 1e-13 * norm:
+            return False
+        if p != c:
+            for j in range(n):
+                A[c, j], A[p, j] = A[p, j], A[c, j]
+            b[c], b[p] = b[p], b[c]
+        # 1 / A[c, c] as conj / |.|^2: one real division instead of a robust complex one
+        pivot = A[c, c]
+        inv = np.conj(pivot) * (1.0 / (pivot.real * pivot.real + pivot.imag * pivot.imag))
+        A[c, c] = inv  # kept for the back-substitution (the pivot itself is not needed again)
+        for i in range(c + 1, n):
+            f = A[i, c] * inv
+            if f.real != 0.0 or f.imag != 0.0:
+                for j in range(c + 1, n):
+                    A[i, j] -= f * A[c, j]
+                b[i] -= f * b[c]
+    for i in range(n - 1, -1, -1):
+        acc = b[i]
+        for j in range(i + 1, n):
+            acc -= A[i, j] * x[j]
+        x[i] = acc * A[i, i]
+    return True
+
+
+@njit
+def _eliminate_real(A, trace, x, b):
+    """`_eliminate` for a real system (same steps, real arithmetic)."""
+    n = A.shape[0]
+    row = 0
+    while trace[row] == 0:
+        row += 1
+    for j in range(n):
+        b[j] = 0.0
         A[row, j] = trace[j]
     b[row] = 1.0
     norm = 0.0
@@ -264,28 +317,326 @@ def solve_with_trace(A, trace, x):
             norm = max(norm, abs(A[i, j]))
     for c in range(n):
         p = c
+        best = abs(A[c, c])
         for i in range(c + 1, n):
-            if abs(A[i, c]) > abs(A[p, c]):
-                p = i
-        if abs(A[p, c]) <= 1e-13 * norm:
+            if abs(A[i, c]) > best:
+                p, best = i, abs(A[i, c])
+        if best <= 1e-13 * norm:
             return False
         if p != c:
             for j in range(n):
                 A[c, j], A[p, j] = A[p, j], A[c, j]
             b[c], b[p] = b[p], b[c]
         inv = 1.0 / A[c, c]
+        A[c, c] = inv
         for i in range(c + 1, n):
             f = A[i, c] * inv
-            if f != 0:
-                for j in range(c, n):
+            if f != 0.0:
+                for j in range(c + 1, n):
                     A[i, j] -= f * A[c, j]
                 b[i] -= f * b[c]
     for i in range(n - 1, -1, -1):
         acc = b[i]
         for j in range(i + 1, n):
             acc -= A[i, j] * x[j]
-        x[i] = acc / A[i, i]
+        x[i] = acc * A[i, i]
     return True
+
+
+@njit
+def positive_within(rho, tol, work):
+    """Whether the Hermitian `rho` + tol * I is positive definite (Cholesky; `work` is (d, d) scratch).
+
+    Equivalent to: the lowest eigenvalue of rho exceeds -tol.  Cheaper than an eigendecomposition
+    and needs no LAPACK call inside a parallel loop.
+    """
+    d = rho.shape[0]
+    for i in range(d):
+        for j in range(d):
+            work[i, j] = rho[i, j]
+        work[i, i] += tol
+    for j in range(d):
+        diag = work[j, j].real
+        for k in range(j):
+            diag -= work[j, k].real ** 2 + work[j, k].imag ** 2
+        if not diag > 0.0:
+            return False
+        root = np.sqrt(diag)
+        work[j, j] = root
+        inv = 1.0 / root
+        for i in range(j + 1, d):
+            acc = work[i, j]
+            for k in range(j):
+                acc -= work[i, k] * np.conj(work[j, k])
+            work[i, j] = acc * inv
+    return True
+
+
+@njit
+def _coherent_figures(Hc, E, work_tol):
+    """(largest entry of Hc with its diagonal centred, whether [Hc, diag(E)] is nonzero beyond round-off)."""
+    d = E.size
+    lo, hi, off, size, emax = np.inf, -np.inf, 0.0, 0.0, 0.0
+    comm = 0.0
+    for i in range(d):
+        emax = max(emax, abs(E[i]))
+        for j in range(d):
+            h = Hc[i, j]
+            a = np.sqrt(h.real * h.real + h.imag * h.imag)
+            size = max(size, a)
+            if i == j:
+                lo = min(lo, Hc[i, i].real)
+                hi = max(hi, Hc[i, i].real)
+            else:
+                off = max(off, a)
+                comm = max(comm, a * abs(E[j] - E[i]))
+    return max(off, 0.5 * (hi - lo)), comm > work_tol * size * emax
+
+
+@njit
+def _mechanical_power(Hc, E, rho):
+    """Tr[i[diag(E), Hc] rho]: the energy the coherent part exchanges, sum_a J^E_a at an exact NESS."""
+    d = E.size
+    acc = 0.0
+    for i in range(d):
+        for j in range(d):
+            if i != j:
+                acc += (1j * (E[i] - E[j]) * Hc[i, j] * rho[j, i]).real
+    return acc
+
+
+@njit
+def _row_norm(op, d):
+    """Largest absolute row sum of the (d, d) matrix `op`."""
+    best = 0.0
+    for k in range(d):
+        acc = 0.0
+        for k2 in range(d):
+            acc += abs(op[k, k2])
+        best = max(best, acc)
+    return best
+
+
+@njit
+def _basis_out(V, rho, tmp, out, identity):
+    """out = V rho V^dag (Hermitian part of rho), or the Hermitian part itself when `identity`."""
+    d = rho.shape[0]
+    for i in range(d):
+        for j in range(d):
+            tmp[i, j] = 0.5 * (rho[i, j] + np.conj(rho[j, i]))
+    if identity:
+        for i in range(d):
+            for j in range(d):
+                out[i, j] = tmp[i, j]
+        return
+    for i in range(d):
+        for j in range(d):
+            acc = 0j
+            for k in range(d):
+                vk = V[i, k]
+                if vk == 0:
+                    continue
+                for k2 in range(d):
+                    acc += vk * tmp[k, k2] * np.conj(V[j, k2])
+            out[i, j] = acc
+
+
+@njit(parallel=True)
+def batched_ness_sector(
+    values,
+    targets,
+    target_res,
+    res_params,
+    E,
+    V,
+    identity_basis,
+    Hc0,
+    Hc_coef,
+    ent_ch,
+    ent_w,
+    ch_res,
+    ch_kind,
+    Hs0,
+    Hs_coef,
+    t_row,
+    t_col,
+    t_e1,
+    t_e2,
+    t_coef,
+    trace,
+    weights,
+    sc_k,
+    sc_i,
+    sc_j,
+    sc_f,
+    o_res,
+    o_e,
+    o_row,
+    o_col,
+    o_energy,
+    o_number,
+    o_slot,
+    slot_res,
+    slot_k,
+    dk_e,
+    dk_k,
+    dk_w,
+    work_tol,
+    state_tol,
+    chunk,
+    energy,
+    number,
+    residual,
+    positive,
+    rho_out,
+    scale,
+    norms,
+    particle_norms,
+    work,
+    mechanical,
+):
+    """Steady states and currents of many global-flavour machines sharing one eigenbasis.
+
+    The medium's Hamiltonian (energies E, eigenvectors V) is the same at every point; the points
+    differ in reservoir parameters (targets[i] >= 0: column targets[i] of reservoir target_res[i])
+    and in the coherent part Hc = Hc0 + sum_i v_i Hc_coef[i] (a drive in its rotating frame;
+    targets[i] < 0), all in the eigenbasis.  The generator is assembled directly on the invariant
+    sector that holds the populations, in real coordinates y of its Hermitian states (populations,
+    real and imaginary parts of the coherences: rho[sc_i, sc_j] += sc_f y[sc_k]; ||x||^2 =
+    sum weights y^2), where it is a real matrix, from precomputed terms:
+
+    - Hamiltonian part: Hs0 + sum_i v_i Hs_coef[i] (the commutator on the sector);
+    - Davies dissipator: M[t_row, t_col] += t_coef * sqrt(r[t_e1] r[t_e2]), with r[e] the rate of
+      rate entry e (channel ent_ch[e], Bohr frequency ent_w[e]);
+    - currents: Tr[O_a rho] = sum_q r[o_e] o_energy rho[o_row, o_col] over the terms q of reservoir o_res
+      (o_number for the particle current); term q adds to the matrix entry o_slot[q] of O_a, in
+      row slot_k of reservoir slot_res;
+    - decay diagonal Gamma_kk = sum r[dk_e] dk_w over the terms at level dk_k.
+
+    Points are processed in chunks of `chunk` (one scratch allocation per chunk, prange over
+    chunks).  Outputs per point: energy and particle currents per reservoir, residual ||L rho||
+    (inf when singular), whether rho + state_tol is positive, rho in the medium's basis, the
+    generator's scale (centred largest entry of Hc plus largest decay rate), ||O_a - mu_a N_a||
+    and ||N_a|| (largest row sums), whether [Hc, H] != 0 (a work source) and Tr[i[H, Hc] rho].
+    """
+    n_points, n_par = values.shape
+    d = E.size
+    n_s = trace.size
+    n_res = res_params.shape[0]
+    n_ent = ent_w.size
+    n_chunks = (n_points + chunk - 1) // chunk
+    for c in prange(n_chunks):
+        params = np.empty_like(res_params)
+        Hc = np.empty((d, d), dtype=np.complex128)
+        r = np.empty(n_ent)
+        s = np.empty(n_ent)
+        M = np.empty((n_s, n_s))
+        A = np.empty((n_s, n_s))
+        x = np.empty(n_s)
+        b = np.empty(n_s)
+        rho = np.empty((d, d), dtype=np.complex128)
+        tmp = np.empty((d, d), dtype=np.complex128)
+        slot_e = np.empty(slot_res.size, dtype=np.complex128)
+        slot_n = np.empty(slot_res.size, dtype=np.complex128)
+        rows_o = np.empty((n_res, d))
+        rows_n = np.empty((n_res, d))
+        decay = np.empty(d)
+        for p in range(c * chunk, min(n_points, (c + 1) * chunk)):
+            # explicit loops: array expressions inside prange would become nested parallel loops
+            for a in range(n_res):
+                for a2 in range(res_params.shape[1]):
+                    params[a, a2] = res_params[a, a2]
+            for a in range(d):
+                for a2 in range(d):
+                    Hc[a, a2] = Hc0[a, a2]
+            for a in range(n_s):
+                for a2 in range(n_s):
+                    M[a, a2] = Hs0[a, a2]
+            for i in range(n_par):
+                v = values[p, i]
+                if targets[i] < 0:
+                    for a in range(d):
+                        for a2 in range(d):
+                            Hc[a, a2] += v * Hc_coef[i, a, a2]
+                    for a in range(n_s):
+                        for a2 in range(n_s):
+                            M[a, a2] += v * Hs_coef[i, a, a2]
+                else:
+                    params[target_res[i], targets[i]] = v
+            for e in range(n_ent):
+                ch = ent_ch[e]
+                q = ch_res[ch]
+                r[e] = rate(
+                    ch_kind[ch],
+                    params[q, PARAM_T],
+                    params[q, PARAM_MU],
+                    params[q, PARAM_COUPLING],
+                    params[q, PARAM_CUTOFF],
+                    params[q, PARAM_W0],
+                    params[q, PARAM_DEPHASING],
+                    ent_w[e],
+                )
+                s[e] = np.sqrt(r[e])
+            for t in range(t_row.size):
+                M[t_row[t], t_col[t]] += t_coef[t] * (s[t_e1[t]] * s[t_e2[t]])
+            for a in range(n_s):
+                for a2 in range(n_s):
+                    A[a, a2] = M[a, a2]
+            ok = _eliminate_real(A, trace, x, b)
+            acc = 0.0
+            for a in range(n_s):
+                y = 0.0
+                for a2 in range(n_s):
+                    y += M[a, a2] * x[a2]
+                acc += weights[a] * y * y
+            residual[p] = np.sqrt(acc) if ok else np.inf
+            for a in range(d):
+                for a2 in range(d):
+                    rho[a, a2] = 0.0
+            for a in range(sc_k.size):
+                rho[sc_i[a], sc_j[a]] += sc_f[a] * x[sc_k[a]]
+            for a in range(slot_res.size):
+                slot_e[a] = 0.0
+                slot_n[a] = 0.0
+            for q in range(o_res.size):
+                a = o_res[q]
+                rq = r[o_e[q]]
+                oe = rq * o_energy[q]
+                on = rq * o_number[q]
+                xq = rho[o_row[q], o_col[q]]
+                energy[p, a] += (oe * xq).real
+                number[p, a] += (on * xq).real
+                slot_e[o_slot[q]] += oe
+                slot_n[o_slot[q]] += on
+            for a in range(n_res):
+                for k in range(d):
+                    rows_o[a, k] = 0.0
+                    rows_n[a, k] = 0.0
+            for sl in range(slot_res.size):
+                a = slot_res[sl]
+                o = slot_e[sl] - params[a, PARAM_MU] * slot_n[sl]
+                rows_o[a, slot_k[sl]] += np.sqrt(o.real * o.real + o.imag * o.imag)
+                rows_n[a, slot_k[sl]] += np.sqrt(slot_n[sl].real ** 2 + slot_n[sl].imag ** 2)
+            for a in range(n_res):
+                best_o = best_n = 0.0
+                for k in range(d):
+                    best_o = max(best_o, rows_o[a, k])
+                    best_n = max(best_n, rows_n[a, k])
+                norms[p, a] = best_o
+                particle_norms[p, a] = best_n
+            for k in range(d):
+                decay[k] = 0.0
+            for q in range(dk_e.size):
+                decay[dk_k[q]] += r[dk_e[q]] * dk_w[q]
+            h, source = _coherent_figures(Hc, E, work_tol)
+            largest = 0.0
+            for k in range(d):
+                largest = max(largest, decay[k])
+            scale[p] = h + largest
+            work[p] = source
+            mechanical[p] = _mechanical_power(Hc, E, rho)
+            _basis_out(V, rho, tmp, rho_out[p], identity_basis)
+            positive[p] = positive_within(rho_out[p], state_tol, tmp)
 
 
 @njit(parallel=True)
@@ -298,31 +649,34 @@ def batched_ness(
     Hc0,
     Hc_coef,
     driven,
-    fixed_basis,
     X,
     ch_res,
     ch_kind,
     ch_particles,
     res_params,
     tol,
+    work_tol,
+    state_tol,
     energy,
     number,
     residual,
-    lowest,
+    positive,
     rho_out,
+    scale,
+    norms,
+    particle_norms,
+    work,
+    mechanical,
 ):
-    """Steady states and currents of many global-flavour machines at once (prange over points).
+    """Steady states and currents of many global-flavour machines whose Hamiltonian changes (prange).
 
-    Per point p: the parameters values[p] shift Hamiltonians (targets[i] < 0, by coefficient
+    Per point: the parameters values[p] shift Hamiltonians (targets[i] < 0, by coefficient
     matrices) or set column targets[i] (PARAM_T, PARAM_MU, PARAM_COUPLING) of the kernel parameter
-    row res_params[target_res[i]] of a reservoir.
-    The dissipation Hamiltonian Hd = Hd0 + sum_i v_i Hd_coef[i] is diagonalised (skipped when
-    `fixed_basis`: Hd0 is then diagonal and sorted), each channel's coupling X[c] rotated into its
+    row res_params[target_res[i]] of a reservoir.  The dissipation Hamiltonian
+    Hd = Hd0 + sum_i v_i Hd_coef[i] is diagonalised, each channel's coupling X[c] rotated into its
     eigenbasis and Davies rates evaluated; undriven machines are solved in the zero-frequency sector
     (populations and degenerate-block coherences), driven ones on the full d^2 space with the coherent
-    part Hc = Hc0 + sum_i v_i Hc_coef[i] (rotating frame).  Outputs per point and reservoir: energy
-    current Tr[Hd D_a(rho)], jump-counted particle current (ch_particles per jump of channel c),
-    residual ||L rho||, lowest eigenvalue of rho, and rho itself in the medium's basis.
+    part Hc = Hc0 + sum_i v_i Hc_coef[i] (rotating frame).  Outputs as `batched_ness_sector`.
 
     Channel c belongs to reservoir ch_res[c] and has rate function ch_kind[c] (RATE_*); reservoir
     rows of res_params hold the PARAM_* columns.
@@ -330,6 +684,7 @@ def batched_ness(
     n_points, n_par = values.shape
     d = Hd0.shape[0]
     n_ch = X.shape[0]
+    n_res = res_params.shape[0]
     for p in prange(n_points):
         params = res_params.copy()
         Hd = Hd0.copy()
@@ -341,20 +696,15 @@ def batched_ness(
                 Hc += v * Hc_coef[i]
             else:
                 params[target_res[i], targets[i]] = v
-        if fixed_basis:
-            E = np.empty(d)
-            for i in range(d):
-                E[i] = Hd[i, i].real
-            V = np.eye(d, dtype=np.complex128)
-        else:
-            E, V0 = np.linalg.eigh(Hd)
-            V = np.ascontiguousarray(V0)
+        E, V0 = np.linalg.eigh(Hd)
+        V = np.ascontiguousarray(V0)
         starts = degenerate_blocks(E, tol)
         Vh = np.ascontiguousarray(V.conj().T)
         Xe = np.empty((n_ch, d, d), dtype=np.complex128)
         Re = np.empty((n_ch, d, d))
+        decay = np.zeros(d)
         for c in range(n_ch):
-            Xe[c] = X[c] if fixed_basis else Vh @ np.ascontiguousarray(X[c]) @ V
+            Xe[c] = Vh @ np.ascontiguousarray(X[c]) @ V
             r = ch_res[c]
             for m in range(d):
                 for k in range(d):
@@ -368,11 +718,12 @@ def batched_ness(
                         params[r, PARAM_DEPHASING],
                         E[k] - E[m],
                     )
+            add_decay_diagonal(Xe[c], Re[c], decay)
+        Hce = Vh @ Hc @ V
         rho = np.zeros((d, d), dtype=np.complex128)
         if driven:
             n = d * d
             L = np.zeros((n, n), dtype=np.complex128)
-            Hce = Hc if fixed_basis else Vh @ Hc @ V
             for i in range(d):
                 for j in range(d):
                     for k in range(d):
@@ -414,11 +765,161 @@ def batched_ness(
                     for j in range(s):
                         rho[a + i, a + j] = x[off + i + s * j]
                 off += s * s
+        obs = np.zeros((n_res, d, d), dtype=np.complex128)
+        Nn = np.zeros((n_res, d, d), dtype=np.complex128)
         for c in range(n_ch):
             e_c, jumps = davies_current(E, starts, Xe[c], Re[c], rho)
-            energy[p, ch_res[c]] += e_c
-            number[p, ch_res[c]] += ch_particles[c] * jumps
+            a = ch_res[c]
+            energy[p, a] += e_c
+            number[p, a] += ch_particles[c] * jumps
+            for b in range(starts.size - 1):
+                for k in range(starts[b], starts[b + 1]):
+                    for k2 in range(starts[b], starts[b + 1]):
+                        oe, g = _observable_entry(E, Xe[c], Re[c], k, k2)
+                        obs[a, k, k2] += oe - params[a, PARAM_MU] * ch_particles[c] * g
+                        Nn[a, k, k2] += ch_particles[c] * g
+        for a in range(n_res):
+            norms[p, a] = _row_norm(obs[a], d)
+            particle_norms[p, a] = _row_norm(Nn[a], d)
+        h, source = _coherent_figures(Hce, E, work_tol)
+        scale[p] = h + decay.max()
+        work[p] = source
+        mechanical[p] = _mechanical_power(Hce, E, rho)
         residual[p] = res if ok else np.inf
-        herm = 0.5 * (rho + rho.conj().T)
-        lowest[p] = np.linalg.eigvalsh(herm)[0]
-        rho_out[p] = herm if fixed_basis else V @ np.ascontiguousarray(herm) @ Vh
+        tmp = np.empty((d, d), dtype=np.complex128)
+        _basis_out(V, rho, tmp, rho_out[p], False)
+        positive[p] = positive_within(rho_out[p], state_tol, tmp)
+
+
+@njit
+def add_decay_diagonal(X, R, out):
+    """out[k] += sum_m R[m, k] |X[m, k]|^2: the total decay rate of eigenstate k in one Davies channel.
+
+    This is the diagonal of Gamma = sum_w gamma(w) A(w)^dag A(w), read from the eigenbasis tables
+    without forming the jump operators (or a d x d temporary).
+    """
+    d = X.shape[0]
+    for m in range(d):
+        for k in range(d):
+            a = X[m, k]
+            out[k] += R[m, k] * (a.real * a.real + a.imag * a.imag)
+
+
+#: Mode codes of `classify_points`, in the order of `engines.thermo.MODES`.
+(
+    MODE_ENGINE,
+    MODE_REFRIGERATOR,
+    MODE_HEAT_PUMP,
+    MODE_ACCELERATOR,
+    MODE_HEATER,
+    MODE_HEAT_TRANSFORMER,
+    MODE_TRANSPORT,
+    MODE_EQUILIBRIUM,
+    MODE_VIOLATION,
+    MODE_UNDETERMINED,
+) = range(10)
+
+
+@njit(parallel=True)
+def classify_points(P, J, T, delta, source, unknown, code, efficiency, cop, sigma, resolved_heat):
+    """The mode rule of docs/physics.md, Section 6, point by point (prange over points).
+
+    P (n,), J and T (n, n_res), delta (n,) the resolution, source (n,) whether the machine has a
+    work source, unknown (n,) whether no resolution was known (then "equilibrium" is allowed with a
+    work source).  Writes the mode code (MODE_*), efficiency and COP (NaN where undefined), the
+    entropy production rate -sum_a J_a / T_a and the currents with zeros within delta.
+    """
+    n, n_res = J.shape
+    for p in prange(n):
+        d = delta[p]
+        Pz = 0.0 if abs(P[p]) <= d else P[p]
+        some_heat = False
+        t_min, t_max = np.inf, -np.inf
+        t_pos = np.inf
+        for r in range(n_res):
+            x = J[p, r]
+            x = 0.0 if abs(x) <= d else x
+            resolved_heat[p, r] = x
+            some_heat = some_heat or x != 0.0
+            t_min = min(t_min, T[p, r])
+            t_max = max(t_max, T[p, r])
+            if T[p, r] > 0:
+                t_pos = min(t_pos, T[p, r])
+        # entropy production rate, zero within delta / min T
+        s = 0.0
+        for r in range(n_res):
+            x = resolved_heat[p, r]
+            if T[p, r] > 0:
+                s -= x / T[p, r]
+            elif x != 0.0:
+                s -= np.inf if x > 0 else -np.inf
+        if abs(s) <= d / t_pos:
+            s = 0.0
+        sigma[p] = s + 0.0
+        # temperature levels: totals (each level counted at its first reservoir), cut fluxes
+        J_cold = J_hot = given = given_hotter = 0.0
+        upward = False
+        lift = 0.0
+        for r in range(n_res):
+            first = True
+            for r2 in range(r):
+                if T[p, r2] == T[p, r]:
+                    first = False
+            if first:
+                G = 0.0
+                for r2 in range(n_res):
+                    if T[p, r2] == T[p, r]:
+                        G += resolved_heat[p, r2]
+                if abs(G) <= d:
+                    G = 0.0
+                if T[p, r] == t_min:
+                    J_cold = G
+                if T[p, r] == t_max:
+                    J_hot = G
+                if G > 0:
+                    given += G
+                    if T[p, r] > t_min:
+                        given_hotter += G
+            if T[p, r] < t_max:
+                F = 0.0
+                for r2 in range(n_res):
+                    if T[p, r2] <= T[p, r]:
+                        F += resolved_heat[p, r2]
+                if F > d:
+                    upward = True
+                    lift = max(lift, F)
+        c = MODE_UNDETERMINED
+        eta = np.nan
+        k = np.nan
+        if Pz == 0.0 and not some_heat:
+            if not source[p] or unknown[p]:
+                c = MODE_EQUILIBRIUM
+        elif source[p]:
+            if Pz > 0 and given > 0:
+                c = MODE_ENGINE
+                eta = Pz / given
+            elif Pz < 0 and some_heat:
+                if J_cold > 0:
+                    c = MODE_REFRIGERATOR
+                    k = J_cold / -Pz
+                elif upward:
+                    c = MODE_HEAT_PUMP
+                    k = -J_hot / -Pz
+                elif given > 0:
+                    c = MODE_ACCELERATOR
+                else:
+                    c = MODE_HEATER
+        elif Pz == 0.0:
+            if not upward:
+                c = MODE_TRANSPORT
+            elif sigma[p] < 0:
+                c = MODE_VIOLATION
+            elif J_cold > 0:
+                c = MODE_REFRIGERATOR
+                k = J_cold / given_hotter
+            else:
+                c = MODE_HEAT_TRANSFORMER
+                eta = lift / given
+        code[p] = c
+        efficiency[p] = eta
+        cop[p] = k

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from types import MappingProxyType
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from engines import thermo
 from engines.generators import build_generator
@@ -18,26 +21,31 @@ __all__ = ["Engine", "SteadyState"]
 
 @dataclass(frozen=True)
 class SteadyState:
-    """A non-equilibrium steady state and its thermodynamics.
+    """A non-equilibrium steady state and its thermodynamics (docs/physics.md, Sections 5-7).
 
     Attributes
     ----------
     rho : ndarray (d, d)
         The NESS in the medium's basis (rotating frame when driven); read-only.
-    heat_currents : dict name -> float
-        J_a = Tr[H_ref D_a(rho)] - mu_a I_a, positive into the medium.
-    particle_currents : dict name -> float
-        I_a = Tr[N D_a(rho)] for reservoirs that exchange particles.
-    temperatures : dict name -> float
+    heat_currents : mapping name -> float
+        J_a = Tr[O_a rho], O_a = D_a^dag(H_ref) - mu_a N_a, positive into the medium; exactly 0.0
+        within `resolution`.  Read-only.
+    particle_currents : mapping name -> float
+        I_a = Tr[N_a rho] for reservoirs that exchange particles (0.0 within their resolution).
+    temperatures : mapping name -> float
     power : float
-        Output power P = sum_a J_a (positive for an engine).
+        Output power P = sum_a J_a (positive for an engine), 0.0 within `resolution`.
     mode : str
-        One of engines.thermo.MODES.
+        One of `engines.thermo.MODES`; "undetermined" when the mode hinges on a value below
+        `resolution` (a `ThermodynamicsWarning` says which).
     efficiency, cop : float or None
-        Defined for engines and refrigerators respectively.
-    entropy_production : float
-        -sum_a J_a / T_a: at the NESS this is the housekeeping entropy production (>= 0 for a
+        Efficiency of an engine or heat transformer; COP of a refrigerator or heat pump.
+    entropy_production_rate : float
+        -sum_a J_a / T_a in nats per unit time: the housekeeping rate at the NESS (>= 0 for a
         consistent model).
+    resolution : float
+        Numerical resolution delta of the heat currents and the power: it bounds the error of any
+        sum of them (`engines.thermo.current_resolution`).
     residual : float
         ||L rho|| (Frobenius norm).
     solver, flavour, bookkeeping : str
@@ -45,18 +53,24 @@ class SteadyState:
     """
 
     rho: np.ndarray = field(repr=False)
-    heat_currents: dict
-    particle_currents: dict
-    temperatures: dict
+    heat_currents: Mapping
+    particle_currents: Mapping
+    temperatures: Mapping
     power: float
     mode: str
     efficiency: float | None
     cop: float | None
-    entropy_production: float
+    entropy_production_rate: float
+    resolution: float
     residual: float
     solver: str
     flavour: str
     bookkeeping: str
+
+    def __post_init__(self):
+        for name in ("heat_currents", "particle_currents", "temperatures"):
+            value = getattr(self, name)
+            object.__setattr__(self, name, MappingProxyType({k: float(v) for k, v in value.items()}))
 
     @property
     def carnot_efficiency(self) -> float | None:
@@ -65,23 +79,52 @@ class SteadyState:
 
     def to_dict(self) -> dict:
         """JSON-safe summary (the density matrix as its populations in the medium's basis)."""
-
+        num = thermo.json_number
         return {
             "mode": self.mode,
-            "power": thermo.json_number(self.power),
-            "efficiency": thermo.json_number(self.efficiency),
-            "cop": thermo.json_number(self.cop),
-            "carnot_efficiency": thermo.json_number(self.carnot_efficiency),
-            "entropy_production": thermo.json_number(self.entropy_production),
-            "heat_currents": {k: thermo.json_number(v) for k, v in self.heat_currents.items()},
-            "particle_currents": {k: thermo.json_number(v) for k, v in self.particle_currents.items()},
-            "temperatures": dict(self.temperatures),
+            "power": num(self.power),
+            "efficiency": num(self.efficiency),
+            "cop": num(self.cop),
+            "carnot_efficiency": num(self.carnot_efficiency),
+            "entropy_production_rate": num(self.entropy_production_rate),
+            "heat_currents": {k: num(v) for k, v in self.heat_currents.items()},
+            "particle_currents": {k: num(v) for k, v in self.particle_currents.items()},
+            "temperatures": {k: num(v) for k, v in self.temperatures.items()},
             "populations": [float(p) for p in np.real(np.diag(self.rho))],
-            "residual": self.residual,
+            "resolution": num(self.resolution),
+            "residual": num(self.residual),
             "solver": self.solver,
             "flavour": self.flavour,
             "bookkeeping": self.bookkeeping,
         }
+
+    def to_series(self):
+        """The figures as a `pandas.Series`, so that designs line up side by side (``pd.concat(axis=1)``).
+
+        Index: mode, power, efficiency, cop, carnot_efficiency, entropy_production_rate, J_<name>
+        per reservoir, I_<name> per particle-exchanging reservoir, resolution, residual, solver,
+        flavour, bookkeeping.  Undefined figures are None.
+        """
+        import pandas as pd
+
+        data = {
+            "mode": self.mode,
+            "power": self.power,
+            "efficiency": self.efficiency,
+            "cop": self.cop,
+            "carnot_efficiency": self.carnot_efficiency,
+            "entropy_production_rate": self.entropy_production_rate,
+        }
+        data.update({f"J_{k}": v for k, v in self.heat_currents.items()})
+        data.update({f"I_{k}": v for k, v in self.particle_currents.items()})
+        data.update(
+            resolution=self.resolution,
+            residual=self.residual,
+            solver=self.solver,
+            flavour=self.flavour,
+            bookkeeping=self.bookkeeping,
+        )
+        return pd.Series(data, dtype=object)
 
 
 class Engine:
@@ -141,32 +184,51 @@ class Engine:
         )
 
     def steady_state(self, solver="auto", initial=None) -> SteadyState:
-        """The NESS and its currents, power, efficiency, mode and entropy production.
+        """The NESS and its currents, power, mode, efficiency or COP and entropy production rate.
 
         Parameters
         ----------
         solver : {"auto", "pauli", "dense", "sparse", "iterative"}
         initial : ndarray (d, d), optional
             Picks the steady state reached from this state when it is not unique.
+
+        Warns
+        -----
+        ThermodynamicsWarning
+            When the mode is undetermined (a value it hinges on is below the numerical resolution)
+            or the entropy production is negative (the model breaks the second law).
         """
         gen = self.generator
-        sol = solve_steady_state(gen, solver, initial, self.options)
-        rho = gen.to_medium_basis(sol.rho)
+        # the library's thread policy (engines.steady) also covers the basis change back
+        with threadpool_limits(limits=self.options.blas_threads, user_api="blas"):
+            sol = solve_steady_state(gen, solver, initial, self.options)
+            rho = gen.to_medium_basis(sol.rho)
         self.medium.check_state(rho)
         rho = np.array(rho)
         rho.setflags(write=False)
-        heat, particles = {}, {}
-        for r, energy, number in zip(self.reservoirs, sol.energy_currents, sol.particle_currents):
-            heat[r.name] = float(energy - r.mu * number)
-            if isinstance(r, FermionicLead):
-                particles[r.name] = float(number)
+        mu = np.array([r.mu for r in self.reservoirs])
+        heat_raw = sol.energy_currents - mu * sol.particle_currents
+        mismatch = abs(float(np.sum(sol.energy_currents)) - sol.mechanical_power)
+        delta = thermo.current_resolution(sol.residual, sol.scale, sol.observable_norms, gen.dim, mismatch)
+        particle_delta = thermo.current_resolution(sol.residual, sol.scale, sol.particle_norms, gen.dim)
+        names = [r.name for r in self.reservoirs]
+        heat = dict(zip(names, thermo.resolved(heat_raw, delta).tolist()))
+        number = thermo.resolved(sol.particle_currents, particle_delta).tolist()
+        particles = {r.name: n for r, n in zip(self.reservoirs, number) if isinstance(r, FermionicLead)}
         temperatures = {r.name: r.T for r in self.reservoirs}
-        power = float(sum(heat.values()))
-        mode, eta, cop = thermo.classify(power, heat, temperatures)
-        sigma = thermo.entropy_production(heat, temperatures)
-        thermo.warn_if_second_law_broken(
-            sigma, heat, temperatures, f"the steady state of {self!r} (bookkeeping {gen.bookkeeping!r})"
-        )
+        power = float(thermo.resolved(heat_raw.sum(), delta))
+        # depth 2: the warnings point at the caller of steady_state
+        mode, eta, cop = thermo._classify_one(power, heat, temperatures, delta, self.work_source, depth=2)
+        sigma = thermo.entropy_production(heat, temperatures, resolution=delta)
+        if mode != "second-law violation":  # that mode has warned already
+            thermo.warn_if_second_law_broken(
+                sigma,
+                heat,
+                temperatures,
+                f"the steady state of {self!r} (bookkeeping {gen.bookkeeping!r})",
+                resolution=delta,
+                stacklevel=4,
+            )
         return SteadyState(
             rho=rho,
             heat_currents=heat,
@@ -176,9 +238,21 @@ class Engine:
             mode=mode,
             efficiency=eta,
             cop=cop,
-            entropy_production=sigma,
+            entropy_production_rate=sigma,
+            resolution=delta,
             residual=sol.residual,
             solver=sol.solver,
             flavour=gen.flavour,
             bookkeeping=gen.bookkeeping,
         )
+
+    @cached_property
+    def work_source(self) -> bool:
+        """Whether the machine exchanges work: its power observable i[H_ref, H] is not zero.
+
+        A drive, or local "bare" bookkeeping whose interaction does not commute with the bare
+        Hamiltonian (boundary work), is a work source; an undriven global machine or local "full"
+        bookkeeping (H_ref = H) is not, and its P = sum_a J_a vanishes structurally
+        (docs/physics.md, Sections 5 and 6).
+        """
+        return thermo.has_work_source(self.generator, self.options)

@@ -23,6 +23,7 @@ import numpy as np
 import scipy.linalg as la
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
+from threadpoolctl import threadpool_limits
 
 from engines._kernels import solve_with_trace
 from engines.checks import WorkbenchError
@@ -62,6 +63,9 @@ DENSE_TRANSFORM_DIM = 256
 SPARSE_HAMILTONIAN_DIM = 256
 #: Largest invariant sector the sparse path may hand to a dense solve (when SuperLU finds it singular).
 SECTOR_DENSE_MAX = 4096
+#: Eigendecompositions of Hamiltonian blocks of at least this size use the BLAS library's default
+#: threads; smaller ones run with `Options.blas_threads` (steady-state solves always do).
+PARALLEL_BLAS_MIN_UNKNOWNS = 2048
 #: Largest medium the batched kernel accepts (driven machines solve d^2 x d^2 systems per point).
 BATCH_MAX_DIM = 16
 
@@ -581,6 +585,18 @@ def eigh_sectors(H, tol: float):
         states it holds and the eigenvector columns that belong to it; working block by block
         keeps the eigenvectors inside the symmetry sectors.
     """
+    # Thread policy: below PARALLEL_BLAS_MIN_UNKNOWNS multi-threaded BLAS only adds synchronisation,
+    # and stalls when another process holds a core (a 256 x 256 eigh: 10 ms alone, 2 s under load).
+    largest = H.shape[0] if not sp.issparse(H) or H.shape[0] <= DENSE_TRANSFORM_DIM else None
+    if largest is None:
+        largest = int(np.bincount(connected_components(abs(sp.csr_array(H)) > 0, directed=False)[1]).max())
+    if largest >= PARALLEL_BLAS_MIN_UNKNOWNS:
+        return _eigh_sectors(H, tol)
+    with threadpool_limits(limits=DEFAULT_OPTIONS.blas_threads, user_api="blas"):
+        return _eigh_sectors(H, tol)
+
+
+def _eigh_sectors(H, tol: float):
     d = H.shape[0]
     if d <= DENSE_TRANSFORM_DIM and not sp.issparse(H):
         H = np.asarray(H)
@@ -595,17 +611,64 @@ def eigh_sectors(H, tol: float):
     V = np.zeros((d, d), dtype=H.dtype)
     column_sector = np.empty(d, dtype=np.int64)
     col = 0
-    for c in range(n_comp):
-        idx = np.flatnonzero(labels == c)
-        e, v = np.linalg.eigh(H[idx][:, idx].toarray())
-        E[col : col + idx.size] = e
-        V[idx, col : col + idx.size] = v
-        column_sector[col : col + idx.size] = c
-        col += idx.size
+    sizes = np.bincount(labels, minlength=n_comp)
+    with _Progress(
+        f"eigendecomposition of H ({d} levels, {n_comp} sectors)", total=int(np.sum(sizes**3))
+    ) as bar:
+        for c in range(n_comp):
+            idx = np.flatnonzero(labels == c)
+            e, v = np.linalg.eigh(H[idx][:, idx].toarray())
+            E[col : col + idx.size] = e
+            V[idx, col : col + idx.size] = v
+            column_sector[col : col + idx.size] = c
+            col += idx.size
+            bar.update(int(idx.size) ** 3)  # eigh costs ~ size^3
     order = np.argsort(E, kind="stable")
     E, V, column_sector = E[order], V[:, order], column_sector[order]
     sectors = tuple((np.flatnonzero(labels == c), np.flatnonzero(column_sector == c)) for c in range(n_comp))
     return (*snap_degenerate(E, tol), V, sectors)
+
+
+class _Progress:
+    """A progress line on stderr for long solves, shown only when stderr is a terminal.
+
+    A context manager around `tqdm` that stays silent when stderr is not a terminal (tests, pipes,
+    logs) and appears only after `delay` seconds, so that quick solves never print.  `update(k)`
+    advances by k units; `update_residual(r)` advances by one iteration and shows the residual.
+    """
+
+    #: Seconds before a bar appears.
+    DELAY = 1.0
+
+    def __init__(self, description: str, total: int | None):
+        self.description = description
+        self.total = total
+        self._bar = None
+
+    def __enter__(self):
+        import sys
+
+        if sys.stderr is not None and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(
+                total=self.total, desc=self.description, file=sys.stderr, delay=self.DELAY, leave=False
+            )
+        return self
+
+    def update(self, k: int = 1) -> None:
+        if self._bar is not None:
+            self._bar.update(k)
+
+    def update_residual(self, residual: float) -> None:
+        if self._bar is not None:
+            self._bar.set_postfix_str(f"residual {residual:.1e}", refresh=False)
+            self._bar.update(1)
+
+    def __exit__(self, *exc):
+        if self._bar is not None:
+            self._bar.close()
+        return False
 
 
 def snap_degenerate(E, tol: float):

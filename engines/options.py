@@ -61,8 +61,10 @@ class Options:
         Bytes a single build or solve may use; larger problems are refused before anything is
         allocated, with the estimate (default: 80 % of the machine's physical memory).
     blas_threads : int
-        BLAS threads inside the iterative steady-state solver, which runs many small products that
-        multi-threaded BLAS slows down (1 is fastest on every machine measured).
+        BLAS threads inside steady-state solves and the eigendecompositions of Hamiltonian blocks
+        below 2048 levels.  Multi-threaded BLAS slows their many small products down, many times
+        over when another process holds a core (1 is fastest on every machine measured).  Set by
+        the library around each call and restored afterwards.
     """
 
     degeneracy_tol: float = 1e-9

@@ -35,13 +35,15 @@ import scipy.linalg as la
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.sparse.csgraph import connected_components
+from threadpoolctl import threadpool_limits
 
-from engines import linalg
+from engines import _kernels, linalg
 from engines.checks import WorkbenchError, choice, matrix
+from engines.linalg import _Progress as _progress
 from engines.linalg import stationary_vector, unvec, vec
 from engines.options import Options
 
-__all__ = ["SOLVERS", "Solution", "population_sector", "solve_steady_state"]
+__all__ = ["SOLVERS", "Solution", "generator_scale", "population_sector", "solve_steady_state"]
 
 SOLVERS = ("auto", "pauli", "dense", "sparse", "iterative")
 
@@ -56,6 +58,10 @@ class Solution:
     kernel_dim: int
     energy_currents: np.ndarray  # per dissipator, Tr[H_ref D_a(rho)]
     particle_currents: np.ndarray  # per dissipator, Tr[N_a rho]
+    scale: float  # ||L||: largest Hamiltonian entry plus largest total decay rate
+    observable_norms: np.ndarray  # per dissipator, ||O_a||, O_a = D_a^dag(H_ref) - mu_a N_a
+    particle_norms: np.ndarray  # per dissipator, ||N_a||
+    mechanical_power: float  # Tr[i[H_ref, H] rho]: sum_a Tr[H_ref D_a(rho)] at an exact NESS
 
 
 def solve_steady_state(generator, solver="auto", initial=None, options=None) -> Solution:
@@ -85,21 +91,27 @@ def solve_steady_state(generator, solver="auto", initial=None, options=None) -> 
             solver = "pauli"
         else:
             solver = "dense" if d <= options.dense_max_dim else "iterative"
-    if solver == "pauli":
-        if not generator.secular:
-            raise WorkbenchError(
-                "steady_state: `solver` 'pauli' needs an undriven global (secular) generator; "
-                "use 'dense', 'sparse' or 'auto'."
-            )
-        return _pauli(generator, initial, options)
-    if solver == "dense":
-        A = generator.superoperator().toarray()
-        x0 = None if initial is None else vec(initial)
-        x, res, k = stationary_vector(A, linalg.trace_vector(d), x0, options)
-        return _verified(generator, unvec(x, d), solver, res, k, options)
-    if solver == "iterative":
-        return _iterative(generator, initial, options)
-    return _sparse(generator, initial, options)
+    if solver == "pauli" and not generator.secular:
+        raise WorkbenchError(
+            "steady_state: `solver` 'pauli' needs an undriven global (secular) generator; "
+            "use 'dense', 'sparse' or 'auto'."
+        )
+    # Thread policy, set by the library so that speed never depends on an environment variable:
+    # the iterative solver's many small products and small dense factorizations only pay
+    # multi-threaded BLAS's synchronisation, which stalls badly when another process holds a core
+    # (local N = 8 chain: 0.5 s alone, 25 s next to busy processes with default OpenBLAS threads),
+    # and even the 4096-unknown LU of a global N = 12 chain was slower with two threads under load.
+    with threadpool_limits(limits=options.blas_threads, user_api="blas"):
+        if solver == "pauli":
+            return _pauli(generator, initial, options)
+        if solver == "dense":
+            A = generator.superoperator().toarray()
+            x0 = None if initial is None else vec(initial)
+            x, res, k = stationary_vector(A, linalg.trace_vector(d), x0, options)
+            return _verified(generator, unvec(x, d), solver, res, k, options)
+        if solver == "iterative":
+            return _iterative(generator, initial, options)
+        return _sparse(generator, initial, options)
 
 
 def _verified(generator, rho, solver, residual, kernel_dim, options, eigenvalues=None) -> Solution:
@@ -120,8 +132,12 @@ def _verified(generator, rho, solver, residual, kernel_dim, options, eigenvalues
         problems.append(f"trace off by {trace:.2e}")
     if lowest < -options.state_tol:
         problems.append(f"not positive (lowest eigenvalue {lowest:.2e})")
-    if not residual <= options.residual_tol * scale:
-        problems.append(f"residual ||L rho|| = {residual:.2e} above {options.residual_tol:.0e}")
+    size = generator_scale(generator)
+    if not residual <= options.residual_tol * size:
+        problems.append(
+            f"residual ||L rho|| = {residual:.2e} above residual_tol * ||L|| = "
+            f"{options.residual_tol:.0e} * {size:.3g}"
+        )
     if problems:
         raise WorkbenchError(
             f"steady_state: the {solver!r} solver returned an invalid state: "
@@ -130,7 +146,69 @@ def _verified(generator, rho, solver, residual, kernel_dim, options, eigenvalues
         )
     rho.setflags(write=False)
     energy, number = generator.currents(rho)
-    return Solution(rho, solver, residual, kernel_dim, energy, number)
+    mu = np.array([D.reservoir.mu for D in generator.dissipators])
+    norms = np.array([_row_norm(obs - m * N) for (obs, N), m in zip(generator.observables, mu)])
+    particle_norms = np.array([_row_norm(N) for _, N in generator.observables])
+    return Solution(
+        rho,
+        solver,
+        residual,
+        kernel_dim,
+        energy,
+        number,
+        size,
+        norms,
+        particle_norms,
+        _mechanical_power(generator, rho),
+    )
+
+
+def _mechanical_power(generator, rho) -> float:
+    """Tr[W rho] with W = i[H_ref, H]: what sum_a Tr[H_ref D_a(rho)] equals at an exact steady state.
+
+    0 = Tr[H_ref L(rho)] = -i Tr[H_ref [H, rho]] + sum_a J^E_a, so sum_a J^E_a = i Tr[[H_ref, H] rho]
+    (0 without a drive or boundary work).  Computed from the coherences directly, it carries no
+    cancellation between the reservoirs' large in- and out-fluxes.
+    """
+    if generator.davies is not None and not generator.driven:
+        return 0.0
+    H = sp.csr_array(generator.hamiltonian)
+    R = sp.csr_array(generator.reference)
+    W = sp.coo_array(1j * (R @ H - H @ R))
+    return float(np.real(np.sum(W.data * rho[W.col, W.row])))
+
+
+def _row_norm(op) -> float:
+    """Largest absolute row sum of a sparse operator (bounds the spectral norm of a Hermitian one)."""
+    op = sp.csr_array(op)
+    return float(np.max(abs(op).sum(axis=1), initial=0.0))
+
+
+def generator_scale(generator) -> float:
+    """||L||: the largest Hamiltonian entry plus the largest total decay rate (docs/physics.md, 7).
+
+    The Hamiltonian's diagonal is measured from its midpoint, so that a constant energy shift,
+    which L does not see, does not change the scale.  The total decay rate of basis state k is
+    Gamma_kk, Gamma = sum_a sum_j L_aj^dag L_aj; for a global generator it is read from the
+    eigenbasis tables, Gamma_kk = sum_m R[m, k] |X[m, k]|^2 per channel, without building jumps.
+    """
+    H = sp.coo_array(generator.hamiltonian)
+    diagonal = H.row == H.col
+    off = float(np.max(np.abs(H.data[~diagonal]), initial=0.0))
+    energies = np.real(H.data[diagonal])
+    spread = 0.5 * (float(energies.max()) - float(energies.min())) if energies.size else 0.0
+    if energies.size and energies.size < generator.dim:  # implicit zeros on the diagonal
+        spread = 0.5 * (max(float(energies.max()), 0.0) - min(float(energies.min()), 0.0))
+    decay = np.zeros(generator.dim)
+    if generator.davies is not None:
+        for channels in generator.davies.channels:
+            for c in channels:
+                _kernels.add_decay_diagonal(c.X, c.R, decay)
+    else:
+        for D in generator.dissipators:
+            if D.jumps:
+                decay += np.real(D.decay.diagonal())
+    return max(off, spread) + float(decay.max(initial=0.0))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -309,7 +387,18 @@ def _iterative(generator, initial, options) -> Solution:
         v = T(start)
         v /= trace(v)
         A = spla.LinearOperator((n, n), matvec=lambda x: x - T(x) + v * trace(x), dtype=complex)
-        x, info = spla.gmres(A, v, x0=v, rtol=1e-13, atol=0.0, restart=60, maxiter=40)
+        with _progress(f"steady_state (iterative, {n} unknowns): GMRES iterations", total=None) as bar:
+            x, info = spla.gmres(
+                A,
+                v,
+                x0=v,
+                rtol=1e-13,
+                atol=0.0,
+                restart=60,
+                maxiter=40,
+                callback=lambda r: bar.update_residual(r),
+                callback_type="pr_norm",
+            )
         if info != 0:
             return None
         rho = np.zeros((d, d), dtype=complex)
@@ -332,6 +421,6 @@ def _iterative(generator, initial, options) -> Solution:
     if other is None or np.max(np.abs(rho - other)) > options.state_tol:
         return _sparse(generator, initial, options)
     residual = float(np.linalg.norm(generator.apply(rho)))
-    if not residual <= options.residual_tol:
+    if not residual <= options.residual_tol * generator_scale(generator):
         return _sparse(generator, initial, options)
     return _verified(generator, rho, "iterative", residual, 1, options)

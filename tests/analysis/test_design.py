@@ -172,7 +172,7 @@ def test_absorption_refrigerator_cools_with_cop_ec_over_eh():
     assert s.heat_currents["cold"] > 0 and s.heat_currents["hot"] > 0 and s.heat_currents["room"] < 0
     assert s.cop == pytest.approx(1.0 / 2.0, abs=TOL_COP)
     assert s.cop < (1 - T["room"] / T["hot"]) / (T["room"] / T["cold"] - 1)
-    assert s.entropy_production > 0
+    assert s.entropy_production_rate > 0
 
 
 def test_absorption_refrigerator_local_flavour_agrees():

@@ -228,7 +228,7 @@ NESS_ENGINES = [
 @pytest.mark.parametrize("make", NESS_ENGINES)
 def test_at_ness_nonadiabatic_vanishes_and_housekeeping_is_clausius(make):
     """At the NESS, L(pi) = 0: sigma_na = 0 and sigma_hk = sigma = -sum_a J_a / T_a =
-    SteadyState.entropy_production (Esposito & Van den Broeck, PRL 104, 090601 (2010))."""
+    SteadyState.entropy_production_rate (Esposito & Van den Broeck, PRL 104, 090601 (2010))."""
     engine = make()
     steady = engine.steady_state()
     rates = entropy_production_rates(engine, steady.rho, steady=steady)
@@ -236,8 +236,8 @@ def test_at_ness_nonadiabatic_vanishes_and_housekeeping_is_clausius(make):
     assert isinstance(rates, EntropyRates)
     assert rates.reason is None
     assert abs(rates.non_adiabatic) < IDENTITY_TOL * scale
-    assert rates.housekeeping == pytest.approx(steady.entropy_production, abs=IDENTITY_TOL * scale)
-    assert rates.total == pytest.approx(steady.entropy_production, abs=IDENTITY_TOL * scale)
+    assert rates.housekeeping == pytest.approx(steady.entropy_production_rate, abs=IDENTITY_TOL * scale)
+    assert rates.total == pytest.approx(steady.entropy_production_rate, abs=IDENTITY_TOL * scale)
     for k, J in steady.heat_currents.items():
         assert rates.heat_currents[k] == pytest.approx(J, abs=IDENTITY_TOL * scale)
     assert rates.to_dict()["housekeeping"] == rates.housekeeping

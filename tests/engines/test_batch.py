@@ -1,8 +1,11 @@
 """The batched NESS kernel (engines.batch) equals one-by-one solves, and rejects what it cannot do.
 
-The reference is `Engine.steady_state` on the same design with the point's values filled in: an
-independent path (scipy LU on the generator built in Python, or the Pauli sector) for the same physics.
+The reference is `Engine.steady_state(solver="dense")` on the same design with the point's values
+filled in: scipy's LU of the full d^2 x d^2 generator built in Python from jump operators, an
+independent path (the Pauli solver would share the sector kernel with the batch).
 """
+
+import json
 
 import numpy as np
 import pytest
@@ -16,6 +19,7 @@ from engines import (
     FermionicLead,
     Levels,
     Qubit,
+    ThermodynamicsWarning,
     WorkbenchError,
 )
 from engines.batch import Batch
@@ -97,7 +101,7 @@ def test_batched_kernel_equals_one_by_one_solves(template, parameters, ranges, b
     result = Batch(template, parameters).solve(values)
     names = [r.name for r in template.reservoirs]
     for i, v in enumerate(values):
-        ness = build(v).steady_state()
+        ness = build(v).steady_state(solver="dense")
         expected = np.array([ness.heat_currents[n] for n in names])
         scale = max(np.max(np.abs(expected)), 1e-300)
         np.testing.assert_allclose(result.heat[i], expected, rtol=0, atol=BATCH_RTOL * scale)
@@ -108,6 +112,9 @@ def test_batched_kernel_equals_one_by_one_solves(template, parameters, ranges, b
                 )
         assert result.mode[i] == ness.mode
         np.testing.assert_allclose(result.states[i], ness.rho, atol=1e-9)
+        # both are within their resolutions of the exact currents
+        assert np.all(np.abs(result.heat[i] - expected) <= result.resolution[i] + ness.resolution)
+        assert result.residual[i] <= 1e-9 * max(1.0, result.resolution[i])
 
 
 def test_batched_maser_efficiency_is_scovil_schulz_dubois():
@@ -123,7 +130,16 @@ def test_batched_maser_efficiency_is_scovil_schulz_dubois():
 def test_batch_frame_has_one_row_per_point():
     frame = Batch(_dot(), ["left.mu"]).solve(np.linspace(-1, 1, 5)).to_frame()
     assert len(frame) == 5
-    assert {"left.mu", "power", "efficiency", "mode", "J_left", "I_left", "entropy_production"} <= set(frame)
+    assert {
+        "left.mu",
+        "power",
+        "efficiency",
+        "mode",
+        "J_left",
+        "I_left",
+        "entropy_production_rate",
+        "resolution",
+    } <= set(frame)
 
 
 @pytest.mark.parametrize(
@@ -175,3 +191,39 @@ def test_batch_reports_points_without_a_unique_steady_state():
     engine = Engine(Qubit(1.0), [BosonicBath("h", 1.0, 0.1, "sigma_x")])
     with pytest.raises(WorkbenchError, match="no unique verified steady state"):
         Batch(engine, ["h.coupling"]).solve([[0.1], [0.0]])
+
+
+def test_batch_result_is_a_frozen_value_with_a_json_dict():
+    """Arrays are read-only; to_dict is JSON-safe (NaN figures as None) and has one entry per point."""
+    result = Batch(_maser(), ["hot.T"]).solve(np.linspace(1.0, 30.0, 7))
+    for name in ("values", "heat", "power", "mode", "efficiency", "resolution", "states"):
+        with pytest.raises(ValueError, match="read-only"):
+            getattr(result, name)[0] = 0
+    data = json.loads(json.dumps(result.to_dict()))
+    assert len(data["mode"]) == len(result) == 7
+    assert all(e is None for e, m in zip(data["efficiency"], data["mode"]) if m != "engine")
+    assert data["resolution"] == result.resolution.tolist()
+
+
+def test_batch_values_are_not_frozen_in_place():
+    """Freezing the result must not make the caller's array read-only."""
+    values = np.linspace(1.0, 30.0, 5)
+    Batch(_maser(), ["hot.T"]).solve(values)
+    values[0] = 2.0
+
+
+def test_batch_resolution_marks_unresolved_points_undetermined():
+    """A maser sweep into bath coupling 1e6: the strongly coupled points are undetermined, with one warning,
+    and report exact zeros; the weakly coupled ones are engines at 2/3 (Scovil & Schulz-DuBois 1959)."""
+    template = Engine(
+        Levels([0.0, 1.0, 3.0]),
+        [BosonicBath("hot", 10.0, 0.01, "pair_0_2"), BosonicBath("cold", 0.5, 0.01, "pair_0_1")],
+        drive=Drive((1, 2), 0.05),
+    )
+    kappa = np.array([0.01, 1e6])
+    with pytest.warns(ThermodynamicsWarning, match="undetermined.* for 1 of 2 points"):
+        result = Batch(template, ["hot.coupling", "cold.coupling"]).solve(np.column_stack([kappa, kappa]))
+    assert list(result.mode) == ["engine", "undetermined"]
+    assert result.efficiency[0] == pytest.approx(2 / 3, abs=1e-10)
+    assert result.power[1] == 0.0 and np.all(result.heat[1] == 0.0)
+    assert result.resolution[1] > 1e6 * result.resolution[0]

@@ -110,3 +110,43 @@ def test_davies_current_equals_the_trace_of_h_times_the_dissipator(engine):
         assert n_a == pytest.approx(twin_number, abs=KERNEL_TOL)
         assert energy[a] == pytest.approx(twin_energy, abs=KERNEL_TOL)
         assert number[a] == pytest.approx(twin_number, abs=KERNEL_TOL)
+
+
+@pytest.mark.parametrize("shift", [0.0, -0.3, 1e-3], ids=["psd", "negative", "slightly-negative"])
+def test_positive_within_equals_the_lowest_eigenvalue_test(shift):
+    """Cholesky of rho + tol I succeeds exactly when eigvalsh(rho).min() > -tol."""
+    rng = np.random.default_rng(SEED)
+    M = rng.normal(size=(4, 4)) + 1j * rng.normal(size=(4, 4))
+    rho = M @ M.conj().T
+    rho /= np.trace(rho)
+    lowest = np.linalg.eigvalsh(rho).min()
+    rho = rho - (lowest + shift) * np.eye(4)  # lowest eigenvalue now -shift
+    lowest = np.linalg.eigvalsh(rho).min()
+    for tol in (1e-8, 1e-2, 0.5):
+        expected = lowest > -tol
+        assert _kernels.positive_within(rho, tol, np.empty((4, 4), dtype=complex)) == expected
+
+
+def test_decay_diagonal_equals_the_diagonal_of_the_decay_operator():
+    """sum_m R[m, k] |X[m, k]|^2 equals diag(sum_j L_j^dag L_j) built from the jump operators."""
+    gen = _random_global_engine().generator
+    out = np.zeros(gen.dim)
+    for channels in gen.davies.channels:
+        for c in channels:
+            _kernels.add_decay_diagonal(c.X, c.R, out)
+    expected = sum(np.real(D.decay.diagonal()) for D in gen.dissipators)
+    np.testing.assert_allclose(out, expected, atol=KERNEL_TOL)
+
+
+def test_real_elimination_equals_numpy_solve():
+    """The real Gaussian elimination of the batched kernel against numpy.linalg.solve (bordered system)."""
+    rng = np.random.default_rng(SEED)
+    A = rng.normal(size=(6, 6))
+    A -= np.diag(A.sum(axis=0))  # columns sum to zero, like a rate matrix
+    trace = np.zeros(6)
+    trace[[0, 2, 5]] = 1.0
+    x = np.zeros(6)
+    assert _kernels._eliminate_real(A.copy(), trace, x, np.zeros(6))
+    B = A.copy()
+    B[0] = trace
+    np.testing.assert_allclose(x, np.linalg.solve(B, np.eye(6)[0]), atol=KERNEL_TOL)

@@ -293,3 +293,42 @@ def test_ness_equals_qutip_steadystate(engine):
     expected = qutip.steadystate(qutip.liouvillian(qutip.Qobj(H), c_ops)).full()
     for solver in ("auto", "dense", "sparse"):
         np.testing.assert_allclose(engine.steady_state(solver=solver).rho, expected, atol=QUTIP_TOL)
+
+
+# ------------------------------------------------------------------------------ results as values
+def test_steady_state_is_a_frozen_value_with_json_dict_and_series():
+    """Mappings are read-only, to_dict survives json, to_series lines designs up side by side."""
+    import json
+    import types
+
+    import pandas as pd
+
+    from engines import FermionicLead
+
+    dot = Engine(
+        Levels([0.0, 1.0]),
+        [FermionicLead("l", 1.0, 0.5, 0.1, "jump_0_1"), FermionicLead("r", 0.3, -0.5, 0.1, "jump_0_1")],
+    )
+    maser = Engine(
+        Levels([0.0, 1.0, 3.0]),
+        [BosonicBath("hot", 10.0, 0.01, "pair_0_2"), BosonicBath("cold", 0.5, 0.01, "pair_0_1")],
+        drive=Drive(levels=(1, 2), strength=0.05),
+    )
+    results = {"dot": dot.steady_state(), "maser": maser.steady_state()}
+    for ness in results.values():
+        for name in ("heat_currents", "particle_currents", "temperatures"):
+            assert isinstance(getattr(ness, name), types.MappingProxyType)
+            with pytest.raises(TypeError):
+                getattr(ness, name)["x"] = 1.0
+        assert json.loads(json.dumps(ness.to_dict()))["mode"] == ness.mode
+        with pytest.raises(ValueError, match="read-only"):
+            ness.rho[0, 0] = 1.0
+    table = pd.concat({k: v.to_series() for k, v in results.items()}, axis=1)
+    head = ["mode", "power", "efficiency", "cop", "carnot_efficiency", "entropy_production_rate"]
+    tail = ["resolution", "residual", "solver", "flavour", "bookkeeping"]
+    assert list(results["dot"].to_series().index) == [*head, "J_l", "J_r", "I_l", "I_r", *tail]
+    assert table.loc["efficiency", "maser"] == pytest.approx(2 / 3, abs=1e-10)
+    # particles are conserved: what enters from one lead leaves through the other
+    assert table.loc["I_l", "dot"] == pytest.approx(-table.loc["I_r", "dot"], rel=1e-12)
+    assert table.loc["mode", "maser"] == results["maser"].mode
+    assert table.loc["J_hot", "maser"] == results["maser"].heat_currents["hot"]
