@@ -154,6 +154,8 @@ class _Path:
         return {k: self.start[k] + s * (self.end[k] - self.start[k]) for k in self.start}
 
     def fraction(self, u: float) -> float:
+        if self.schedule == "smooth":
+            return u - math.sin(2.0 * math.pi * u) / (2.0 * math.pi)
         if not callable(self.schedule):
             return u
         try:
@@ -205,7 +207,8 @@ class _Path:
         schedule = self.schedule if callable(self.schedule) else str(self.schedule)
         key = ("magnus", a, b, float(duration), schedule)
         reverse = ("magnus", b, a, float(duration), schedule)
-        if key not in cache and reverse in cache and schedule == "linear" and self._real():
+        # Both named schedules are symmetric, s(1 - u) = 1 - s(u): run backwards they retrace the path.
+        if key not in cache and reverse in cache and schedule in ("linear", "smooth") and self._real():
             U, n = cache[reverse]
             cache[key] = (np.ascontiguousarray(U.T), n)
         if key not in cache:

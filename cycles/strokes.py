@@ -22,7 +22,9 @@ from engines.reservoirs import Reservoir
 
 __all__ = ["SCHEDULES", "Isotherm", "Stroke", "Thermalize", "Unitary"]
 
-SCHEDULES = ("linear",)
+#: Named schedules s(u), u = t/duration: "linear" s = u; "smooth" s = u - sin(2 pi u)/(2 pi), which
+#: starts and ends at zero speed (ds/du = 0), so the controls move gently near the stroke's ends.
+SCHEDULES = ("linear", "smooth")
 
 
 def _controls(owner, field_, value) -> Mapping:
@@ -141,9 +143,9 @@ class Unitary(Stroke):
         0 is a sudden quench; a finite duration is propagated time-ordered (fourth-order Magnus
         steps, doubled until the stroke's unitary changes by less than ``Options.drive_tol``), so
         a Hamiltonian that does not commute with itself at different times shows quantum friction.
-    schedule : "linear" or callable
-        The fraction s(t/duration) of the way from start to end, s(0) = 0, s(1) = 1; a callable maps
-        a float in [0, 1] to a float.
+    schedule : "linear", "smooth" or callable
+        The fraction s(t/duration) of the way from start to end, s(0) = 0, s(1) = 1 (`SCHEDULES`);
+        a callable maps a float in [0, 1] to a float.
     name : str, optional
         Default ``"unitary"``.
     """

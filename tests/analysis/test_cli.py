@@ -429,21 +429,22 @@ def _figure(report_text: str, label: str) -> str:
 
 
 def test_power_below_resolution_prints_as_zero():
-    """A transport machine's P = J_hot + J_cold is round-off (about 1e-18): below the resolution it is 0.
+    """A transport machine's P = J_hot + J_cold is round-off: within its resolution it is 0.
 
-    The heat currents themselves, far above the resolution, print unchanged.
+    The heat currents themselves, far above the resolution, print unchanged; a stand-in result whose
+    power is round-off (1e-18) below its resolution also prints 0.
     """
     from analysis.cli import report
 
     design = load_design(_example("qubit_two_baths"))
     result = design.run()
-    assert 0 < abs(result.power) < 1e-15  # the round-off this is about
-    text = report(design, _WithResolution(result, 1e-15))
+    assert result.resolution > 0 and result.power == 0.0  # reported as exactly 0 by the solver
+    text = report(design, result)
     assert _figure(text, "power P") == "0"
     hot = next(line for line in text.splitlines() if line.startswith("  hot "))
     assert hot.split()[4] == f"{result.heat_currents['hot']:.6g}"
-    # without a resolution (today's SteadyState) the number is shown as it is
-    assert _figure(report(design, result), "power P") == f"{result.power:.6g}"
+    dusty = _WithResolution(result, 1e-15, power=1e-18)
+    assert _figure(report(design, dusty), "power P") == "0"
 
 
 def test_cycle_work_and_heat_below_resolution_print_as_zero():

@@ -122,7 +122,7 @@ def test_cycle_sweep_path_equals_per_point_limit_cycles():
     fast = run_sweep(data, grid).to_frame()
     forced = Grid(
         ("cycle.tau_hot", "cycle.tau_cold", "cycle.tau_compress"),
-        np.column_stack([grid.values, np.zeros(len(grid))]),
+        np.column_stack([grid.values, np.full(len(grid), data["cycle"].get("tau_compress", 0.0))]),
     )
     assert plan(data, forced.names)[0] == "per-point"
     slow = run_sweep(data, forced).to_frame()

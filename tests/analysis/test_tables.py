@@ -112,20 +112,74 @@ def test_symmetric_dissipation_gives_curzon_ahlborn():
     assert fit.predicted == pytest.approx(1.0 - math.sqrt(T_c / T_h), rel=1e-12)
 
 
+#: A Carnot-like qubit engine at eta_C = 1/4 whose isotherms start and end at zero speed (the smooth
+#: schedule): maximum power then lies in the low-dissipation regime (tests/cycles/test_carnot.py).
+SMOOTH_CARNOT = """
+[medium]
+type = "Qubit"
+omega = 4.0
+
+[[reservoirs]]
+name = "hot"
+type = "bosonic"
+T = 2.0
+coupling = 1.0
+operator = "sigma_x"
+
+[[reservoirs]]
+name = "cold"
+type = "bosonic"
+T = 1.5
+coupling = 1.0
+operator = "sigma_x"
+
+[[cycle.strokes]]
+type = "isotherm"
+name = "hot isotherm"
+bath = "hot"
+start = { omega = 4.0 }
+end = { omega = 2.0 }
+duration = 100.0
+steps = 200
+schedule = "smooth"
+
+[[cycle.strokes]]
+type = "unitary"
+start = { omega = 2.0 }
+end = { omega = 1.5 }
+duration = 0.0
+name = "adiabat down"
+
+[[cycle.strokes]]
+type = "isotherm"
+name = "cold isotherm"
+bath = "cold"
+start = { omega = 1.5 }
+end = { omega = 3.0 }
+duration = 100.0
+steps = 200
+schedule = "smooth"
+
+[[cycle.strokes]]
+type = "unitary"
+start = { omega = 3.0 }
+end = { omega = 4.0 }
+duration = 0.0
+name = "adiabat up"
+"""
+
+
 def test_qubit_carnot_sweep_efficiency_at_max_power_lies_in_the_esposito_bounds():
-    """The Carnot-like qubit engine swept over its isotherm durations (equal) through `run_sweep`:
-    the measured efficiency at maximum power matches the fitted low-dissipation prediction and lies
-    in [eta_C/2, eta_C/(2 - eta_C)]."""
-    with open(EXAMPLES / "carnot_qubit.toml", "rb") as f:
-        data = tomllib.load(f)
-    data["cycle"].update(steps=64, start=4.0, end=2.0)
-    taus = np.geomspace(20.0, 400.0, 25)
-    grid = Grid(("cycle.tau_hot", "cycle.tau_cold"), np.column_stack([taus, taus]))
-    table = run_sweep(data, grid).to_frame()
-    fit = low_dissipation_fit(
-        table[table["cycle.tau_hot"] >= 40], tau_hot="cycle.tau_hot", tau_cold="cycle.tau_cold"
-    )
-    assert fit.equal_durations
+    """The smooth Carnot-like qubit engine swept over equal isotherm durations through `run_sweep`: the
+    efficiency at maximum power lies in [eta_C/2, eta_C/(2 - eta_C)] and matches the low-dissipation
+    prediction fitted from the long-duration rows (O(1/tau*^2) terms neglected: 2 %)."""
+    data = tomllib.loads(SMOOTH_CARNOT)
+    taus = np.geomspace(2.0, 60.0, 40)
+    names = ("strokes.hot isotherm.duration", "strokes.cold isotherm.duration")
+    table = run_sweep(data, Grid(names, np.column_stack([taus, taus]))).to_frame()
+    long = table[table[names[0]] >= 20.0]
+    fit = low_dissipation_fit(long, tau_hot=names[0], tau_cold=names[1])
+    assert fit.equal_durations and fit.sigma_hot > 0 and fit.sigma_cold > 0
     with warnings.catch_warnings():
         warnings.simplefilter("error", EdgeWarning)
         emp = efficiency_at_max_power(table)
@@ -167,7 +221,7 @@ def test_mode_boundaries_of_the_otto_qubit_against_the_kieu_threshold():
     data["cycle"].update(tau_hot=math.inf, tau_cold=math.inf, tau_compress=0.0, tau_expand=0.0)
     T_h = next(r["T"] for r in data["reservoirs"] if r["name"] == "hot")
     T_c = next(r["T"] for r in data["reservoirs"] if r["name"] == "cold")
-    highs = np.linspace(1.5, 6.0, 10)
+    highs = np.linspace(1.55, 6.05, 10)  # not through the threshold itself, where W = Q = 0
     table = run_sweep(data, Grid(("cycle.high",), highs[:, None]), path="per-point").to_frame()
     changes = mode_boundaries(table, "cycle.high")
     assert len(changes) == 1
