@@ -22,6 +22,7 @@ carries away (Scovil & Schulz-DuBois, PRL 2, 262 (1959)).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -30,9 +31,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from engines import davies, linalg
-from engines.checks import HERMITIAN_TOL, choice, fail, integer, matrix, real
+from engines.checks import HERMITIAN_TOL, choice, fail, integer, known_names, matrix, real
 from engines.options import Options
 from engines.reservoirs import Reservoir
+from engines.values import frozen_delattr, frozen_setattr
 
 __all__ = [
     "BOOKKEEPINGS",
@@ -41,6 +43,7 @@ __all__ = [
     "Drive",
     "Generator",
     "build_generator",
+    "check_reservoirs",
     "coupling_operator",
 ]
 
@@ -83,6 +86,11 @@ class Drive:
         object.__setattr__(self, "strength", real(owner, "strength", self.strength))
         object.__setattr__(self, "detuning", real(owner, "detuning", self.detuning))
 
+    def replace(self, **changes) -> Drive:
+        """A copy with `changes` (``levels``, ``strength``, ``detuning``) applied and checked anew."""
+        known_names("Drive.replace", "field", changes, [f.name for f in dataclasses.fields(self)])
+        return dataclasses.replace(self, **changes)
+
     def rotating_hamiltonian(self, H0: np.ndarray) -> np.ndarray:
         """H_rot for the diagonal bare Hamiltonian H0."""
         d = H0.shape[0]
@@ -102,6 +110,12 @@ class Drive:
         H[j, j] = -self.detuning
         H[i, j] = H[j, i] = self.strength
         return H
+
+
+# The dataclass's own refusal ("cannot assign to field 'strength'") names neither the class nor the
+# way out; a frozen dataclass may not define __setattr__ in its body, so it is replaced afterwards.
+Drive.__setattr__ = frozen_setattr
+Drive.__delattr__ = frozen_delattr
 
 
 @dataclass(frozen=True, eq=False)
@@ -323,7 +337,7 @@ def build_generator(
         bookkeeping = "full"
     else:
         bookkeeping = choice("Engine", "bookkeeping", bookkeeping or "bare", BOOKKEEPINGS)
-    reservoirs = _check_reservoirs(reservoirs)
+    reservoirs = check_reservoirs(reservoirs)
     if drive is not None and not isinstance(drive, Drive):
         fail("Engine", "drive", drive, "a Drive or None")
     controls = dict(controls or {})
@@ -333,7 +347,8 @@ def build_generator(
     return _local(medium, reservoirs, drive, bookkeeping, controls, tol)
 
 
-def _check_reservoirs(reservoirs):
+def check_reservoirs(reservoirs) -> tuple:
+    """`reservoirs` as a tuple, checked: at least one, all `Reservoir` objects, unique names."""
     reservoirs = tuple(reservoirs)
     if not reservoirs:
         fail("Engine", "reservoirs", reservoirs, "at least one reservoir")
