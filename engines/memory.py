@@ -56,6 +56,10 @@ COMPLEX = 16
 REAL = 8
 #: Krylov vectors GMRES keeps (restart 60, plus the start) and work vectors of the iterative solver.
 GMRES_VECTORS = 61 + 9
+#: Bytes of a CSR matrix's Python object and its three array headers (measured with tracemalloc).
+SPARSE_OBJECT = 1000
+#: Bytes of a CSR matrix object sharing another's arrays (``csr_array(L)`` of a CSR matrix).
+SPARSE_VIEW = 400
 #: Bytes per stored entry of a LIL matrix (Python lists of ints and complex numbers).
 LIL_ENTRY = 80
 #: Solvers that work on the full space of vec(rho) (every generator), and the populations-only one.
@@ -67,10 +71,14 @@ def dense_bytes(d: int, itemsize: int = COMPLEX) -> int:
     return itemsize * d * d
 
 
-def sparse_bytes(entries: int, rows: int) -> int:
-    """Bytes of a complex CSR matrix with `entries` stored entries and `rows` rows."""
+def sparse_bytes(entries: int, rows: int, count: int = 1) -> int:
+    """Bytes of `count` complex CSR matrices with `entries` stored entries in all and `rows` rows each.
+
+    Each matrix also costs its row pointer and its Python object: a jump operator with one entry in a
+    d x d space still holds d + 1 row pointers.
+    """
     index = 4 if max(entries, rows) < 2**31 else 8
-    return entries * (COMPLEX + index) + (rows + 1) * index
+    return entries * (COMPLEX + index) + count * ((rows + 1) * index + SPARSE_OBJECT)
 
 
 def sparse_hamiltonian_bytes(entries: int, d: int) -> int:
@@ -80,6 +88,8 @@ def sparse_hamiltonian_bytes(entries: int, d: int) -> int:
 
 def format_bytes(n: float) -> str:
     """``1.23 GB`` style (decimal units)."""
+    if n >= 1e18:
+        return f"{n:.3g} B"
     for unit, scale in (("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if n >= scale:
             return f"{n / scale:.3g} {unit}"
@@ -136,7 +146,7 @@ class Estimate:
             merged[label] = merged.get(label, 0) + b
         largest = sorted(merged.items(), key=lambda kv: -kv[1])[:parts]
         detail = ", ".join(f"{label} {format_bytes(b)}" for label, b in largest if b > 0)
-        return f"about {format_bytes(self.total)}" + (f" ({detail})" if detail else "")
+        return f"about {format_bytes(self.total)}" + (f" [{detail}]" if detail else "")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -204,8 +214,7 @@ def build(medium, reservoirs, flavour: str, drive=None) -> Estimate:
     for r in reservoirs:
         ds = medium.site_dims[r.site] if r.site is not None and r.site < len(medium.site_dims) else d
         n_jumps = min(ds * ds, ds * (ds - 1) + 1)
-        per_channel = sparse_bytes(d * ds, d) + (n_jumps - 1) * 8 * (d + 1)
-        jumps += len(r.channels()) * per_channel
+        jumps += len(r.channels()) * sparse_bytes(d * ds, d, n_jumps)
     return out + Estimate(kept=(("jump operators", jumps),))
 
 
@@ -231,17 +240,32 @@ def _jumps_built(generator) -> bool:
     return generator.davies is None or all("_jump_list" in vars(D) for D in generator.dissipators)
 
 
-def _jump_upper_bound(generator) -> Estimate:
-    """Davies jumps not yet built: at most one CSR entry per matrix element and channel."""
+def _jumps(generator) -> Estimate:
+    """Davies jumps not yet built: their entries and number, counted from the eigenbasis tables.
+
+    One CSR matrix per Bohr-frequency cluster and channel with a non-zero amplitude: a generic
+    spectrum has about d^2 clusters, so the row pointers alone can outweigh every table.
+    """
     if _jumps_built(generator):
         return Estimate()
     d = generator.dim
-    n_ch = sum(len(c) for c in generator.davies.channels)
-    return Estimate(kept=(("jump operators", n_ch * sparse_bytes(d * d, d)),))
+    ids = generator.davies.spectrum.bohr_ids
+    total = 0
+    for channels in generator.davies.channels:
+        for c in channels:
+            nonzero = (c.R > 0) & (c.X != 0)
+            entries = int(np.count_nonzero(nonzero))
+            count = int(np.unique(ids[nonzero]).size)
+            total += sparse_bytes(entries, d, count)
+    return Estimate(kept=(("jump operators", total),))
 
 
 def _nnz(m) -> int:
     return int(m.nnz)
+
+
+def _jump_count(generator) -> int:
+    return sum(len(D.jumps) for D in generator.dissipators)
 
 
 def _superoperator_entries(generator) -> int:
@@ -257,7 +281,7 @@ def solve(generator, solver: str, options) -> Estimate:
     """Estimated allocations of the solve itself (workspace and the state; not the generator).
 
     For ``"sparse"`` and ``"iterative"`` this builds the jump operators (both solvers need them)
-    and reads the population sector from `engines.steady`; check `_jump_upper_bound` first.
+    and reads the population sector from `engines.steady`; check `_jumps` first.
     """
     d = generator.dim
     solver = resolve_solver(generator, solver, options)
@@ -266,7 +290,7 @@ def solve(generator, solver: str, options) -> Estimate:
         n = int(np.sum(np.diff(generator.davies.spectrum.starts) ** 2))
         return out + Estimate(during=(("zero-frequency generator and its LU", 3 * dense_bytes(n)),))
     if solver == "dense":
-        return dense_solve(d)
+        return dense_solve(d, _superoperator_entries(generator), _jump_count(generator))
     from engines.steady import _sectors  # the solvers' own sector structure
 
     sec = _sectors(generator)
@@ -278,6 +302,7 @@ def solve(generator, solver: str, options) -> Estimate:
         return out + Estimate(
             during=(
                 ("sparse superoperator", 2 * sparse_bytes(nnz_s, d * d)),
+                ("copies of the jump operators", SPARSE_VIEW * _jump_count(generator)),
                 (
                     "population-sector matrix and its LU factors (no fill-in)",
                     4 * sparse_bytes(nnz_a, m) + LIL_ENTRY * nnz_a,
@@ -338,9 +363,9 @@ def _fits(medium, reservoirs, flavour, drive, limit) -> list[str]:
     other = "local" if flavour == "global" else "global"
     there = build(medium, reservoirs, other, drive) + state(medium.dim)
     if there.total <= limit:
-        out.append(f"the {other} flavour ({there.summary(2)})")
+        out.append(f"the {other} flavour (about {format_bytes(there.total)})")
     else:
-        out.append(f"not the {other} flavour either ({there.summary(2)})")
+        out.append(f"not the {other} flavour either (about {format_bytes(there.total)})")
     return out
 
 
@@ -370,9 +395,10 @@ def _solve_estimate(engine, generator, name: str, options) -> Estimate:
     kept = Estimate(kept=build(engine.medium, engine.reservoirs, generator.flavour, engine.drive).kept)
     if name == "pauli":
         return kept + solve(generator, "pauli", options)
-    first = kept + _jump_upper_bound(generator)
+    first = kept + _jumps(generator)
     if name == "dense":
-        return first + dense_solve(d)
+        alone = first + dense_solve(d)
+        return alone if alone.total > options.memory_limit else kept + solve(generator, name, options)
     # The sparse and iterative solvers need the jumps and the sector structure: build them only
     # when they fit.
     if (first + state(d)).total > options.memory_limit:
@@ -401,7 +427,7 @@ def check_solve(engine, generator, solver: str, options) -> None:
         if name != chosen:
             e = _solve_estimate(engine, generator, name, options)
             if e.total <= limit:
-                others.append(f"solver={name!r} ({e.summary(1)})")
+                others.append(f"solver={name!r} (about {format_bytes(e.total)})")
     fits = ", ".join(others) if others else "no solver for this machine, only a smaller medium"
     auto = " (chosen by 'auto')" if solver == "auto" else ""
     raise WorkbenchError(
@@ -410,8 +436,17 @@ def check_solve(engine, generator, solver: str, options) -> None:
     )
 
 
-def dense_solve(d: int) -> Estimate:
-    """The dense solver: the d^2 x d^2 generator, its trace-constrained copy and its LU factors."""
-    return state(d) + Estimate(
-        during=(("dense d^2 x d^2 generator, its copy and LU", 3 * dense_bytes(d * d)),)
+def dense_solve(d: int, entries: int | None = None, jumps: int = 0) -> Estimate:
+    """The dense solver: the d^2 x d^2 generator, its trace-constrained copy and its LU factors.
+
+    `entries` is the number of stored entries of the sparse superoperator it is converted from
+    (built and summed first: twice its size) and `jumps` the number of jump operators, when known.
+    """
+    out = state(d) + Estimate(
+        during=(("dense d^2 x d^2 generator, its copy and LU", 3 * dense_bytes(d * d)),),
+        peaks=(("imaginary part of the generator", dense_bytes(d * d, REAL)),),
     )
+    if entries is not None:
+        out += Estimate(peaks=(("sparse superoperator", 2 * sparse_bytes(entries, d * d)),))
+        out += Estimate(during=(("copies of the jump operators", SPARSE_VIEW * jumps),))
+    return out

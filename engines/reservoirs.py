@@ -217,16 +217,29 @@ class BosonicBath(Reservoir):
         """J(w) for w > 0 (vectorised)."""
         w = np.asarray(omega, dtype=float)
         if callable(self.spectrum):
+            fn = getattr(self.spectrum, "__qualname__", repr(self.spectrum))
+            at = np.array2string(w, threshold=6, precision=4)
             try:
-                values = np.asarray(self.spectrum(w), dtype=float)
+                out = self.spectrum(w)
             except Exception as exc:
                 raise UserCodeError(
-                    f"{self._owner()}: the spectrum callable failed at w = {w!r}: {exc}"
+                    f"{self._owner()}: the `spectrum` callable {fn!r} raised {type(exc).__name__}: {exc} "
+                    f"(at w = {at})."
                 ) from exc
-            if values.shape != w.shape or not np.all(np.isfinite(values)) or np.any(values < 0):
+            try:
+                values = np.asarray(out, dtype=float)
+            except (TypeError, ValueError):
+                values = None
+            if (
+                values is None
+                or values.shape != w.shape
+                or not np.all(np.isfinite(values))
+                or np.any(values < 0)
+            ):
+                got = np.array2string(values, threshold=6) if values is not None else repr(out)
                 raise UserCodeError(
-                    f"{self._owner()}: the spectrum callable must return finite values >= 0 of shape "
-                    f"{w.shape}, got {values!r}."
+                    f"{self._owner()}: the `spectrum` callable {fn!r} must return finite values >= 0 of "
+                    f"shape {w.shape} (one per frequency), got {got} at w = {at}."
                 )
             return self.coupling * values
         if self.spectrum == "flat":

@@ -7,6 +7,7 @@ spectrum, a validation rule). Reference systems with closed forms are derived in
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ import qutip
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engines import BosonicBath, Engine
 from engines.checks import UserCodeError, WorkbenchError
 from engines.media import (
     Composite,
@@ -225,6 +227,53 @@ def test_oscillator_check_state_rejects_hot_thermal_state():
     osc = HarmonicOscillator(1.0, 10)
     with pytest.raises(WorkbenchError, match=r"n_max=10 is too small.*larger n_max"):
         osc.check_state(_thermal_fock(1.0, 5.0, 10))
+
+
+def _suggested(osc, rho) -> int:
+    with pytest.raises(WorkbenchError) as info:
+        osc.check_state(rho)
+    return int(re.search(r"Use a larger n_max: n_max=(\d+)", str(info.value)).group(1))
+
+
+@pytest.mark.parametrize(
+    ("T", "tol"),
+    [
+        pytest.param(0.5, 1e-6, id="T=0.5"),
+        pytest.param(2.0, 1e-6, id="T=2"),
+        pytest.param(5.0, 1e-6, id="T=5"),
+        pytest.param(20.0, 1e-6, id="T=20"),
+        pytest.param(5.0, 1e-10, id="T=5-tol=1e-10"),
+    ],
+)
+def test_following_the_truncation_suggestion_once_suffices(T, tol):
+    """From n_max = 3, the suggested n_max holds a thermal state within tol, and is the smallest that does.
+
+    The Gibbs state of the truncated oscillator, p_n = (1 - q) q^n / (1 - q^(N+1)) with q = exp(-omega/T),
+    has its top level at most tol exactly when q^N (1 - q + tol q) <= tol. The old suggestion used the
+    truncated state's mean occupation, which underestimates nbar, and took four runs (3 -> 24 -> 78 -> 156).
+    """
+    omega = 1.0
+    start = HarmonicOscillator(omega, 3, truncation_tol=tol)
+    n = _suggested(start, _thermal_fock(omega, T, 3))
+    HarmonicOscillator(omega, n, truncation_tol=tol).check_state(_thermal_fock(omega, T, n))
+    smaller = HarmonicOscillator(omega, n - 1, truncation_tol=tol)
+    if n - 1 > 3:
+        with pytest.raises(WorkbenchError, match="too small"):
+            smaller.check_state(_thermal_fock(omega, T, n - 1))
+    q = math.exp(-omega / T)
+    assert n == math.ceil(math.log(tol / (1 - q + tol * q)) / math.log(q))
+
+
+def test_truncation_suggestion_through_the_steady_state():
+    """A hot bath on a small oscillator: the NESS check suggests an n_max whose NESS then passes.
+
+    One thermal bath: the NESS is the truncated Gibbs state (detailed balance), so one step is enough.
+    """
+    bath = BosonicBath("hot", 4.0, 0.1, "x")
+    with pytest.raises(WorkbenchError, match="too small") as info:
+        Engine(HarmonicOscillator(1.0, 3), [bath]).steady_state()
+    n = int(re.search(r"n_max=(\d+) \(", str(info.value)).group(1))
+    Engine(HarmonicOscillator(1.0, n), [bath]).steady_state()
 
 
 def test_oscillator_check_state_accepts_cold_thermal_state():

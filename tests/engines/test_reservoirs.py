@@ -215,7 +215,9 @@ def test_bad_spectrum_callable_raises_user_code_error(density):
     J(w) >= 0 is required for the rates to be those of a positive (GKSL) generator.
     """
     bath = BosonicBath("b", 1.0, 0.1, "sigma_x", spectrum=density)
-    with pytest.raises(UserCodeError, match="'b'") as info:
+    with pytest.raises(
+        UserCodeError, match=rf"^BosonicBath 'b': the `spectrum` callable '{density.__name__}'"
+    ) as info:
         bath.rate(np.array([0.5, 4.0, 5.0]))
     if density is _raising_density:
         assert isinstance(info.value.__cause__, RuntimeError)  # the user's exception, chained
