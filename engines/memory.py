@@ -45,6 +45,7 @@ __all__ = [
     "check_engine",
     "check_solve",
     "dense_bytes",
+    "engine_estimate",
     "format_bytes",
     "require",
     "solve",
@@ -60,6 +61,8 @@ GMRES_VECTORS = 61 + 9
 SPARSE_OBJECT = 1000
 #: Bytes of a CSR matrix object sharing another's arrays (``csr_array(L)`` of a CSR matrix).
 SPARSE_VIEW = 400
+#: Sites up to this dimension take the bound on their local jumps; larger ones are counted.
+SMALL_SITE = 16
 #: Bytes per stored entry of a LIL matrix (Python lists of ints and complex numbers).
 LIL_ENTRY = 80
 #: Solvers that work on the full space of vec(rho) (every generator), and the populations-only one.
@@ -168,8 +171,8 @@ def _channels(reservoirs) -> int:
     return sum(len(r.channels()) for r in reservoirs)
 
 
-def build(medium, reservoirs, flavour: str, drive=None) -> Estimate:
-    """Estimated allocations of `engines.generators.build_generator` (nothing is built).
+def build(medium, reservoirs, flavour: str, drive=None, options=None, jumps: bool = True) -> Estimate:
+    """Estimated allocations of `engines.generators.build_generator` (nothing of its size is built).
 
     Parameters
     ----------
@@ -177,6 +180,12 @@ def build(medium, reservoirs, flavour: str, drive=None) -> Estimate:
     reservoirs : sequence of Reservoir
     flavour : {"global", "local"}
     drive : Drive or None
+    options : engines.Options, optional
+        Its ``degeneracy_tol`` groups the Bohr frequencies of large sites (local flavour).
+    jumps : bool
+        Local flavour: include the jump operators. On a site larger than `SMALL_SITE` they are
+        counted from the site's own spectrum (a site-sized eigendecomposition), so check the estimate
+        without them first.
     """
     d = medium.dim
     has_sparse = medium._sparse_entries() is not None
@@ -210,12 +219,60 @@ def build(medium, reservoirs, flavour: str, drive=None) -> Estimate:
             kept=(("Hamiltonians as sparse matrices", 2 * sparse_bytes(d * d, d)),),
             during=(("dense Hamiltonians", 2 * dense_bytes(d)),),
         )
-    jumps = 0
+    sites = {r.site or 0 for r in reservoirs if (r.site or 0) < len(medium.site_dims)}
+    largest = max((medium.site_dims[s] for s in sites), default=1)
+    out += Estimate(peaks=(("site eigendecompositions", 4 * dense_bytes(largest)),))
+    if jumps:
+        out += Estimate(kept=(("jump operators", _local_jumps(medium, reservoirs, options)),))
+    return out
+
+
+def _local_jumps(medium, reservoirs, options) -> int:
+    """Bytes of the local flavour's embedded jump operators.
+
+    A site of dimension d_s has at most d_s (d_s - 1) + 1 Bohr frequencies, and each jump on it, embedded,
+    at most d d_s entries; small sites take that bound.  Larger sites (an oscillator, a big spin) would
+    make it absurd, so their jumps are counted on the site's spectrum: one per Bohr-frequency cluster with
+    a non-zero amplitude, with as many entries as the amplitude has when the site's eigenbasis is its own
+    basis (a diagonal site Hamiltonian), else d_s^2.
+    """
+    from engines import davies
+    from engines.generators import coupling_operator
+
+    options = options or DEFAULT_OPTIONS
+    d = medium.dim
+    total = 0
+    spectra: dict = {}
     for r in reservoirs:
-        ds = medium.site_dims[r.site] if r.site is not None and r.site < len(medium.site_dims) else d
-        n_jumps = min(ds * ds, ds * (ds - 1) + 1)
-        jumps += len(r.channels()) * sparse_bytes(d * ds, d, n_jumps)
-    return out + Estimate(kept=(("jump operators", jumps),))
+        site = r.site or 0
+        ds = medium.site_dims[site] if site < len(medium.site_dims) else d
+        if ds <= SMALL_SITE:
+            n_jumps = min(ds * ds, ds * (ds - 1) + 1)
+            total += len(r.channels()) * sparse_bytes(n_jumps * d * ds, d, n_jumps)
+            continue
+        x, site = coupling_operator(medium, r, local=True)
+        if site not in spectra:
+            h = np.asarray(medium.local_hamiltonian(site), dtype=complex)
+            spectra[site] = davies.spectrum(h, options.degeneracy_tol)
+        spec = spectra[site]
+        own_basis = np.count_nonzero(np.abs(spec.basis) > davies.AMPLITUDE_CUTOFF) == ds
+        xe = spec.basis.conj().T @ x @ spec.basis
+        for ch in r.channels():
+            amp = np.abs(np.sqrt(spec.rate_table(ch.rate)) * (xe.conj().T if ch.adjoint else xe))
+            mask = amp > davies.AMPLITUDE_CUTOFF * max(1.0, float(np.max(amp, initial=0.0)))
+            clusters, counts = np.unique(spec.bohr_ids[mask], return_counts=True)
+            entries = int(counts.sum()) if own_basis else clusters.size * ds * ds
+            total += sparse_bytes(entries * (d // ds), d, clusters.size)
+    return total
+
+
+def engine_estimate(medium, reservoirs, flavour, drive, options) -> Estimate:
+    """The generator and the steady state (what constructing and solving an `Engine` needs at least)."""
+    limit = (options or DEFAULT_OPTIONS).memory_limit
+    out = build(medium, reservoirs, flavour, drive, options, jumps=False) + state(medium.dim)
+    if flavour == "local" and out.total <= limit:
+        out = build(medium, reservoirs, flavour, drive, options) + state(medium.dim)
+    return out
 
 
 def state(d: int) -> Estimate:
@@ -241,14 +298,16 @@ def _jumps_built(generator) -> bool:
 
 
 def _jumps(generator) -> Estimate:
-    """Davies jumps not yet built: their entries and number, counted from the eigenbasis tables.
+    """The jump operators: measured when built, else counted from the eigenbasis tables.
 
-    One CSR matrix per Bohr-frequency cluster and channel with a non-zero amplitude: a generic
-    spectrum has about d^2 clusters, so the row pointers alone can outweigh every table.
+    Unbuilt Davies jumps are one CSR matrix per Bohr-frequency cluster and channel with a non-zero
+    amplitude: a generic spectrum has about d^2 clusters, so their row pointers alone can outweigh
+    every table.
     """
-    if _jumps_built(generator):
-        return Estimate()
     d = generator.dim
+    if _jumps_built(generator):
+        total = sum(sparse_bytes(L.nnz, d) for D in generator.dissipators for L in D.jumps)
+        return Estimate(kept=(("jump operators", total),))
     ids = generator.davies.spectrum.bohr_ids
     total = 0
     for channels in generator.davies.channels:
@@ -333,22 +392,25 @@ def solve(generator, solver: str, options) -> Estimate:
 # refusals with what would fit
 
 
-def _largest_chain(medium, reservoirs, flavour, drive, limit) -> int | None:
+def _largest_chain(medium, reservoirs, flavour, drive, options) -> int | None:
     for n in range(medium.n - 1, 1, -1):
         smaller = medium.replace(n=n)
-        if (build(smaller, reservoirs, flavour, drive) + state(smaller.dim)).total <= limit:
+        # A reservoir at the far end of the chain stays at its end.
+        moved = [r.replace(site=n - 1) if r.site is not None and r.site >= n else r for r in reservoirs]
+        if engine_estimate(smaller, moved, flavour, drive, options).total <= options.memory_limit:
             return n
     return None
 
 
-def _fits(medium, reservoirs, flavour, drive, limit) -> list[str]:
+def _fits(medium, reservoirs, flavour, drive, options) -> list[str]:
     """What would fit: a smaller medium in this flavour, and the other flavour."""
     from engines.media import SpinChain
 
     out = []
-    here = (build(medium, reservoirs, flavour, drive) + state(medium.dim)).total
+    limit = options.memory_limit
+    here = engine_estimate(medium, reservoirs, flavour, drive, options).total
     if isinstance(medium, SpinChain):
-        n = _largest_chain(medium, reservoirs, flavour, drive, limit)
+        n = _largest_chain(medium, reservoirs, flavour, drive, options)
         out.append(
             f"this chain up to n = {n} sites in the {flavour} flavour"
             if n is not None
@@ -361,7 +423,7 @@ def _fits(medium, reservoirs, flavour, drive, limit) -> list[str]:
             f"a medium of dimension up to about {d} in the {flavour} flavour (this one has {medium.dim})"
         )
     other = "local" if flavour == "global" else "global"
-    there = build(medium, reservoirs, other, drive) + state(medium.dim)
+    there = engine_estimate(medium, reservoirs, other, drive, options)
     if there.total <= limit:
         out.append(f"the {other} flavour (about {format_bytes(there.total)})")
     else:
@@ -377,11 +439,11 @@ def check_engine(medium, reservoirs, flavour, drive, options) -> None:
     WorkbenchError
         With the estimate, the limit and what would fit (a smaller chain or medium, the other flavour).
     """
-    estimate = build(medium, reservoirs, flavour, drive) + state(medium.dim)
+    estimate = engine_estimate(medium, reservoirs, flavour, drive, options)
     limit = options.memory_limit
     if estimate.total <= limit:
         return
-    fits = "; ".join(_fits(medium, reservoirs, flavour, drive, limit))
+    fits = "; ".join(_fits(medium, reservoirs, flavour, drive, options))
     raise WorkbenchError(
         f"Engine: `medium` {medium!r} needs {estimate.summary()} in the {flavour} flavour "
         f"(generator and steady state), above `options.memory_limit` = {format_bytes(limit)}; nothing "
@@ -392,17 +454,18 @@ def check_engine(medium, reservoirs, flavour, drive, options) -> None:
 def _solve_estimate(engine, generator, name: str, options) -> Estimate:
     """The generator's tables plus the solve with solver `name` (a lower bound where it already fails)."""
     d = generator.dim
-    kept = Estimate(kept=build(engine.medium, engine.reservoirs, generator.flavour, engine.drive).kept)
+    tables = build(engine.medium, engine.reservoirs, generator.flavour, engine.drive, options, jumps=False)
+    kept = Estimate(kept=tables.kept)
     if name == "pauli":
         return kept + solve(generator, "pauli", options)
-    first = kept + _jumps(generator)
+    kept += _jumps(generator)
     if name == "dense":
-        alone = first + dense_solve(d)
+        alone = kept + dense_solve(d)
         return alone if alone.total > options.memory_limit else kept + solve(generator, name, options)
     # The sparse and iterative solvers need the jumps and the sector structure: build them only
     # when they fit.
-    if (first + state(d)).total > options.memory_limit:
-        return first + state(d)
+    if (kept + state(d)).total > options.memory_limit:
+        return kept + state(d)
     return kept + solve(generator, name, options)
 
 

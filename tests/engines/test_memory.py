@@ -100,6 +100,15 @@ BUILDS = [
     pytest.param(*_chain(10, "local")[:3], id="xxz-n10-local"),
     pytest.param(*_random_machine(256), "global", id="random-d256-global"),
     pytest.param(*_composite(), "global", id="composite-global"),
+    pytest.param(
+        HarmonicOscillator(1.0, 400), [BosonicBath("b", 1.0, 0.1, "x")], "local", id="oscillator-n400-local"
+    ),
+    pytest.param(
+        Composite([Qubit(1.0), HarmonicOscillator(0.9, 40)], [(0.05, [("sigma_x", 0), ("x", 1)])]),
+        [BosonicBath("q", 1.0, 0.1, "sigma_x", site=0), BosonicBath("o", 0.5, 0.1, "x", site=1)],
+        "local",
+        id="qubit-oscillator-local",
+    ),
 ]
 
 
@@ -187,6 +196,20 @@ def test_refusal_of_a_dense_medium_gives_the_largest_dimension_that_fits():
     assert 16 <= d < 64
     smaller, small_baths = _random_machine(d)
     Engine(smaller, small_baths, options={"memory_limit": limit})
+
+
+def test_large_site_jumps_are_counted_not_bounded():
+    """An oscillator of 1501 levels with a linear coupling has two local jumps (w = +-omega), not ~d^2.
+
+    The bound d_s (d_s - 1) + 1 jumps of d + 1 row pointers each would claim about 16 GB and refuse
+    this engine under a 1 GB limit; counted on the site's spectrum, its jumps take about 100 kB
+    (a: 1500 entries, a^dag: 1500 entries).
+    """
+    d = 1501
+    medium, baths = HarmonicOscillator(1.0, d - 1), [BosonicBath("b", 0.5, 0.1, "x")]
+    jumps = dict(memory.build(medium, baths, "local").kept)["jump operators"]
+    assert jumps == memory.sparse_bytes(2 * (d - 1), d, 2)
+    Engine(medium, baths, flavour="local", options={"memory_limit": 1e9})
 
 
 def test_solver_refusal_names_the_solvers_that_fit():

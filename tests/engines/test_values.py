@@ -273,3 +273,19 @@ def test_changed_flavour_and_options_through_replace():
     assert (local.flavour, local.generator.flavour, local.generator.bookkeeping) == ("local", "local", "full")
     assert local.options.residual_tol == 1e-11 and engine.options.residual_tol != 1e-11
     assert engine.generator.flavour == "global"
+
+
+@pytest.mark.parametrize("flavour", ["global", "local"])
+def test_the_cached_generator_cannot_be_changed_in_place(flavour):
+    """The engine's cached generator holds read-only arrays (its Hamiltonians and eigenbasis)."""
+    chain = Composite([Qubit(1.0), Qubit(1.2)], [(0.05, FLIP_FLOP)])
+    baths = [BosonicBath("h", 2.0, 0.1, "sigma_x", site=0), BosonicBath("c", 0.5, 0.1, "sigma_x", site=1)]
+    gen = Engine(chain, baths, flavour=flavour).generator
+    arrays = [gen.hamiltonian.data, gen.reference.data, gen.hamiltonian.indices]
+    if gen.basis is not None:
+        arrays.append(gen.basis)
+    for a in arrays:
+        with pytest.raises(ValueError, match="read-only"):
+            a[0] = 0.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        gen.flavour = "local"
