@@ -10,6 +10,7 @@ changed copy made through the constructor, so every check runs again on the new 
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from dataclasses import FrozenInstanceError
 
@@ -20,9 +21,20 @@ __all__ = ["Value", "frozen_setattr"]
 
 def _message(obj, name: str) -> str:
     cls = type(obj).__name__
+    if dataclasses.is_dataclass(obj):
+        arguments = [f.name for f in dataclasses.fields(obj)]
+    else:
+        try:
+            arguments = list(obj._arguments())
+        except NotImplementedError:
+            arguments = []
+    if name in arguments:
+        how = f"`.replace({name}=...)`"
+    else:
+        how = "`.replace(...)` with any of " + ", ".join(arguments) if arguments else "its constructor"
     return (
         f"{cls} is immutable: cannot set or delete `{name}` after construction; make a changed copy "
-        f"with `.replace({name}=...)` instead (the original keeps its value)."
+        f"with {how} instead (the original keeps its value)."
     )
 
 
@@ -34,6 +46,10 @@ def frozen_setattr(self, name, value):
 def frozen_delattr(self, name):
     """`__delattr__` of a value: always refused."""
     raise FrozenInstanceError(_message(self, name))
+
+
+def _construct(cls, arguments):
+    return cls(**arguments)
 
 
 class _Frozen(type):
@@ -75,6 +91,11 @@ class Value(metaclass=_Frozen):
     def _arguments(self) -> dict:
         """The constructor arguments (by keyword) of an equal value."""
         raise NotImplementedError
+
+    def __reduce__(self):
+        # Pickling and deep copies go through the constructor too (read-only views are not picklable,
+        # and a rebuilt value is checked like any other).
+        return (_construct, (type(self), self._arguments()))
 
     def _replace_owner(self) -> str:
         return f"{type(self).__name__}.replace"
