@@ -674,10 +674,8 @@ class SpinChain(Medium):
         return math.comb(self.n, self.n // 2) if self._defaults["J"] != 0.0 else 1
 
     def _sparse_bytes(self) -> float:
-        """Bond sums held by the chain plus one Hamiltonian and the temporaries of its sum."""
-        held = memory.sparse_bytes((self.n - 1) * 2 ** (self.n - 1), self.dim)
-        held += 2 * memory.sparse_bytes(self.dim, self.dim)
-        return held + 3 * memory.sparse_bytes(self._sparse_entries(), self.dim)
+        """Bond sums held by the chain, one Hamiltonian and the temporaries of its sum."""
+        return memory.sparse_hamiltonian_bytes(self._sparse_entries(), self.dim)
 
     @cached_property
     def _bonds(self) -> tuple[sp.csr_array, sp.csr_array, sp.csr_array]:
@@ -804,12 +802,14 @@ class Composite(Medium):
         self._control_map = mapping(control_map)
         if isinstance(couplings, (str, bytes)) or not isinstance(couplings, Sequence):
             fail("Composite", "couplings", couplings, "a sequence of (strength, factors) pairs")
-        # Each coupling is a sparse product of embedded site operators, built now.
-        memory.require(
-            "Composite",
-            f"the {len(couplings)} coupling operators of dimension {self.dim}",
-            (len(couplings) + 2) * memory.sparse_bytes(self.dim * max(self._dims), self.dim),
-        )
+        # Each coupling is a sparse product of embedded site operators (each at most d x d_s entries),
+        # built now; with the identity it starts from and the product, three such matrices at a time.
+        if couplings:
+            memory.require(
+                "Composite",
+                f"{len(couplings)} coupling operator{'s' if len(couplings) != 1 else ''} of dimension {self.dim}",
+                (len(couplings) + 2) * memory.sparse_bytes(self.dim * max(self._dims), self.dim),
+            )
         parsed, specs = [], []
         for k, coupling in enumerate(couplings):
             strength, v = self._parse_coupling(k, coupling)

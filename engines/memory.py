@@ -7,7 +7,7 @@ compared with `Options.memory_limit` (default 80 % of physical memory) and a ref
 estimate is, what the limit is and what would fit instead.
 
 Model (d = dimension of the medium, 16 bytes a complex entry, 8 a real or an int64, a CSR entry its
-value plus a column index):
+value plus a column index, and every CSR matrix its d + 1 row pointers and about 1 kB of Python object):
 
 * medium Hamiltonian: the sparse matrix a `SpinChain` builds (its bond sums and one Hamiltonian, and
   as much again in temporaries), or a dense d x d matrix;
@@ -16,8 +16,10 @@ value plus a column index):
   (complex d x d) and its rate table (real d x d); the transient peaks are the eigendecomposition's
   workspace, the Bohr-frequency clustering (seven d x d arrays) and each coupling's basis change
   (three complex d x d);
-* local flavour: the Hamiltonian and the bare one, and per channel the embedded jump operators (at
-  most d x d_s entries for a site of dimension d_s);
+* local flavour: the Hamiltonian and the bare one, and per channel the embedded jump operators (a
+  bound for sites of dimension d_s <= 16, counted on the site's own spectrum for larger ones);
+* Davies jumps of the global flavour (built only for the full-space solvers): one CSR matrix per
+  Bohr-frequency cluster with a non-zero amplitude, counted from the eigenbasis tables;
 * steady state: the dense state, its Hermitian part and the eigenvalue check (four complex d x d);
 * solvers: ``pauli`` three n x n matrices (n = sum of squared degenerate-block sizes), ``dense`` the
   d^2 x d^2 generator with its trace-constrained copy and LU factors, ``sparse`` the sparse
@@ -65,7 +67,7 @@ SPARSE_VIEW = 400
 SMALL_SITE = 16
 #: Bytes per stored entry of a LIL matrix (Python lists of ints and complex numbers).
 LIL_ENTRY = 80
-#: Solvers that work on the full space of vec(rho) (every generator), and the populations-only one.
+#: Solvers that work on the full space of vec(rho), for every generator.
 SOLVERS_FULL = ("dense", "sparse", "iterative")
 
 
@@ -159,10 +161,10 @@ class Estimate:
 def _hamiltonian(medium, sparse: bool) -> Estimate:
     d = medium.dim
     if sparse:
-        nnz = medium._sparse_entries()
+        total = sparse_hamiltonian_bytes(medium._sparse_entries(), d)
         return Estimate(
-            kept=(("sparse Hamiltonian", 2 * sparse_bytes(nnz, d)),),
-            peaks=(("sparse Hamiltonian temporaries", 2 * sparse_bytes(nnz, d)),),
+            kept=(("sparse Hamiltonian", total // 2),),
+            peaks=(("sparse Hamiltonian temporaries", total // 2),),
         )
     return Estimate(during=(("dense Hamiltonian", dense_bytes(d)),))
 
@@ -319,10 +321,6 @@ def _jumps(generator) -> Estimate:
     return Estimate(kept=(("jump operators", total),))
 
 
-def _nnz(m) -> int:
-    return int(m.nnz)
-
-
 def _jump_count(generator) -> int:
     return sum(len(D.jumps) for D in generator.dissipators)
 
@@ -330,9 +328,9 @@ def _jump_count(generator) -> int:
 def _superoperator_entries(generator) -> int:
     """Stored entries of the sparse d^2 x d^2 superoperator (an upper bound: no cancellations)."""
     d = generator.dim
-    n = 2 * d * _nnz(generator.hamiltonian)
+    n = 2 * d * generator.hamiltonian.nnz
     for D in generator.dissipators:
-        n += sum(_nnz(L) ** 2 for L in D.jumps) + 2 * d * _nnz(D.decay)
+        n += sum(L.nnz**2 for L in D.jumps) + 2 * d * D.decay.nnz
     return min(n, d**4)
 
 
@@ -372,11 +370,10 @@ def solve(generator, solver: str, options) -> Estimate:
     schur = 2 * COMPLEX * int(np.sum(sizes**2))
     largest = 3 * COMPLEX * int(sizes.max()) ** 2
     pieces = 0
-    onehot_label = sec.label
     for D in generator.dissipators:
         for L in D.jumps:
             coo = L.tocoo()
-            pairs = set(zip(onehot_label[coo.row].tolist(), onehot_label[coo.col].tolist()))
+            pairs = set(zip(sec.label[coo.row].tolist(), sec.label[coo.col].tolist()))
             pieces += COMPLEX * sum(int(sizes[a]) * int(sizes[c]) for a, c in pairs)
     return out + Estimate(
         during=(
