@@ -805,9 +805,10 @@ class Composite(Medium):
         # Each coupling is a sparse product of embedded site operators (each at most d x d_s entries),
         # built now; with the identity it starts from and the product, three such matrices at a time.
         if couplings:
+            plural = "s" if len(couplings) != 1 else ""
             memory.require(
                 "Composite",
-                f"{len(couplings)} coupling operator{'s' if len(couplings) != 1 else ''} of dimension {self.dim}",
+                f"{len(couplings)} coupling operator{plural} of dimension {self.dim}",
                 (len(couplings) + 2) * memory.sparse_bytes(self.dim * max(self._dims), self.dim),
             )
         parsed, specs = [], []
