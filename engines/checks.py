@@ -6,7 +6,10 @@ and what is allowed, so a user can fix a design file without reading a traceback
 
 from __future__ import annotations
 
+import difflib
 import math
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
 import numpy as np
 
@@ -24,8 +27,14 @@ class WorkbenchError(ValueError):
     """Bad input or an unusable result; the message names the field and the fix."""
 
 
-class UserCodeError(WorkbenchError):
-    """A user-supplied callable (spectrum, Hamiltonian, schedule) failed or returned garbage."""
+class UserCodeError(Exception):
+    """A user-supplied callable (spectrum, Hamiltonian, schedule) failed or returned garbage.
+
+    Not a `WorkbenchError` (nor a `ValueError`): a bug inside user code is not bad input to the
+    workbench, and handlers for bad input (the command line's one-line errors, ``except ValueError``
+    around a design) must not swallow it.  The message names the callable; when the callable raised,
+    its exception is chained as ``__cause__``.
+    """
 
 
 class ThermodynamicsWarning(UserWarning):
@@ -75,6 +84,28 @@ def matrix(owner: str, field: str, value, *, dim=None, hermitian=False) -> np.nd
         if err > HERMITIAN_TOL * max(1.0, float(np.max(np.abs(m)))):
             fail(owner, field, f"a matrix with max |H - H^dag| = {err:.3g}", "Hermitian")
     return m
+
+
+def known_names(owner: str, field: str, given: Iterable[str], allowed: Iterable[str]) -> None:
+    """Raise a `WorkbenchError` for the first of `given` not in `allowed`, with the closest match."""
+    allowed = list(allowed)
+    for key in given:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), [str(a) for a in allowed], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            fail(owner, field, key, "one of " + ", ".join(repr(a) for a in allowed) + hint)
+
+
+def read_only(array: np.ndarray) -> np.ndarray:
+    """A read-only copy of `array` (held by an immutable value, so nobody can change it in place)."""
+    out = np.array(array, copy=True)
+    out.setflags(write=False)
+    return out
+
+
+def mapping(value: Mapping):
+    """A read-only view of a fresh copy of `value`."""
+    return MappingProxyType(dict(value))
 
 
 def choice(owner: str, field: str, value, allowed) -> str:

@@ -8,13 +8,17 @@ from functools import cached_property
 from types import MappingProxyType
 
 import numpy as np
+import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from engines import thermo
-from engines.generators import build_generator
+from engines import linalg, memory, thermo
+from engines.checks import choice, fail, mapping
+from engines.generators import FLAVOURS, Drive, build_generator, check_reservoirs
+from engines.media import Medium
 from engines.options import Options
 from engines.reservoirs import FermionicLead
-from engines.steady import solve_steady_state
+from engines.steady import SOLVERS, solve_steady_state
+from engines.values import Value
 
 __all__ = ["Engine", "SteadyState"]
 
@@ -127,7 +131,7 @@ class SteadyState:
         return pd.Series(data, dtype=object)
 
 
-class Engine:
+class Engine(Value):
     """A continuous machine: `medium` coupled to `reservoirs` (and a `drive`) in a given flavour.
 
     Parameters
@@ -144,6 +148,19 @@ class Engine:
         Control values of the medium (its defaults otherwise).
     options : engines.Options or mapping, optional
         Tolerances and limits of the numerics (`engines.Options`).
+
+    Raises
+    ------
+    WorkbenchError
+        For bad input, and when the generator and its steady state would not fit in
+        ``options.memory_limit`` (estimated before anything is built; `engines.memory`).
+
+    Notes
+    -----
+    An engine is an immutable value, like its parts: it builds its generator once, so that
+    assigning ``engine.drive = ...`` (or ``bath.T = ...`` on one of its reservoirs) would leave the
+    generator describing the old physics; both raise.  ``engine.replace(reservoirs=[hot.replace(T=8.0),
+    cold])`` makes a changed engine, built and checked anew.
     """
 
     def __init__(
@@ -157,14 +174,43 @@ class Engine:
         controls=None,
         options=None,
     ):
+        if not isinstance(medium, Medium):
+            fail("Engine", "medium", medium, "a working medium (an engines.media.Medium)")
         self.medium = medium
-        self.reservoirs = tuple(reservoirs)
-        self.flavour = flavour
+        self.reservoirs = check_reservoirs(reservoirs)
+        self.flavour = choice("Engine", "flavour", flavour, FLAVOURS)
+        if drive is not None and not isinstance(drive, Drive):
+            fail("Engine", "drive", drive, "a Drive or None")
         self.drive = drive
         self.bookkeeping = bookkeeping
-        self.controls = dict(controls or {})
+        if controls is not None and not isinstance(controls, Mapping):
+            fail("Engine", "controls", controls, "a mapping {control name: value}")
+        given = dict(controls or {})
+        resolved = medium._resolve(given)
+        self.controls = mapping({k: resolved[k] for k in given})
         self.options = Options.coerce(options)
+        memory.check_engine(medium, self.reservoirs, self.flavour, drive, self.options)
         self.generator  # noqa: B018 - build now so bad input fails at construction
+
+    def _arguments(self):
+        return {
+            "medium": self.medium,
+            "reservoirs": self.reservoirs,
+            "flavour": self.flavour,
+            "drive": self.drive,
+            "bookkeeping": self.bookkeeping,
+            "controls": dict(self.controls),
+            "options": self.options,
+        }
+
+    def replace(self, **changes) -> Engine:
+        """A changed engine: ``replace(medium=..., reservoirs=..., flavour=..., drive=..., bookkeeping=...,
+        controls=..., options=...)``, built and checked anew (its generator too).
+
+        Each argument replaces the old one whole: ``options={"memory_limit": 1e9}`` starts from the
+        defaults, ``options=engine.options.replace(memory_limit=1e9)`` keeps the other options.
+        """
+        return super().replace(**changes)
 
     def __repr__(self):
         names = ", ".join(r.name for r in self.reservoirs)
@@ -172,7 +218,7 @@ class Engine:
 
     @cached_property
     def generator(self):
-        """The GKSL generator (built once)."""
+        """The GKSL generator (built once; the engine and its parts are immutable)."""
         return build_generator(
             self.medium,
             self.reservoirs,
@@ -182,6 +228,48 @@ class Engine:
             controls=self.controls,
             options=self.options,
         )
+
+    def to_qutip(self):
+        """The engine's Hamiltonian and jump operators as QuTiP objects, in the medium's basis.
+
+        Returns
+        -------
+        H : qutip.Qobj
+            The coherent part of the generator: the medium's Hamiltonian, or the rotating-frame
+            Hamiltonian when driven (the frame `steady_state` reports rho in).
+        c_ops : list of qutip.Qobj
+            Every dissipator's jump operators sqrt(gamma) A(w), in reservoir order, so that
+            ``qutip.liouvillian(H, c_ops)`` is the engine's generator and
+            ``qutip.steadystate(H, c_ops)`` its steady state.  Multi-site media keep their tensor
+            structure (``dims = [site_dims, site_dims]``).
+
+        Raises
+        ------
+        ImportError
+            If QuTiP is not installed (it is not a dependency of the workbench).
+        """
+        try:
+            import qutip
+        except ImportError as e:
+            raise ImportError(
+                "Engine.to_qutip needs QuTiP, which the workbench does not depend on: "
+                "pip install qutip (or the project's dev extra, pip install -e '.[dev]')."
+            ) from e
+        gen = self.generator
+        dims = [list(self.medium.site_dims), list(self.medium.site_dims)]
+        if gen.basis is None:
+            H = gen.hamiltonian
+            jumps = [L for D in gen.dissipators for L in D.jumps]
+        else:
+            sectors = gen.davies.spectrum.sectors
+
+            def to_medium(X):
+                return linalg.from_eigenbasis(gen.basis, sectors, linalg.to_dense(X))
+
+            H = to_medium(gen.hamiltonian)
+            H = 0.5 * (H + H.conj().T)
+            jumps = [sp.csr_array(to_medium(L)) for D in gen.dissipators for L in D.jumps]
+        return qutip.Qobj(H, dims=dims), [qutip.Qobj(L, dims=dims) for L in jumps]
 
     def steady_state(self, solver="auto", initial=None) -> SteadyState:
         """The NESS and its currents, power, mode, efficiency or COP and entropy production rate.
@@ -199,6 +287,8 @@ class Engine:
             or the entropy production is negative (the model breaks the second law).
         """
         gen = self.generator
+        choice("steady_state", "solver", solver, SOLVERS)
+        memory.check_solve(self, gen, solver, self.options)
         # the library's thread policy (engines.steady) also covers the basis change back
         with threadpool_limits(limits=self.options.blas_threads, user_api="blas"):
             sol = solve_steady_state(gen, solver, initial, self.options)

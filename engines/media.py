@@ -8,6 +8,10 @@ Units are hbar = k_B = 1. Every matrix returned is a fresh C-contiguous complex1
 callers may modify it freely. Multi-site media (`SpinChain`, `Composite`) are tensor products whose
 site 0 is the leftmost Kronecker factor; single-site media have ``site_dims == (dim,)``.
 
+A medium itself is an immutable value (`engines.values.Value`): its attributes cannot be reassigned
+after construction, and ``medium.replace(omega=2.0)`` returns a changed copy built (and checked) by
+the constructor.
+
 Conventions follow QuTiP 5 so that results can be compared directly: ``sigma_z = diag(1, -1)`` (|0> is
 the upper level when ``omega > 0``), ``sigma_minus = qutip.sigmam()``, ``a = qutip.destroy``, spin
 matrices in ``qutip.jmat`` order (m = j, j-1, ..., -j).
@@ -18,13 +22,26 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
 
-from engines import linalg
-from engines.checks import HERMITIAN_TOL, UserCodeError, WorkbenchError, fail, integer, matrix, name, real
+from engines import linalg, memory
+from engines.checks import (
+    HERMITIAN_TOL,
+    UserCodeError,
+    WorkbenchError,
+    fail,
+    integer,
+    mapping,
+    matrix,
+    name,
+    read_only,
+    real,
+)
 from engines.linalg import to_dense
+from engines.values import Value
 
 __all__ = ["Composite", "Custom", "HarmonicOscillator", "Levels", "Medium", "Qubit", "Spin", "SpinChain"]
 
@@ -50,13 +67,16 @@ def _allowed(names) -> str:
     return "one of " + ", ".join(repr(n) for n in names) if names else "nothing (there are none)"
 
 
-class Medium:
+class Medium(Value):
     """Base class of all working media.
 
     Subclasses set ``dim`` and the default controls, and implement `_build` (the full Hamiltonian
-    from a complete, validated control dict) and `_local_op` (a named operator on one site's space).
-    The single-site behaviour is implemented here; `SpinChain` and `Composite` override the
-    site-aware methods.
+    from a complete, validated control dict), `_local_op` (a named operator on one site's space) and
+    `_arguments` (their constructor arguments, for `replace`). The single-site behaviour is
+    implemented here; `SpinChain` and `Composite` override the site-aware methods.
+
+    A medium is immutable: assigning an attribute after construction raises
+    `dataclasses.FrozenInstanceError`; `replace` makes a changed copy through the constructor.
 
     Attributes
     ----------
@@ -67,9 +87,31 @@ class Medium:
     dim: int
     #: Controls that must stay strictly positive (checked on construction and on every override).
     _positive: frozenset[str] = frozenset()
+    #: Whether the Hamiltonian is real for every setting of the controls (halves eigenvector memory).
+    _real: bool = False
 
     def __init__(self, defaults: Mapping[str, float]):
-        self._defaults = {k: self._check_control(k, v, self._owner, k) for k, v in defaults.items()}
+        self._defaults = mapping({k: self._check_control(k, v, self._owner, k) for k, v in defaults.items()})
+
+    def replace(self, **changes) -> Medium:
+        """A copy with constructor arguments `changes` applied (``Qubit(1.0).replace(omega=2.0)``).
+
+        The copy is built by the constructor, so every check runs again; an unknown name raises
+        `WorkbenchError` listing the constructor's arguments.
+        """
+        return super().replace(**changes)
+
+    # ------------------------------------------------------------------------------------ memory
+    def _sparse_entries(self) -> int | None:
+        """Stored entries of the sparse Hamiltonian this medium builds, or None if it builds dense ones."""
+        return None
+
+    def _largest_sector(self) -> int:
+        """Size of the largest block of the Hamiltonian's sparsity graph (bounds sector-wise eigh)."""
+        return self.dim
+
+    def _require_dense(self, what: str, copies: int = 2) -> None:
+        memory.require(self._owner, what, copies * memory.dense_bytes(self.dim))
 
     # ----------------------------------------------------------------------------------- controls
     @property
@@ -108,8 +150,16 @@ class Medium:
         -------
         H : ndarray, shape (dim, dim), complex128
             Fresh Hermitian matrix.
+
+        Raises
+        ------
+        WorkbenchError
+            If the dense matrix would not fit in memory (``engines.Options().memory_limit``); nothing
+            is allocated then.
         """
-        return to_dense(self._build(self._resolve(controls)))
+        c = self._resolve(controls)
+        self._require_dense(f"the dense {self.dim} x {self.dim} Hamiltonian")
+        return to_dense(self._build(c))
 
     def bare_hamiltonian(self, **controls: float) -> np.ndarray:
         """Sum over sites of the embedded local Hamiltonians (no interaction terms).
@@ -121,6 +171,7 @@ class Medium:
         H0 : ndarray, shape (dim, dim), complex128
         """
         c = self._resolve(controls)
+        self._require_dense(f"the dense {self.dim} x {self.dim} bare Hamiltonian")
         total = sp.csr_array((self.dim, self.dim), dtype=np.complex128)
         for s in range(len(self.site_dims)):
             total = total + linalg.embed(self._local_h(s, c), self.site_dims, s)
@@ -141,7 +192,10 @@ class Medium:
         h : ndarray, shape (d_s, d_s), complex128
         """
         s = self._site(site, required=True)
-        return to_dense(self._local_h(s, self._resolve(controls)))
+        c = self._resolve(controls)
+        d = self.site_dims[s]
+        memory.require(self._owner, f"the dense {d} x {d} site Hamiltonian", 2 * memory.dense_bytes(d))
+        return to_dense(self._local_h(s, c))
 
     def _local_h(self, site: int, c: dict[str, float]):
         return self._build(c)
@@ -171,6 +225,7 @@ class Medium:
         op : ndarray, shape (dim, dim), complex128
         """
         s = self._site(site, required=len(self.site_dims) > 1)
+        self._require_dense(f"the dense {self.dim} x {self.dim} operator {name!r}")
         return to_dense(linalg.embed(self._local_op(name, s), self.site_dims, s))
 
     def local_operator(self, name: str, site) -> np.ndarray:
@@ -181,6 +236,8 @@ class Medium:
         op : ndarray, shape (d_s, d_s), complex128
         """
         s = self._site(site, required=True)
+        d = self.site_dims[s]
+        memory.require(self._owner, f"the dense {d} x {d} operator {name!r}", 2 * memory.dense_bytes(d))
         return to_dense(self._local_op(name, s))
 
     def _local_op(self, name_: str, site: int) -> np.ndarray:  # pragma: no cover - abstract
@@ -232,6 +289,7 @@ class Medium:
                 f"matrix of shape {m.shape}",
                 f"of shape ({d}, {d}) (the dimension of site {s})",
             )
+        self._require_dense(f"the dense {self.dim} x {self.dim} embedded operator")
         return to_dense(linalg.embed(m, self.site_dims, s))
 
     # ------------------------------------------------------------------------------------ states
@@ -267,9 +325,14 @@ class Qubit(Medium):
     Lett. 93, 140403 (2004).
     """
 
+    _real = True
+
     def __init__(self, omega: float, delta: float = 0.0):
         super().__init__({"omega": omega, "delta": delta})
         self.dim = 2
+
+    def _arguments(self):
+        return {"omega": self._defaults["omega"], "delta": self._defaults["delta"]}
 
     def _build(self, c):
         return 0.5 * c["omega"] * _pauli("sigma_z") + 0.5 * c["delta"] * _pauli("sigma_x")
@@ -312,6 +375,11 @@ class Levels(Medium):
         values = list(energies)
         super().__init__({f"E{i}": e for i, e in enumerate(values)})
         self.dim = len(values)
+
+    _real = True
+
+    def _arguments(self):
+        return {"energies": tuple(self._defaults[f"E{i}"] for i in range(self.dim))}
 
     def _build(self, c):
         return np.diag(np.array([c[f"E{i}"] for i in range(self.dim)], dtype=np.complex128))
@@ -381,12 +449,16 @@ class HarmonicOscillator(Medium):
     """
 
     _positive = frozenset({"omega"})
+    _real = True
 
     def __init__(self, omega: float, n_max: int, truncation_tol: float = 1e-6):
         self.n_max = integer("HarmonicOscillator", "n_max", n_max, minimum=1)
         self.truncation_tol = real("HarmonicOscillator", "truncation_tol", truncation_tol, minimum=0.0)
         super().__init__({"omega": omega})
         self.dim = self.n_max + 1
+
+    def _arguments(self):
+        return {"omega": self._defaults["omega"], "n_max": self.n_max, "truncation_tol": self.truncation_tol}
 
     def _build(self, c):
         return np.diag(c["omega"] * np.arange(self.dim, dtype=np.complex128))
@@ -419,44 +491,92 @@ class HarmonicOscillator(Medium):
 
         Notes
         -----
-        The suggested ``n_max`` assumes a geometric (thermal) tail with the state's mean occupation
-        ``nbar``: ``p_n ~ (1 - q) q^n`` with ``q = nbar / (nbar + 1)``; it is at least ``2 n_max``.
+        The message suggests the smallest ``n_max`` at which the state's geometric tail meets
+        `truncation_tol` (`suggested_n_max`), so that following it once is enough for a thermal state.
         """
         r = matrix("HarmonicOscillator", "rho", rho, dim=self.dim)
-        top = float(r[self.n_max, self.n_max].real)
+        p = np.real(np.diag(r))
+        top = float(p[self.n_max])
         if top <= self.truncation_tol:
             return
-        nbar = float(np.real(np.dot(np.arange(self.dim), np.diag(r))))
-        suggest = 2 * self.n_max
-        if nbar > 0 and self.truncation_tol > 0:
-            q = nbar / (nbar + 1.0)
-            suggest = max(suggest, math.ceil(math.log(self.truncation_tol * (nbar + 1.0)) / math.log(q)))
+        nbar = float(np.dot(np.arange(self.dim), p))
+        suggest, why = self.suggested_n_max(p)
         raise WorkbenchError(
             f"HarmonicOscillator: the truncation n_max={self.n_max} is too small for this state: the top "
             f"Fock level |{self.n_max}> holds population {top:.3g} > truncation_tol={self.truncation_tol:g} "
-            f"(mean occupation {nbar:.3g}). Use a larger n_max, e.g. n_max={suggest}."
+            f"(mean occupation {nbar:.3g} in the truncated space). Use a larger n_max: n_max={suggest} "
+            f"({why})."
         )
+
+    def suggested_n_max(self, populations) -> tuple[int, str]:
+        """The smallest truncation at which a state with these Fock populations meets `truncation_tol`.
+
+        Parameters
+        ----------
+        populations : array_like, shape (dim,)
+            Fock populations p_0 .. p_{n_max} of a state of this (truncated) oscillator.
+
+        Returns
+        -------
+        n_max : int
+            Suggested truncation (> the current one).
+        reason : str
+            How it was found, for messages.
+
+        Notes
+        -----
+        The tail is taken as geometric, p_n ~ q^n, with the ratio q = p_{n_max} / p_{n_max - 1} of the
+        top two populations.  That is exact for a thermal state, q = exp(-omega/T): the truncated
+        oscillator's Gibbs state (and the NESS of any birth-death chain with a constant ratio of up
+        and down rates, such as linear couplings to several baths) is p_n = (1 - q) q^n / (1 - q^(N+1))
+        for n <= N.  Its top level holds at most `truncation_tol` = eps when
+
+            q^N (1 - q + eps q) <= eps,    i.e.    N >= ln(eps / (1 - q + eps q)) / ln q.
+
+        The mean occupation of the truncated state would not do: it underestimates the true nbar, so a
+        suggestion built on it undershoots and has to be followed several times.  Where the tail does
+        not decay (q >= 1) no geometric extrapolation exists and twice the current n_max is suggested.
+        """
+        p = np.asarray(populations, dtype=float)
+        n, eps = self.n_max, self.truncation_tol
+        fallback = max(2 * n, n + 1)
+        if eps <= 0.0:
+            return fallback, "truncation_tol = 0 only accepts an empty top level"
+        if not p[n - 1] > 0.0:
+            return fallback, f"the level |{n - 1}> is empty, so the tail's decay is unknown"
+        q = float(p[n] / p[n - 1])
+        if q >= 1.0:
+            return fallback, f"the populations grow towards the top (p_{n}/p_{n - 1} = {q:.3g})"
+        needed = math.log(eps / (1.0 - q + eps * q)) / math.log(q)
+        return max(
+            n + 1, math.ceil(needed)
+        ), f"the geometric tail p_n ~ q^n with q = p_{n}/p_{n - 1} = {q:.4g}"
 
     def __repr__(self):
         return f"HarmonicOscillator(omega={self._defaults['omega']!r}, n_max={self.n_max})"
 
 
-def _spin_matrices(j: float) -> dict[str, np.ndarray]:
-    """Spin-j matrices in the basis m = j, j-1, ..., -j (``qutip.jmat`` order)."""
+_SPIN_OPERATORS = ("j_x", "j_y", "j_z", "j_plus", "j_minus", "identity")
+
+
+def _spin_matrix(j: float, name_: str) -> np.ndarray:
+    """One spin-j matrix in the basis m = j, j-1, ..., -j (``qutip.jmat`` order), built alone."""
     d = round(2 * j) + 1
     m = j - np.arange(d)
+    if name_ == "j_z":
+        return np.diag(m).astype(np.complex128)
+    if name_ == "identity":
+        return np.eye(d, dtype=np.complex128)
     jp = np.zeros((d, d), dtype=np.complex128)
     # J+ |j, m> = sqrt(j(j+1) - m(m+1)) |j, m+1>; |m+1> sits one row above |m>.
     jp[np.arange(d - 1), np.arange(1, d)] = np.sqrt(j * (j + 1) - m[1:] * (m[1:] + 1))
-    jm = jp.conj().T
-    return {
-        "j_x": 0.5 * (jp + jm),
-        "j_y": -0.5j * (jp - jm),
-        "j_z": np.diag(m).astype(np.complex128),
-        "j_plus": jp,
-        "j_minus": jm,
-        "identity": np.eye(d, dtype=np.complex128),
-    }
+    if name_ == "j_plus":
+        return jp
+    if name_ == "j_minus":
+        return np.ascontiguousarray(jp.conj().T)
+    if name_ == "j_x":
+        return 0.5 * (jp + jp.conj().T)
+    return -0.5j * (jp - jp.conj().T)
 
 
 class Spin(Medium):
@@ -476,6 +596,8 @@ class Spin(Medium):
     identity``.
     """
 
+    _real = True
+
     def __init__(self, j: float, omega: float):
         x = real("Spin", "j", j)
         if x <= 0 or abs(2 * x - round(2 * x)) > 1e-12:
@@ -484,18 +606,20 @@ class Spin(Medium):
         super().__init__({"omega": omega})
         self.dim = round(2 * self.j) + 1
 
+    def _arguments(self):
+        return {"j": self.j, "omega": self._defaults["omega"]}
+
     def _build(self, c):
-        return c["omega"] * _spin_matrices(self.j)["j_z"]
+        return c["omega"] * _spin_matrix(self.j, "j_z")
 
     @property
     def operator_names(self):
-        return ("j_x", "j_y", "j_z", "j_plus", "j_minus", "identity")
+        return _SPIN_OPERATORS
 
     def _local_op(self, name_, site):
-        ops = _spin_matrices(self.j)
-        if name_ not in ops:
+        if name_ not in _SPIN_OPERATORS:
             self._unknown_operator(name_)
-        return ops[name_]
+        return _spin_matrix(self.j, name_)
 
     def __repr__(self):
         return f"Spin(j={self.j!r}, omega={self._defaults['omega']!r})"
@@ -522,28 +646,49 @@ class SpinChain(Medium):
     Pauli matrices with the `Qubit` conventions (``sz = diag(1, -1)``); site 0 is the leftmost
     Kronecker factor. The local Hamiltonian of site ``i`` is ``(field/2) sigma_z``. Site operators
     have the `Qubit` names and are addressed with ``site=i``. The chain conserves the total
-    magnetisation ``sum_i sz_i``. The three bond sums are built once as sparse matrices, so
-    `hamiltonian_sparse` is cheap for any ``n``; the dense `hamiltonian` needs ``16 * 4**n`` bytes.
-    Spin-chain working media: M. Campisi and R. Fazio, Nat. Commun. 7, 11895 (2016).
+    magnetisation ``sum_i sz_i``. The three bond sums are built as sparse matrices on first use
+    (construction allocates nothing), so `hamiltonian_sparse` is cheap for any ``n`` that fits in
+    memory (about ``24 (n + 1) 2**(n-1)`` bytes); the dense `hamiltonian` needs ``16 * 4**n`` bytes.
+    Both refuse, before allocating, what would not fit. Spin-chain working media: M. Campisi and
+    R. Fazio, Nat. Commun. 7, 11895 (2016).
     """
+
+    _real = True
 
     def __init__(self, n: int, J: float, Delta: float, field: float = 0.0):
         self.n = integer("SpinChain", "n", n, minimum=2)
         super().__init__({"J": J, "Delta": Delta, "field": field})
         self.dim = 2**self.n
+
+    def _arguments(self):
+        d = self._defaults
+        return {"n": self.n, "J": d["J"], "Delta": d["Delta"], "field": d["field"]}
+
+    def _sparse_entries(self) -> int:
+        # Each XY bond flips an antiparallel pair: 2**(n-1) entries per bond, on distinct positions
+        # for distinct bonds; the ZZ and field terms are diagonal.
+        return (self.n - 1) * 2 ** (self.n - 1) + self.dim
+
+    def _largest_sector(self) -> int:
+        # The XY terms connect all states of one magnetisation; without them H is diagonal.
+        return math.comb(self.n, self.n // 2) if self._defaults["J"] != 0.0 else 1
+
+    def _sparse_bytes(self) -> float:
+        """Bond sums held by the chain, one Hamiltonian and the temporaries of its sum."""
+        return memory.sparse_hamiltonian_bytes(self._sparse_entries(), self.dim)
+
+    @cached_property
+    def _bonds(self) -> tuple[sp.csr_array, sp.csr_array, sp.csr_array]:
+        """The XY, ZZ and field sums (sparse, read-only), built once."""
+        memory.require("SpinChain", f"the sparse Hamiltonian of n = {self.n} sites", self._sparse_bytes())
         sx, sy, sz = (sp.csr_array(_pauli(k)) for k in ("sigma_x", "sigma_y", "sigma_z"))
         xy_bond = sp.csr_array(sp.kron(sx, sx) + sp.kron(sy, sy))
         zz_bond = sp.csr_array(sp.kron(sz, sz))
-        self._xy = sum(
-            (linalg.embed(xy_bond, self.site_dims, i, span=2) for i in range(self.n - 1)), self._zero()
-        )
-        self._zz = sum(
-            (linalg.embed(zz_bond, self.site_dims, i, span=2) for i in range(self.n - 1)), self._zero()
-        )
-        self._z = sum((linalg.embed(sz, self.site_dims, i) for i in range(self.n)), self._zero())
-
-    def _zero(self):
-        return sp.csr_array((self.dim, self.dim), dtype=np.complex128)
+        zero = sp.csr_array((self.dim, self.dim), dtype=np.complex128)
+        xy = sum((linalg.embed(xy_bond, self.site_dims, i, span=2) for i in range(self.n - 1)), zero)
+        zz = sum((linalg.embed(zz_bond, self.site_dims, i, span=2) for i in range(self.n - 1)), zero)
+        z = sum((linalg.embed(sz, self.site_dims, i) for i in range(self.n)), zero)
+        return tuple(_read_only_sparse(m) for m in (xy, zz, z))
 
     def hamiltonian_sparse(self, **controls: float) -> sp.csr_array:
         """Hamiltonian as a ``scipy.sparse.csr_array`` (for chains too long for dense matrices).
@@ -551,11 +696,17 @@ class SpinChain(Medium):
         Returns
         -------
         H : scipy.sparse.csr_array, shape (dim, dim), complex128
+
+        Raises
+        ------
+        WorkbenchError
+            If the sparse matrices would not fit in memory; nothing is allocated then.
         """
         return self._build(self._resolve(controls))
 
     def _build(self, c):
-        h = c["J"] * self._xy + (c["J"] * c["Delta"]) * self._zz + (0.5 * c["field"]) * self._z
+        xy, zz, z = self._bonds
+        h = c["J"] * xy + (c["J"] * c["Delta"]) * zz + (0.5 * c["field"]) * z
         return sp.csr_array(h)
 
     def _local_h(self, site, c):
@@ -577,6 +728,14 @@ class SpinChain(Medium):
     def __repr__(self):
         d = self._defaults
         return f"SpinChain(n={self.n}, J={d['J']!r}, Delta={d['Delta']!r}, field={d['field']!r})"
+
+
+def _read_only_sparse(m) -> sp.csr_array:
+    """A CSR matrix whose data and index arrays are read-only (held by an immutable medium)."""
+    m = sp.csr_array(m, dtype=np.complex128)
+    for a in (m.data, m.indices, m.indptr):
+        a.setflags(write=False)
+    return m
 
 
 def _partial_trace(rho: np.ndarray, dims: tuple[int, ...], keep: int) -> np.ndarray:
@@ -635,14 +794,24 @@ class Composite(Medium):
         self._dims = tuple(site.dim for site in self._sites)
         self.dim = math.prod(self._dims)
         defaults = {}
-        self._control_map: dict[str, tuple[int, str]] = {}
+        control_map: dict[str, tuple[int, str]] = {}
         for s, site in enumerate(self._sites):
             for key, value in site.controls.items():
                 defaults[f"{key}_{s}"] = value
-                self._control_map[f"{key}_{s}"] = (s, key)
+                control_map[f"{key}_{s}"] = (s, key)
+        self._control_map = mapping(control_map)
         if isinstance(couplings, (str, bytes)) or not isinstance(couplings, Sequence):
             fail("Composite", "couplings", couplings, "a sequence of (strength, factors) pairs")
-        self._couplings = []
+        # Each coupling is a sparse product of embedded site operators (each at most d x d_s entries),
+        # built now; with the identity it starts from and the product, three such matrices at a time.
+        if couplings:
+            plural = "s" if len(couplings) != 1 else ""
+            memory.require(
+                "Composite",
+                f"{len(couplings)} coupling operator{plural} of dimension {self.dim}",
+                (len(couplings) + 2) * memory.sparse_bytes(self.dim * max(self._dims), self.dim),
+            )
+        parsed, specs = [], []
         for k, coupling in enumerate(couplings):
             strength, v = self._parse_coupling(k, coupling)
             key = f"g_{k}"
@@ -654,8 +823,17 @@ class Composite(Medium):
                     f"a control name not already used by a site (site control {key!r} clashes)",
                 )
             defaults[key] = strength
-            self._couplings.append(v)
-        self._defaults = defaults
+            parsed.append(_read_only_sparse(v))
+            specs.append((strength, tuple((f[0], int(f[1])) for f in coupling[1])))
+        self._couplings = tuple(parsed)
+        self._coupling_specs = tuple(specs)
+        self._defaults = mapping(defaults)
+        self._real = all(site._real for site in self._sites) and not any(
+            np.any(v.data.imag) for v in self._couplings
+        )
+
+    def _arguments(self):
+        return {"sites": self._sites, "couplings": self._coupling_specs}
 
     def _parse_coupling(self, k, coupling):
         field = f"couplings[{k}]"
@@ -769,7 +947,7 @@ class Custom(Medium):
     UserCodeError
         If `hamiltonian_fn` raises (the original exception is chained) or returns a non-square,
         non-finite or non-Hermitian matrix, or one whose shape changes between calls.
-        `UserCodeError` is a `WorkbenchError`.
+        `UserCodeError` is not a `WorkbenchError`: the fault is in the user's code, not in the input.
     """
 
     def __init__(
@@ -793,11 +971,20 @@ class Custom(Medium):
         operators = {} if operators is None else operators
         if not isinstance(operators, Mapping):
             fail("Custom", "operators", operators, "a dict {name: (dim, dim) matrix}")
-        self._ops = {}
+        ops = {}
         for key, op in operators.items():
             name("Custom", "operators", key)
-            self._ops[key] = matrix("Custom", f"operators[{key!r}]", _to_array(op), dim=self.dim)
-        self._ops.setdefault("identity", np.eye(self.dim, dtype=np.complex128))
+            ops[key] = read_only(matrix("Custom", f"operators[{key!r}]", _to_array(op), dim=self.dim))
+        self._given = tuple(ops)
+        ops.setdefault("identity", read_only(np.eye(self.dim, dtype=np.complex128)))
+        self._ops = mapping(ops)
+
+    def _arguments(self):
+        return {
+            "hamiltonian_fn": self._fn,
+            "controls": dict(self._defaults),
+            "operators": {key: self._ops[key] for key in self._given},
+        }
 
     def _build(self, c):
         fn_name = getattr(self._fn, "__qualname__", repr(self._fn))
@@ -805,12 +992,12 @@ class Custom(Medium):
             out = self._fn(**c)
         except Exception as e:
             raise UserCodeError(
-                f"Custom: hamiltonian_fn {fn_name!r} raised {type(e).__name__}: {e} (controls {c})"
+                f"Custom: hamiltonian_fn {fn_name!r} raised {type(e).__name__}: {e} (controls {dict(c)})"
             ) from e
         try:
             return matrix(
                 "Custom",
-                f"result of hamiltonian_fn {fn_name!r} at controls {c}",
+                f"result of hamiltonian_fn {fn_name!r} at controls {dict(c)}",
                 _to_array(out),
                 dim=self.dim,
                 hermitian=True,
@@ -829,7 +1016,7 @@ class Custom(Medium):
 
     def __repr__(self):
         fn_name = getattr(self._fn, "__qualname__", "fn")
-        return f"Custom({fn_name}, controls={self._defaults!r}, dim={self.dim})"
+        return f"Custom({fn_name}, controls={dict(self._defaults)!r}, dim={self.dim})"
 
 
 def _to_array(value):

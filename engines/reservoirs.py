@@ -9,6 +9,9 @@ so detailed balance ``gamma(-w) = exp(-w/T) gamma(w)`` holds by construction.  A
 tunnelling rate ``Gamma`` removes a particle of energy ``w`` at rate ``Gamma (1 - f(w))`` and adds one at
 rate ``Gamma f(w)``, ``f(w) = 1 / (exp((w - mu)/T) + 1)``.
 
+A reservoir is an immutable value (`engines.values.Value`): ``bath.replace(T=2.0)`` returns a changed
+copy built and checked by the constructor; assigning ``bath.T = 2.0`` raises.
+
 References: H.-P. Breuer and F. Petruccione, *The Theory of Open Quantum Systems* (OUP, 2002), ch. 3;
 E. B. Davies, Commun. Math. Phys. 39, 91 (1974).
 """
@@ -21,9 +24,11 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 
 from engines import _kernels
-from engines.checks import UserCodeError, choice, fail, integer, name, real
+from engines.checks import UserCodeError, choice, fail, integer, name, read_only, real
+from engines.values import Value
 
 __all__ = ["BosonicBath", "FermionicLead", "Reservoir"]
 
@@ -45,6 +50,23 @@ class _Channel:
     kernel: int | None
 
 
+def _operator_matrix(owner: str, operator) -> np.ndarray:
+    """A read-only copy of a matrix coupling operator (its shape is checked against the medium later)."""
+    if sp.issparse(operator):
+        operator = operator.toarray()
+    elif callable(getattr(operator, "full", None)):  # a qutip.Qobj
+        operator = operator.full()
+    try:
+        m = np.asarray(operator, dtype=np.complex128)
+    except (TypeError, ValueError):
+        fail(owner, "operator", type(operator).__name__, "an operator name or a square numeric matrix")
+    if m.ndim != 2 or m.shape[0] != m.shape[1]:
+        fail(owner, "operator", f"an array of shape {m.shape}", "an operator name or a square matrix")
+    if not np.all(np.isfinite(m)):
+        fail(owner, "operator", "a matrix with NaN or inf entries", "finite")
+    return read_only(m)
+
+
 def _kernel_rates(kind, params, omega) -> np.ndarray:
     """`_kernels.rate` of code `kind` with parameter row `params` at every entry of `omega`."""
     w = np.ascontiguousarray(omega, dtype=float)
@@ -53,8 +75,12 @@ def _kernel_rates(kind, params, omega) -> np.ndarray:
     return out.reshape(np.shape(omega))
 
 
-class Reservoir:
-    """Base class: a named reservoir attached to the medium through `operator` (on `site`)."""
+class Reservoir(Value):
+    """Base class: a named reservoir attached to the medium through `operator` (on `site`).
+
+    Immutable: attributes cannot be reassigned after construction (`replace` makes a changed copy),
+    and a matrix `operator` is held as a read-only copy.
+    """
 
     thermal = True
     mu = 0.0
@@ -66,9 +92,16 @@ class Reservoir:
         self.T = real(owner, "T", T, minimum=0.0)
         self.coupling = real(owner, "coupling", coupling, minimum=0.0)
         if not isinstance(operator, str):
-            operator = np.asarray(operator)
+            operator = _operator_matrix(owner, operator)
         self.operator = operator
         self.site = None if site is None else integer(owner, "site", site, minimum=0)
+
+    def replace(self, **changes) -> Reservoir:
+        """A copy with constructor arguments `changes` applied (``bath.replace(T=2.0)``), checked anew."""
+        return super().replace(**changes)
+
+    def _replace_owner(self) -> str:
+        return f"{self._owner()}.replace"
 
     @property
     def beta(self) -> float:
@@ -163,6 +196,19 @@ class BosonicBath(Reservoir):
                 "0 for the ohmic spectrum (its zero-frequency rate is kappa T / w0)",
             )
 
+    def _arguments(self):
+        return {
+            "name": self.name,
+            "T": self.T,
+            "coupling": self.coupling,
+            "operator": self.operator,
+            "spectrum": self.spectrum,
+            "cutoff": self.cutoff,
+            "w0": self.w0,
+            "dephasing": self.dephasing,
+            "site": self.site,
+        }
+
     def __repr__(self):
         spec = getattr(self.spectrum, "__name__", "callable") if callable(self.spectrum) else self.spectrum
         return f"BosonicBath({self.name!r}, T={self.T}, coupling={self.coupling}, spectrum={spec!r})"
@@ -171,16 +217,29 @@ class BosonicBath(Reservoir):
         """J(w) for w > 0 (vectorised)."""
         w = np.asarray(omega, dtype=float)
         if callable(self.spectrum):
+            fn = getattr(self.spectrum, "__qualname__", repr(self.spectrum))
+            at = np.array2string(w, threshold=6, precision=4)
             try:
-                values = np.asarray(self.spectrum(w), dtype=float)
+                out = self.spectrum(w)
             except Exception as exc:
                 raise UserCodeError(
-                    f"{self._owner()}: the spectrum callable failed at w = {w!r}: {exc}"
+                    f"{self._owner()}: the `spectrum` callable {fn!r} raised {type(exc).__name__}: {exc} "
+                    f"(at w = {at})."
                 ) from exc
-            if values.shape != w.shape or not np.all(np.isfinite(values)) or np.any(values < 0):
+            try:
+                values = np.asarray(out, dtype=float)
+            except (TypeError, ValueError):
+                values = None
+            if (
+                values is None
+                or values.shape != w.shape
+                or not np.all(np.isfinite(values))
+                or np.any(values < 0)
+            ):
+                got = np.array2string(values, threshold=6) if values is not None else repr(out)
                 raise UserCodeError(
-                    f"{self._owner()}: the spectrum callable must return finite values >= 0 of shape "
-                    f"{w.shape}, got {values!r}."
+                    f"{self._owner()}: the `spectrum` callable {fn!r} must return finite values >= 0 of "
+                    f"shape {w.shape} (one per frequency), got {got} at w = {at}."
                 )
             return self.coupling * values
         if self.spectrum == "flat":
@@ -247,6 +306,16 @@ class FermionicLead(Reservoir):
     def __init__(self, name, T, mu, coupling, operator, *, site=None):
         super().__init__(name, T, coupling, operator, site)
         self.mu = real(self._owner(), "mu", mu)
+
+    def _arguments(self):
+        return {
+            "name": self.name,
+            "T": self.T,
+            "mu": self.mu,
+            "coupling": self.coupling,
+            "operator": self.operator,
+            "site": self.site,
+        }
 
     def __repr__(self):
         return f"FermionicLead({self.name!r}, T={self.T}, mu={self.mu}, coupling={self.coupling})"

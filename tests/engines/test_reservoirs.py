@@ -215,9 +215,22 @@ def test_bad_spectrum_callable_raises_user_code_error(density):
     J(w) >= 0 is required for the rates to be those of a positive (GKSL) generator.
     """
     bath = BosonicBath("b", 1.0, 0.1, "sigma_x", spectrum=density)
-    with pytest.raises(UserCodeError, match="'b'"):
+    with pytest.raises(
+        UserCodeError, match=rf"^BosonicBath 'b': the `spectrum` callable '{density.__name__}'"
+    ) as info:
         bath.rate(np.array([0.5, 4.0, 5.0]))
-    assert issubclass(UserCodeError, WorkbenchError)
+    if density is _raising_density:
+        assert isinstance(info.value.__cause__, RuntimeError)  # the user's exception, chained
+
+
+def test_user_code_error_is_not_bad_input():
+    """A bug inside user code is not bad input: UserCodeError is neither a WorkbenchError nor a ValueError.
+
+    So handlers for bad input (``except WorkbenchError`` in the command line, ``except ValueError``)
+    cannot swallow an exception raised inside a user's spectral density.
+    """
+    assert issubclass(UserCodeError, Exception)
+    assert not issubclass(UserCodeError, WorkbenchError | ValueError)
 
 
 # ------------------------------------------------------------------- numba kernel vs NumPy twin
