@@ -318,7 +318,7 @@ def _user_code_message(error: BaseException, wrappers: tuple) -> str:
     cause = error.__cause__
     while isinstance(cause, wrappers):
         cause = cause.__cause__
-    if cause is not None:
+    if cause is not None and type(cause).__name__ not in text:
         detail = _one_line(cause)
         said = f": {detail}" if detail and detail not in text else ""
         text += f" ({type(cause).__name__}{said})"

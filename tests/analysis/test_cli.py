@@ -526,7 +526,7 @@ def test_error_in_user_code_is_reported_as_such(capsys, monkeypatch, tmp_path, h
     assert (code, out) == (2, "")
     source = re.escape(f"{tmp_path / 'python_design.toml'}: ")  # in front when Design re-raised it
     assert re.fullmatch(
-        rf"qhe: error in user code: ({source})?BosonicBath 'hot': the spectrum callable failed at "
-        r"w = [^\n]*: the user divided by zero \(ZeroDivisionError\)\n",
+        rf"qhe: error in user code: ({source})?BosonicBath 'hot': the `spectrum` callable '[^']*spectrum' "
+        r"raised ZeroDivisionError: the user divided by zero \(at w = [^\n]*\)\.\n",
         err,
     ), err

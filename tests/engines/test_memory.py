@@ -23,7 +23,6 @@ from engines import (
     Composite,
     Custom,
     Engine,
-    FermionicLead,
     HarmonicOscillator,
     Levels,
     Qubit,
@@ -60,7 +59,9 @@ def _random_machine(d):
     z = rng.normal(size=(d, d)) + 1j * rng.normal(size=(d, d))
     H = z + z.conj().T
     A = rng.normal(size=(d, d))
-    return Custom(lambda: H), [BosonicBath("b", 1.0, 0.1, A + A.T), FermionicLead("l", 2.0, 0.1, 0.1, A)]
+    # two baths on independent Hermitian couplings (a lead on a generic operator conserves no particles)
+    baths = [BosonicBath("b", 1.0, 0.1, A + A.T), BosonicBath("c", 2.0, 0.1, 1j * (A - A.T))]
+    return Custom(lambda: H), baths
 
 
 def _composite():
