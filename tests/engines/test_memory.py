@@ -124,7 +124,7 @@ def test_build_estimate_matches_the_traced_peak(medium, reservoirs, flavour):
 
 SOLVES = [
     pytest.param(*_chain(8)[:3], "pauli", id="xxz-n8-global-pauli"),
-    pytest.param(*_random_machine(16), "global", "sparse", id="random-d16-global-sparse"),
+    pytest.param(*_random_machine(24), "global", "sparse", id="random-d24-global-sparse"),
     pytest.param(*_chain(7, "local")[:3], "iterative", id="xxz-n7-local-iterative"),
     pytest.param(*_chain(6, "local")[:3], "sparse", id="xxz-n6-local-sparse"),
     pytest.param(*_random_machine(20), "global", "dense", id="random-d20-dense"),
