@@ -15,7 +15,7 @@ from types import MappingProxyType
 import numpy as np
 
 from cycles.solve import Solver
-from cycles.steps import _Hamiltonians, compile_stroke
+from cycles.steps import Precomposed, Quench, _Hamiltonians, compile_stroke
 from cycles.strokes import Isotherm, Stroke, Unitary
 from engines import thermo
 from engines.checks import WorkbenchError, fail
@@ -265,7 +265,7 @@ class Cycle:
         The reservoirs the strokes attach, read-only.
     """
 
-    __slots__ = ("_hamiltonians", "_solver", "medium", "options", "reservoirs", "strokes")
+    __slots__ = ("_hamiltonians", "_solver", "_work_source", "medium", "options", "reservoirs", "strokes")
 
     def __init__(self, medium, strokes, options=None):
         if not isinstance(medium, Medium):
@@ -308,6 +308,7 @@ class Cycle:
         self._set("_hamiltonians", _Hamiltonians(medium, {}))
         compiled = [self._compile(s) for s in strokes]
         self._set("_solver", Solver(medium.dim, compiled, self.options, names))
+        self._set("_work_source", self._exchanges_work())
 
     def _set(self, name, value):
         object.__setattr__(self, name, value)
@@ -330,6 +331,37 @@ class Cycle:
     def steps(self) -> tuple:
         """The elementary steps (`cycles.steps`) each stroke was compiled into, stroke by stroke."""
         return tuple(tuple(ops) for ops in self._solver.compiled)
+
+    @property
+    def work_source(self) -> bool:
+        """Whether the cycle can exchange work: some stroke changes the Hamiltonian, or leads at
+        different chemical potentials can move particles (chemical work).
+
+        A cycle whose strokes all hold one Hamiltonian between reservoirs of one chemical potential
+        has W = W_chem = 0 structurally; then currents within resolution mean equilibrium, not an
+        undetermined mode (docs/physics.md, Section 6).
+        """
+        return self._work_source
+
+    def _exchanges_work(self) -> bool:
+        H = None
+        for ops in self._solver.compiled:
+            for op in ops:
+                if isinstance(op, Quench):
+                    pair = (op.before, op.after)
+                elif isinstance(op, Precomposed):
+                    return True
+                else:
+                    pair = (op.H, op.H)
+                for h in pair:
+                    if H is None:
+                        H = h
+                    elif np.max(np.abs(h - H)) > self.options.control_tol * max(
+                        1.0, float(np.max(np.abs(H)))
+                    ):
+                        return True
+        mus = {self.reservoirs[name].mu for name in self.leads}
+        return len(mus) > 1
 
     @property
     def leads(self) -> tuple:
@@ -422,7 +454,9 @@ class Cycle:
         output = -(work_total + chemical_total)
         power = output / period if 0 < period < math.inf else 0.0
         # Per-cycle quantities classify like rates (same signs and ratios), also for infinite periods.
-        mode, eta, cop = thermo.classify(output, heat, temperatures)
+        mode, eta, cop = thermo.classify(
+            output, heat, temperatures, resolution=delta, work_source=self.work_source
+        )
         sigma = thermo.entropy_production(heat, temperatures)
         thermo.warn_if_second_law_broken(sigma, heat, temperatures, f"the limit cycle of {self!r}")
         return CycleResult(
@@ -527,7 +561,9 @@ class Cycle:
         period = taus.sum(axis=0)
         T = np.array([self.reservoirs[k].T for k in names_res])
         temperatures = np.broadcast_to(T, heat.shape)
-        mode, eta, cop = thermo.classify_many(output, heat, temperatures)
+        mode, eta, cop = thermo.classify_many(
+            output, heat, temperatures, resolution=delta, work_source=self.work_source
+        )
         with np.errstate(divide="ignore", invalid="ignore"):
             power = np.where((period > 0) & np.isfinite(period), output / period, 0.0) + 0.0
         return CycleSweep(

@@ -254,6 +254,9 @@ def _double_dot(e0, e1, g):
     return Composite([Levels([0.0, e0]), Levels([0.0, e1])], [(g, [("jump_0_1", 0), ("jump_1_0", 1)])])
 
 
+#: Random machines can land where no work flows (equal temperatures, the Carnot point): with a
+#: work source and W within resolution their mode is rightly "undetermined"; the laws still hold.
+@pytest.mark.filterwarnings("ignore:mode 'undetermined':engines.checks.ThermodynamicsWarning")
 @seed(SEED)
 @settings(max_examples=20, deadline=None, database=None)
 @given(

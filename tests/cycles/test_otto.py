@@ -553,6 +553,9 @@ def test_coupled_spin_otto_across_level_crossing_pairs_by_eigenstate(B_c, B_h, T
 
 
 # -------------------------------------------------------------------------- random Otto machines
+#: Random machines can land where no work flows (equal temperatures, the Carnot point): with a
+#: work source and W within resolution their mode is rightly "undetermined"; the laws still hold.
+@pytest.mark.filterwarnings("ignore:mode 'undetermined':engines.checks.ThermodynamicsWarning")
 @seed(SEED)
 @settings(max_examples=25, deadline=None, database=None)
 @given(
