@@ -311,9 +311,11 @@ def _one_line(error: BaseException) -> str:
 
 
 def _user_code_message(error: BaseException, wrappers: tuple) -> str:
-    """The UserCodeError's message, and the type (and text, if not already quoted) of the exception the
-    user's code raised: the first cause in the chain that is none of `wrappers` (the workbench's own
-    errors, which re-raise with more context in front)."""
+    """The UserCodeError's message with the type of the exception the user's code raised.
+
+    That exception is the first cause in the chain that is none of `wrappers` (the workbench's own
+    errors, which re-raise with more context in front); its text is added if not already quoted.
+    """
     text = _one_line(error)
     cause = error.__cause__
     while isinstance(cause, wrappers):

@@ -376,8 +376,10 @@ class Design:
 
     @property
     def reservoirs(self) -> tuple:
-        """The design's reservoirs: an engine's in file order, a cycle's in the order its strokes
-        attach them (every reservoir of a cycle design is attached by some stroke)."""
+        """The design's reservoirs: an engine's in file order, a cycle's in its strokes' order.
+
+        Every reservoir of a cycle design is attached by some stroke.
+        """
         if self.engine is not None:
             return tuple(self.engine.reservoirs)
         return tuple(self.cycle.reservoirs.values())
@@ -854,8 +856,7 @@ class _Builder:
         return value
 
     def controls(self, where: str, key: str, value, medium) -> Mapping:
-        """An inline table of control values: its keys must be controls of `medium` (the stroke checks
-        the values)."""
+        """An inline table of control values, keyed by controls of `medium` (the stroke checks values)."""
         allowed = tuple(medium.controls)
         if not isinstance(value, Mapping):
             self.fail(

@@ -81,7 +81,7 @@ def _walk(prefix: str, value, container, key, slots: dict) -> None:
 
 
 def _slots(data: Mapping) -> dict:
-    """name -> (container, key) for every addressable numeric field of the parsed design `data`."""
+    """Name -> (container, key) for every addressable numeric field of the parsed design `data`."""
     slots: dict = {}
     if isinstance(data.get("medium"), Mapping):
         _walk("medium", data["medium"], data, "medium", slots)

@@ -18,7 +18,7 @@ QUENCH, EVOLVE, FIXED = 0, 1, 2
 
 @njit
 def _matmul(a, b, out):
-    """out = a @ b by loops: faster than a BLAS call for the small matrices of a cycle."""
+    """Out = a @ b by loops: faster than a BLAS call for the small matrices of a cycle."""
     n, k = a.shape
     m = b.shape[1]
     for i in range(n):

@@ -213,8 +213,11 @@ class CycleSweep:
             return np.where(finite, self.entropy_per_cycle / np.where(finite, self.period, 1.0), 0.0)
 
     def to_frame(self):
-        """One row per point: ``tau[<stroke>]``, work, chemical work, ``Q_<reservoir>``, period, power,
-        efficiency, COP, mode, entropy per cycle and rate, residual, resolution."""
+        """The sweep as a table, one row per point.
+
+        Columns: ``tau[<stroke>]``, work, chemical work, ``Q_<reservoir>``, period, power, efficiency,
+        COP, mode, entropy per cycle and rate, residual, resolution.
+        """
         import pandas as pd
 
         table = {f"tau[{k}]": self.durations[:, i] for i, k in enumerate(self.strokes)}
@@ -334,8 +337,10 @@ class Cycle:
 
     @property
     def work_source(self) -> bool:
-        """Whether the cycle can exchange work: some stroke changes the Hamiltonian, or leads at
-        different chemical potentials can move particles (chemical work).
+        """Whether the cycle can exchange work.
+
+        It can when some stroke changes the Hamiltonian, or leads at different chemical potentials
+        can move particles (chemical work).
 
         A cycle whose strokes all hold one Hamiltonian between reservoirs of one chemical potential
         has W = W_chem = 0 structurally; then currents within resolution mean equilibrium, not an

@@ -76,7 +76,7 @@ class Solver:
         return self._maps[key][1]
 
     def energy_vector(self, H) -> np.ndarray:
-        """h with Tr[H rho] = h . x on the state space (x the state's vector there)."""
+        """H with Tr[H rho] = h . x on the state space (x the state's vector there)."""
         return np.ascontiguousarray(H.T.reshape(-1, order="F")[self.space], dtype=complex)
 
     def state(self, x) -> np.ndarray:
@@ -223,7 +223,7 @@ class Solver:
         return out
 
     def _fixed_point(self, A, strict: bool):
-        """x with A x = 0 and Tr x = 1, and ||A x||; a non-unique fixed point raises if `strict`."""
+        """X with A x = 0 and Tr x = 1, and ||A x||; a non-unique fixed point raises if `strict`."""
         try:
             x, residual, _ = stationary_vector(A, self.trace, None, self.options)
         except WorkbenchError as exc:

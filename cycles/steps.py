@@ -191,8 +191,9 @@ class _Path:
         return all(np.max(np.abs(A @ B - B @ A)) <= 1e-12 * scale**2 for A in Hs for B in Hs)
 
     def time_ordered(self, duration: float, options) -> tuple[np.ndarray, int]:
-        """(U, n): the drive's propagator from n Magnus steps, the first n = 8, 16, 32, ... that
-        changes U by less than ``drive_tol`` from U_{n/2}.
+        """(U, n): the drive's propagator from n Magnus steps, n the first of 8, 16, 32, ... that converges.
+
+        U_n converges when it differs from U_{n/2} by less than ``drive_tol``.
 
         Fourth-order steps make the change fall 16-fold per doubling, so after two trials the first n
         that can pass is predicted and only U_{n/2} and U_n are built there (further doublings if it
@@ -366,6 +367,7 @@ class Quench:
         self.after = after
 
     def preserves_populations(self, tol) -> bool:
+        """Whether the step maps diagonal density matrices to diagonal ones (within `tol`)."""
         return True
 
 
@@ -483,9 +485,11 @@ class Precomposed:
         self.steps = steps
 
     def preserves_populations(self, tol) -> bool:
+        """Whether the step maps diagonal density matrices to diagonal ones (within `tol`)."""
         return _monomial(self.U, tol) is not None
 
     def action(self, populations: bool) -> _FixedMap:
+        """The step's map on the chosen state space (populations only, or all of vec(rho))."""
         if populations:
             return _FixedMap(np.abs(self.U) ** 2, None)
         return _FixedMap(None, self.U)
@@ -651,7 +655,7 @@ class _SpectralMap:
         return Spectral(form.lam, modes, dual, projector, form.zero)
 
     def particle_modes(self) -> np.ndarray:
-        """n . modes in the generator's basis (the same numbers as on medium-basis modes)."""
+        """N . modes in the generator's basis (the same numbers as on medium-basis modes)."""
         form = self.propagator.spectral()
         return self.number @ form.modes
 

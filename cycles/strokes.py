@@ -121,13 +121,16 @@ class Thermalize(Stroke):
         choice(owner, "flavour", self.flavour, FLAVOURS)
 
     def start_controls(self):
+        """Control values at the start of the stroke."""
         return self.controls
 
     def end_controls(self):
+        """Control values at the end of the stroke."""
         return self.controls
 
     @property
     def reservoir(self):
+        """The reservoir attached during the stroke."""
         return self.bath
 
 
@@ -164,9 +167,11 @@ class Unitary(Stroke):
         _schedule(owner, self.schedule)
 
     def start_controls(self):
+        """Control values at the start of the stroke."""
         return self.start
 
     def end_controls(self):
+        """Control values at the end of the stroke."""
         return self.end
 
 
@@ -219,11 +224,14 @@ class Isotherm(Stroke):
         choice(owner, "flavour", self.flavour, FLAVOURS)
 
     def start_controls(self):
+        """Control values at the start of the stroke."""
         return self.start
 
     def end_controls(self):
+        """Control values at the end of the stroke."""
         return self.end
 
     @property
     def reservoir(self):
+        """The reservoir attached during the stroke."""
         return self.bath

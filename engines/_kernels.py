@@ -419,7 +419,7 @@ def _row_norm(op, d):
 
 @njit
 def _basis_out(V, rho, tmp, out, identity):
-    """out = V rho V^dag (Hermitian part of rho), or the Hermitian part itself when `identity`."""
+    """Out = V rho V^dag (Hermitian part of rho), or the Hermitian part itself when `identity`."""
     d = rho.shape[0]
     for i in range(d):
         for j in range(d):

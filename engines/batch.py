@@ -91,8 +91,11 @@ class BatchResult:
         return self.values.shape[0]
 
     def to_frame(self):
-        """One row per point: parameters, mode, power, efficiency, COP, entropy production rate,
-        currents J_<name> (and I_<name> for particle-exchanging reservoirs), resolution, residual."""
+        """The batch as a table, one row per point.
+
+        Columns: parameters, mode, power, efficiency, COP, entropy production rate, currents J_<name>
+        (and I_<name> for particle-exchanging reservoirs), resolution, residual.
+        """
         import pandas as pd
 
         data = {name: self.values[:, i] for i, name in enumerate(self.parameters)}
@@ -573,7 +576,7 @@ def _sector_terms(E, starts, X, ch_res, ch_particles, Hc0, Hc_coef, tol) -> dict
 
 
 def _real_coordinates(nodes, d):
-    """x = T y for the sector's entries x of rho and real coordinates y (populations, Re and Im).
+    """X = T y for the sector's entries x of rho and real coordinates y (populations, Re and Im).
 
     Returns T (n, n) complex, its inverse, the weights w with ||x||^2 = sum_k w_k y_k^2 (2 for the
     coordinates of an off-diagonal pair, which appears as rho_ij and rho_ji), and the scatter list
@@ -623,7 +626,7 @@ def _real_part(a):
 
 
 def _drive_coefficient(drive, name, H_base):
-    """d H_rot / d(strength or detuning): the drive's rotating Hamiltonian is affine in both."""
+    """D H_rot / d(strength or detuning): the drive's rotating Hamiltonian is affine in both."""
     zero = Drive(drive.levels, 0.0, 0.0)
     unit = Drive(drive.levels, 1.0 if name == "strength" else 0.0, 1.0 if name == "detuning" else 0.0)
     return unit.rotating_hamiltonian(H_base) - zero.rotating_hamiltonian(H_base)

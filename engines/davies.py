@@ -63,6 +63,7 @@ class Spectrum:
 
     @property
     def dim(self) -> int:
+        """Dimension d of the medium."""
         return self.energies.size
 
     @property
@@ -166,7 +167,7 @@ class DaviesTables:
         return M
 
     def sector_trace(self) -> np.ndarray:
-        """t with Tr rho = t . x for x in the block layout."""
+        """T with Tr rho = t . x for x in the block layout."""
         rows, cols = self.spectrum.block_entries
         return (rows == cols).astype(complex)
 

@@ -204,8 +204,10 @@ class Engine(Value):
         }
 
     def replace(self, **changes) -> Engine:
-        """A changed engine: ``replace(medium=..., reservoirs=..., flavour=..., drive=..., bookkeeping=...,
-        controls=..., options=...)``, built and checked anew (its generator too).
+        """A changed copy, built and checked anew (its generator too).
+
+        ``replace(medium=..., reservoirs=..., flavour=..., drive=..., bookkeeping=..., controls=...,
+        options=...)``.
 
         Each argument replaces the old one whole: ``options={"memory_limit": 1e9}`` starts from the
         defaults, ``options=engine.options.replace(memory_limit=1e9)`` keeps the other options.

@@ -147,10 +147,12 @@ class Dissipator:
 
     @property
     def jumps(self) -> tuple:
+        """Jump operators sqrt(rate) A(w) of this dissipator (built on first use)."""
         return self._jump_list[0]
 
     @property
     def particles(self) -> tuple:
+        """Particle-number change of a jump of each operator in `jumps`."""
         return self._jump_list[1]
 
     @cached_property
@@ -238,10 +240,12 @@ class Generator:
 
     @property
     def dim(self) -> int:
+        """Dimension d of the medium."""
         return self.hamiltonian.shape[0]
 
     @property
     def names(self) -> tuple[str, ...]:
+        """Reservoir names, in dissipator order."""
         return tuple(D.reservoir.name for D in self.dissipators)
 
     @property
@@ -250,13 +254,13 @@ class Generator:
         return self.davies is not None and not self.driven
 
     def to_medium_basis(self, rho: np.ndarray) -> np.ndarray:
-        """rho from the generator's basis to the medium's basis."""
+        """Rho from the generator's basis to the medium's basis."""
         if self.basis is None:
             return rho
         return linalg.from_eigenbasis(self.basis, self.davies.spectrum.sectors, rho)
 
     def from_medium_basis(self, rho: np.ndarray) -> np.ndarray:
-        """rho from the medium's basis to the generator's basis."""
+        """Rho from the medium's basis to the generator's basis."""
         if self.basis is None:
             return np.asarray(rho, dtype=complex)
         return linalg.to_eigenbasis(self.basis, self.davies.spectrum.sectors, rho)

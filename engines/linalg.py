@@ -1,5 +1,7 @@
-"""The workbench's numerics, written once: vectorisation, superoperators, embeddings, stationary solves,
-propagators, sector-wise eigendecompositions and entropies.
+"""The workbench's numerics, written once.
+
+Vectorisation, superoperators, embeddings, stationary solves, propagators, sector-wise
+eigendecompositions and entropies.
 
 Vectorisation stacks columns: element (i, j) of a d x d matrix sits at index i + d j, and
 
@@ -476,7 +478,7 @@ class Propagator:
         return np.stack([self.integrate(eye, tp) for tp in t])
 
     def apply(self, v: np.ndarray):
-        """t -> exp(L t) v as a function (one decomposition, any number of times)."""
+        """T -> exp(L t) v as a function (one decomposition, any number of times)."""
         v = np.asarray(v)
         return lambda t: self.evolve(v, t)
 

@@ -339,6 +339,7 @@ class Qubit(Medium):
 
     @property
     def operator_names(self):
+        """Names accepted by `operator` and `local_operator`."""
         return _QUBIT_OPERATORS
 
     def _local_op(self, name_, site):
@@ -386,6 +387,7 @@ class Levels(Medium):
 
     @property
     def operator_names(self):
+        """Names accepted by `operator` and `local_operator`."""
         n = self.dim
         names = ["identity"] + [f"proj_{i}" for i in range(n)]
         if n <= 6:
@@ -465,6 +467,7 @@ class HarmonicOscillator(Medium):
 
     @property
     def operator_names(self):
+        """Names accepted by `operator` and `local_operator`."""
         return ("a", "a_dag", "n", "x", "p", "identity")
 
     def _local_op(self, name_, site):
@@ -614,6 +617,7 @@ class Spin(Medium):
 
     @property
     def operator_names(self):
+        """Names accepted by `operator` and `local_operator`."""
         return _SPIN_OPERATORS
 
     def _local_op(self, name_, site):
@@ -714,10 +718,12 @@ class SpinChain(Medium):
 
     @property
     def site_dims(self):
+        """Local dimensions in tensor-product order (site 0 is the leftmost Kronecker factor)."""
         return (2,) * self.n
 
     @property
     def operator_names(self):
+        """Names accepted by `operator` and `local_operator`."""
         return _QUBIT_OPERATORS
 
     def _local_op(self, name_, site):
@@ -899,10 +905,12 @@ class Composite(Medium):
 
     @property
     def site_dims(self):
+        """Local dimensions in tensor-product order (site 0 is the leftmost Kronecker factor)."""
         return self._dims
 
     @property
     def operator_names(self):
+        """Names accepted by `operator` and `local_operator`."""
         names: dict[str, None] = {}
         for site in self._sites:
             names.update(dict.fromkeys(site.operator_names))
@@ -1007,6 +1015,7 @@ class Custom(Medium):
 
     @property
     def operator_names(self):
+        """Names accepted by `operator` and `local_operator`."""
         return tuple(self._ops)
 
     def _local_op(self, name_, site):

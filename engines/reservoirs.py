@@ -275,6 +275,7 @@ class BosonicBath(Reservoir):
         return _kernels.RATE_FLAT if self.spectrum == "flat" else _kernels.RATE_OHMIC
 
     def kernel_parameters(self) -> np.ndarray:
+        """The reservoir's row of kernel parameters (columns `_kernels.PARAM_*`)."""
         row = super().kernel_parameters()
         row[_kernels.PARAM_CUTOFF] = self.cutoff
         row[_kernels.PARAM_W0] = self.w0
@@ -282,6 +283,7 @@ class BosonicBath(Reservoir):
         return row
 
     def channels(self):
+        """The reservoir's Davies channels (bosonic baths have one, fermionic leads two)."""
         return (_Channel(adjoint=False, rate=self.rate, particles=0, kernel=self._kernel_code()),)
 
 
@@ -333,6 +335,7 @@ class FermionicLead(Reservoir):
     rate = rate_out
 
     def channels(self):
+        """The reservoir's Davies channels (bosonic baths have one, fermionic leads two)."""
         # c(w) removes a particle of energy w; c^dag(w) removes energy w while adding a particle of
         # energy -w, which the lead supplies at rate Gamma f(-w).
         return (

@@ -196,9 +196,11 @@ _CODE = {m: np.int8(i) for i, m in enumerate(MODES)}
 
 
 def _classify_many(power, heat, temperatures, resolution, work_source, depth):
-    """`classify_many` plus the entropy production rate and the currents with zeros within the
-    resolution; warnings point `depth` frames above the public caller's caller.  The rule runs
-    point by point in `engines._kernels.classify_points`."""
+    """`classify_many` plus the entropy production rate and the currents zeroed within resolution.
+
+    Warnings point `depth` frames above the public caller's caller.  The rule runs point by point in
+    `engines._kernels.classify_points`.
+    """
     P = np.ascontiguousarray(np.atleast_1d(np.asarray(power, dtype=float)))
     n = P.size
     J = np.ascontiguousarray(np.atleast_2d(np.asarray(heat, dtype=float)))
