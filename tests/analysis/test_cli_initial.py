@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import qutip
+import systems
 
 from analysis.cli import main
 from analysis.design import load_design
@@ -91,12 +92,8 @@ def _run(capsys, *argv):
     return code, out, err
 
 
-def _bose(w, T):
-    return 1.0 / math.expm1(w / T)
-
-
 def _p_upper():
-    n_h, n_c = _bose(W0, T_HOT), _bose(W0, T_COLD)
+    n_h, n_c = systems.bose(W0, T_HOT), systems.bose(W0, T_COLD)
     return (n_h + n_c) / (2 * (1 + n_h + n_c))
 
 
@@ -115,7 +112,7 @@ def _qutip_long_time_average(rho0):
     down, up = qutip.tensor(qutip.sigmam(), qutip.qeye(2)), qutip.tensor(qutip.sigmap(), qutip.qeye(2))
     c_ops = []
     for T in (T_HOT, T_COLD):
-        n = _bose(W0, T)
+        n = systems.bose(W0, T)
         c_ops += [math.sqrt(KAPPA * (1 + n)) * down, math.sqrt(KAPPA * n) * up]
     period = 2 * math.pi / W1
     times = [0.0, *(T_RELAXED + period * k / 8 for k in range(8))]
@@ -174,7 +171,7 @@ def test_initial_state_selects_the_steady_state_reached_from_it(capsys, design_p
     expected = np.real(np.diag(_closed_form(rho0)))
     np.testing.assert_allclose(result["populations"], expected, atol=TOL)
     np.testing.assert_allclose(np.real(np.diag(_qutip_long_time_average(rho0))), expected, atol=QUTIP_TOL)
-    n_h, n_c = _bose(W0, T_HOT), _bose(W0, T_COLD)
+    n_h, n_c = systems.bose(W0, T_HOT), systems.bose(W0, T_COLD)
     J = KAPPA * W0 * (n_h - n_c) / (2 * (1 + n_h + n_c))
     assert result["heat_currents"]["hot"] == pytest.approx(J, rel=TOL)
     assert result["mode"] == "transport"

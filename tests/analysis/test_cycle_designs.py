@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import systems
 
 import cycles
 import engines
@@ -67,10 +68,6 @@ def _example(stem: str):
     """(design, limit cycle) of an example, solved once per test session."""
     design = load_design(EXAMPLES / f"{stem}.toml")
     return design, design.run()
-
-
-def _bose(w, T):
-    return 1.0 / math.expm1(w / T)
 
 
 def _qubit_free_energy(w, T):
@@ -283,7 +280,7 @@ def test_oscillator_otto_finite_time_closed_form():
     c = _data("otto_oscillator")["cycle"]
     w_c, w_h = c["low"], c["high"]
     x_h, x_c = math.exp(-hot.coupling * c["tau_hot"] / 2), math.exp(-cold.coupling * c["tau_cold"] / 2)
-    moved = (_bose(w_h, hot.T) - _bose(w_c, cold.T)) * (1 - x_h) * (1 - x_c) / (1 - x_h * x_c)
+    moved = (systems.bose(w_h, hot.T) - systems.bose(w_c, cold.T)) * (1 - x_h) * (1 - x_c) / (1 - x_h * x_c)
     assert r.mode == "engine"
     assert r.efficiency == pytest.approx(1.0 - w_c / w_h, abs=TOL)
     assert -r.work == pytest.approx((w_h - w_c) * moved, rel=TOL_TRUNCATION)

@@ -20,12 +20,12 @@ from __future__ import annotations
 import copy
 import dataclasses
 import inspect
-import math
 import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import systems
 
 import analysis.design
 import engines
@@ -41,14 +41,6 @@ TOL_COP = 1e-3
 def _example(name: str) -> dict:
     with open(EXAMPLES / name, "rb") as f:
         return tomllib.load(f)
-
-
-def _bose(w, T):
-    return 1.0 / math.expm1(w / T)
-
-
-def _fermi(w, T, mu):
-    return 1.0 / (math.exp((w - mu) / T) + 1.0)
 
 
 # ------------------------------------------------------------------------------------ schema
@@ -191,7 +183,7 @@ def test_absorption_refrigerator_local_flavour_agrees():
 def test_qubit_between_two_baths_heat_current_closed_form():
     """J_hot = kappa omega (n_h - n_c) / (2 (1 + n_h + n_c)) = -J_cold (derivation in the module doc)."""
     s = design_from_dict(_example("qubit_two_baths.toml")).steady_state()
-    n_h, n_c = _bose(1.0, 2.0), _bose(1.0, 0.5)
+    n_h, n_c = systems.bose(1.0, 2.0), systems.bose(1.0, 0.5)
     expected = 0.01 * (n_h - n_c) / (2 * (1 + n_h + n_c))
     assert s.mode == "transport"
     assert s.heat_currents["hot"] == pytest.approx(expected, rel=TOL)
@@ -216,7 +208,7 @@ def test_fermionic_leads_single_level_dot():
     design = design_from_dict(data)
     assert [r.mu for r in design.engine.reservoirs] == [2.0, 0.0]
     s = design.steady_state()
-    current = 0.01 * (_fermi(1.0, 1.0, 2.0) - _fermi(1.0, 1.0, 0.0)) / 2
+    current = 0.01 * (systems.fermi(1.0, 1.0, 2.0) - systems.fermi(1.0, 1.0, 0.0)) / 2
     assert s.particle_currents["L"] == pytest.approx(current, rel=TOL)
     assert s.particle_currents["R"] == pytest.approx(-current, rel=TOL)
     # Heat J_a = J^E_a - mu_a I_a; the chemical work (mu_L - mu_R) I is dissipated: P < 0.

@@ -22,6 +22,7 @@ import math
 import numpy as np
 import pytest
 import scipy.linalg as la
+import systems
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -51,11 +52,6 @@ MONOTONE_TOL = 1e-12
 SEED = 1234
 
 
-def _hermitian(rng, d):
-    z = rng.normal(size=(d, d)) + 1j * rng.normal(size=(d, d))
-    return 0.5 * (z + z.conj().T)
-
-
 def _state(rng, d, rank=None):
     z = rng.normal(size=(d, rank or d)) + 1j * rng.normal(size=(d, rank or d))
     rho = z @ z.conj().T
@@ -64,18 +60,12 @@ def _state(rng, d, rank=None):
 
 def _random_engine(rng, d=3, temperatures=(2.0, 0.5)):
     """Global (Davies) engine: random Hermitian H, one random Hermitian coupling per bath."""
-    H = _hermitian(rng, d)
+    H = systems.random_hermitian(rng, d)
     baths = [
-        BosonicBath(f"bath{k}", T, 0.05 + 0.1 * rng.random(), _hermitian(rng, d))
+        BosonicBath(f"bath{k}", T, 0.05 + 0.1 * rng.random(), systems.random_hermitian(rng, d))
         for k, T in enumerate(temperatures)
     ]
     return Engine(Custom(lambda: H), baths), H
-
-
-def _gibbs(H, T):
-    E, V = np.linalg.eigh(H)
-    p = np.exp(-(E - E[0]) / T)
-    return (V * (p / p.sum())) @ V.conj().T
 
 
 def _propagate(engine, rho0, t):
@@ -161,7 +151,7 @@ def test_single_bath_sigma_equals_nonadiabatic_and_free_energy():
     T = 0.7
     engine, H = _random_engine(rng, temperatures=(T,))
     steady = engine.steady_state()
-    gibbs = _gibbs(H, T)
+    gibbs = systems.gibbs(H, T)
     assert np.max(np.abs(steady.rho - gibbs)) < IDENTITY_TOL
     rho0 = _state(rng, 3)
     times = np.linspace(0.0, 30.0, 31)

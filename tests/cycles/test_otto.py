@@ -18,7 +18,7 @@ import math
 import numpy as np
 import pytest
 import qutip
-import scipy.linalg as la
+import systems
 from hypothesis import given, seed, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize_scalar
@@ -57,31 +57,6 @@ PAULI = {
 EYE = np.eye(2)
 
 
-def _bose(w, T):
-    return 1.0 / np.expm1(w / T)
-
-
-def _p_excited(w, T):
-    """Excited population of a qubit H = (w/2) sigma_z at temperature T: 1/(1 + exp(w/T))."""
-    return 1.0 / (1.0 + math.exp(w / T))
-
-
-def _gibbs(H, T):
-    E, V = np.linalg.eigh(H)
-    p = np.exp(-(E - E[0]) / T)
-    return (V * (p / p.sum())) @ V.conj().T
-
-
-def _entropy(rho):
-    p = np.linalg.eigvalsh(rho)
-    p = p[p > 1e-300]
-    return float(-np.sum(p * np.log(p)))
-
-
-def _relative_entropy(rho, sigma):
-    return float(np.real(np.trace(rho @ (la.logm(rho) - la.logm(sigma)))))
-
-
 def _assert_laws(result):
     """First law W + sum_a Q_a = 0 and Clausius -sum_a Q_a/T_a >= 0 per cycle (docs/physics.md, cycles)."""
     assert abs(result.work + sum(result.heat.values())) <= FIRST_LAW_TOL
@@ -99,7 +74,7 @@ def _qubit_baths(T_h, T_c, kappa_h=0.2, kappa_c=0.2):
 
 # ------------------------------------------------------------- fully thermalised, sudden strokes
 def _occupation(kind):
-    return _p_excited if kind == "qubit" else _bose
+    return systems.p_excited if kind == "qubit" else systems.bose
 
 
 def _medium(kind, w):
@@ -181,7 +156,7 @@ def _finite_time_otto(w_c, w_h, T_c, T_h, kappa, tau_h, tau_c):
         p_2 - p_1 = (p_h - p_c)(1 - x_h)(1 - x_c) / (1 - x_h x_c),
     and W = (w_h - w_c)(p_1 - p_2), Q_h = w_h (p_2 - p_1), Q_c = w_c (p_1 - p_2).
     """
-    p_h, p_c = _p_excited(w_h, T_h), _p_excited(w_c, T_c)
+    p_h, p_c = systems.p_excited(w_h, T_h), systems.p_excited(w_c, T_c)
     x_h = np.exp(-_relaxation_rate(kappa, w_h, T_h) * np.asarray(tau_h, dtype=float))
     x_c = np.exp(-_relaxation_rate(kappa, w_c, T_c) * np.asarray(tau_c, dtype=float))
     p_1 = (p_c * (1 - x_c) + p_h * (1 - x_h) * x_c) / (1 - x_h * x_c)
@@ -256,7 +231,7 @@ def test_finite_time_power_rises_to_short_time_supremum():
     np.testing.assert_allclose(table["power"], -W / (2 * taus), atol=CLOSED_FORM_TOL)
     G_h = _relaxation_rate(f["kappa"], f["w_h"], f["T_h"])
     G_c = _relaxation_rate(f["kappa"], f["w_c"], f["T_c"])
-    p_h, p_c = _p_excited(f["w_h"], f["T_h"]), _p_excited(f["w_c"], f["T_c"])
+    p_h, p_c = systems.p_excited(f["w_h"], f["T_h"]), systems.p_excited(f["w_c"], f["T_c"])
     P_sup = (f["w_h"] - f["w_c"]) * (p_h - p_c) * G_h * G_c / (2 * (G_h + G_c))
     power = table["power"].to_numpy()
     assert np.all(np.diff(power) < 0)
@@ -392,7 +367,7 @@ def test_quantum_friction_lost_work_is_excess_energy(tau):
 
     H_c, H_h = _qubit_hamiltonian(f["w_c"], f["delta"]), _qubit_hamiltonian(f["w_h"], f["delta"])
     E_c, E_h = math.hypot(f["w_c"], f["delta"]), math.hypot(f["w_h"], f["delta"])
-    rho_c, rho_h = _gibbs(H_c, f["T_c"]), _gibbs(H_h, f["T_h"])
+    rho_c, rho_h = systems.gibbs(H_c, f["T_c"]), systems.gibbs(H_h, f["T_h"])
     np.testing.assert_allclose(result.rho, rho_c, atol=CLOSED_FORM_TOL)
 
     legs = {
@@ -406,10 +381,12 @@ def test_quantum_friction_lost_work_is_excess_energy(tau):
         rho_ad = _adiabatic_image(rho_in, H_end)
         excess[name] = float(np.real(np.trace(H_end @ (rho_out - rho_ad))))
         assert excess[name] >= -QUTIP_TOL
-        assert excess[name] == pytest.approx(T_star * _relative_entropy(rho_out, rho_ad), abs=QUTIP_TOL)
+        assert excess[name] == pytest.approx(
+            T_star * systems.relative_entropy(rho_out, rho_ad), abs=QUTIP_TOL
+        )
         # the stroke's booking against the independently propagated state
         assert rows[name]["energy"] == pytest.approx(np.real(np.trace(H_end @ rho_out)), abs=QUTIP_TOL)
-        assert rows[name]["entropy"] == pytest.approx(_entropy(rho_in), abs=QUTIP_TOL)  # unitary
+        assert rows[name]["entropy"] == pytest.approx(systems.entropy(rho_in), abs=QUTIP_TOL)  # unitary
         W_stroke = np.real(np.trace(H_end @ rho_out) - np.trace(H_start @ rho_in))
         assert rows[name]["work"] == pytest.approx(W_stroke, abs=QUTIP_TOL)
 
@@ -615,7 +592,7 @@ def _davies_c_ops(H, bath_T, kappa):
     g, e = V[:, 0], V[:, 1]
     w = E[1] - E[0]
     A = g.conj() @ PAULI["x"] @ e
-    n = _bose(w, bath_T)
+    n = systems.bose(w, bath_T)
     down = np.sqrt(kappa * (1 + n)) * A * np.outer(g, e.conj())
     up = np.sqrt(kappa * n) * np.conj(A) * np.outer(e, g.conj())
     return [qutip.Qobj(down), qutip.Qobj(up)]

@@ -14,6 +14,7 @@ import math
 import numpy as np
 import pytest
 import qutip
+import systems
 
 from cycles import Cycle, Isotherm, Thermalize, Unitary, otto
 from engines import BosonicBath, HarmonicOscillator, Qubit, UserCodeError, WorkbenchError
@@ -33,18 +34,6 @@ DELTA = 0.3
 
 def _qubit_h(w, delta=DELTA):
     return 0.5 * w * np.diag([1.0, -1.0]) + 0.5 * delta * np.array([[0.0, 1.0], [1.0, 0.0]])
-
-
-def _gibbs(H, T):
-    E, V = np.linalg.eigh(H)
-    p = np.exp(-(E - E[0]) / T)
-    return (V * (p / p.sum())) @ V.conj().T
-
-
-def _entropy(rho):
-    p = np.linalg.eigvalsh(rho)
-    p = p[p > 1e-300]
-    return float(-np.sum(p * np.log(p)))
 
 
 def _free_energy(H, T):
@@ -149,7 +138,7 @@ def test_thermalize_and_drive_against_qutip():
     assert heat["Q_hot"] == pytest.approx(np.real(np.trace(H_h @ (rho2 - rho1))), abs=QUTIP_TOL)
     assert heat["work"] == 0.0
     assert heat["energy"] == pytest.approx(np.real(np.trace(H_h @ rho2)), abs=QUTIP_TOL)
-    assert heat["entropy"] == pytest.approx(_entropy(rho2), abs=QUTIP_TOL)
+    assert heat["entropy"] == pytest.approx(systems.entropy(rho2), abs=QUTIP_TOL)
 
 
 # ------------------------------------------------------------------------------ quasi-static limit
@@ -183,12 +172,12 @@ def _relaxed_isotherm():
     """
     ws = A_ISO + (np.arange(STEPS) + 0.5) / STEPS * (B_ISO - A_ISO)
     H_prev = _qubit_h(A_ISO)
-    rho = _gibbs(H_prev, T_ISO)
+    rho = systems.gibbs(H_prev, T_ISO)
     W = Q = 0.0
     for w in ws:
         H = _qubit_h(w)
         W += np.real(np.trace((H - H_prev) @ rho))
-        new = _gibbs(H, T_ISO)
+        new = systems.gibbs(H, T_ISO)
         Q += np.real(np.trace(H @ (new - rho)))
         rho, H_prev = new, H
     W += np.real(np.trace((_qubit_h(B_ISO) - H_prev) @ rho))
@@ -215,7 +204,7 @@ def test_isotherm_converges_to_quasi_static_heat_and_work():
     assert row["Q_bath"] == pytest.approx(Q_inf, rel=RELAXED_RTOL)
     assert row["work"] == pytest.approx(W_inf, rel=RELAXED_RTOL)
     H_a, H_b = _qubit_h(A_ISO), _qubit_h(B_ISO)
-    dS = _entropy(_gibbs(H_b, T_ISO)) - _entropy(_gibbs(H_a, T_ISO))
+    dS = systems.entropy(systems.gibbs(H_b, T_ISO)) - systems.entropy(systems.gibbs(H_a, T_ISO))
     dF = _free_energy(H_b, T_ISO) - _free_energy(H_a, T_ISO)
     assert row["Q_bath"] == pytest.approx(T_ISO * dS, rel=QUASI_STATIC_RTOL)
     assert row["work"] == pytest.approx(dF, rel=QUASI_STATIC_RTOL)

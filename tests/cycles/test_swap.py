@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 import qutip
 import scipy.linalg as la
+import systems
 
 from analysis.design import load_design
 from cycles import Cycle, Thermalize, Unitary, swap
@@ -48,10 +49,6 @@ W_H, W_C, G = 2.0, 1.0, 0.3
 
 def _p(w, T):
     return 1.0 / (1.0 + math.exp(w / T))
-
-
-def _bose(w, T):
-    return 1.0 / math.expm1(w / T)
 
 
 def _medium(w_h=W_H, w_c=W_C):
@@ -130,8 +127,8 @@ def test_swap_is_a_swap_of_the_populations():
 def _closed_form_finite(T_h, T_c, kappa_h, kappa_c, tau_h, tau_c):
     """(W, Q_h, Q_c) of the finite-time limit cycle from the rate equation (see the module docstring)."""
     p_h, p_c = _p(W_H, T_h), _p(W_C, T_c)
-    e_h = math.exp(-kappa_h * (1 + 2 * _bose(W_H, T_h)) * tau_h)
-    e_c = math.exp(-kappa_c * (1 + 2 * _bose(W_C, T_c)) * tau_c)
+    e_h = math.exp(-kappa_h * (1 + 2 * systems.bose(W_H, T_h)) * tau_h)
+    e_c = math.exp(-kappa_c * (1 + 2 * systems.bose(W_C, T_c)) * tau_c)
     moved = (p_h - p_c) * (1 - e_h) * (1 - e_c) / (1 - e_h * e_c)
     return -(W_H - W_C) * moved, W_H * moved, -W_C * moved
 
@@ -148,7 +145,7 @@ def _qutip_finite(T_h, T_c, kappa_h, kappa_c, tau_h, tau_c):
     opts = {"atol": 1e-12, "rtol": 1e-12, "nsteps": 10**6}
     sz, sm, sp, eye = qutip.sigmaz(), qutip.sigmam(), qutip.sigmap(), qutip.qeye(2)
     H0 = 0.5 * W_H * qutip.tensor(sz, eye) + 0.5 * W_C * qutip.tensor(eye, sz)
-    n_h, n_c = _bose(W_H, T_h), _bose(W_C, T_c)
+    n_h, n_c = systems.bose(W_H, T_h), systems.bose(W_C, T_c)
     hot = [
         math.sqrt(kappa_h * (1 + n_h)) * qutip.tensor(sm, eye),
         math.sqrt(kappa_h * n_h) * qutip.tensor(sp, eye),

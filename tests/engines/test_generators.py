@@ -24,6 +24,7 @@ import math
 import numpy as np
 import pytest
 import qutip
+import systems
 
 from engines import (
     BosonicBath,
@@ -50,11 +51,6 @@ DEGENERATE = 1e-8
 SEED = 20240611
 
 
-def _hermitian(rng, d):
-    z = rng.normal(size=(d, d)) + 1j * rng.normal(size=(d, d))
-    return 0.5 * (z + z.conj().T)
-
-
 def _unitary(rng, d):
     q, r = np.linalg.qr(rng.normal(size=(d, d)) + 1j * rng.normal(size=(d, d)))
     return q * (np.diag(r) / np.abs(np.diag(r)))
@@ -74,8 +70,10 @@ def _rotated_spectrum(energies, seed):
 
 def _two_bosonic_baths(rng, d):
     return [
-        BosonicBath("flat", 0.8, 0.3, _hermitian(rng, d)),
-        BosonicBath("ohmic", 2.0, 0.2, _hermitian(rng, d), spectrum="ohmic", w0=1.5, cutoff=6.0),
+        BosonicBath("flat", 0.8, 0.3, systems.random_hermitian(rng, d)),
+        BosonicBath(
+            "ohmic", 2.0, 0.2, systems.random_hermitian(rng, d), spectrum="ohmic", w0=1.5, cutoff=6.0
+        ),
     ]
 
 
@@ -99,7 +97,7 @@ def _double_dot():
 def _global_cases():
     """(medium, reservoirs), global flavour: generic, degenerate Bohr frequencies, degenerate levels."""
     rng = np.random.default_rng(SEED)
-    generic = _fixed(_hermitian(rng, 4))
+    generic = _fixed(systems.random_hermitian(rng, 4))
     spaced = _fixed(_rotated_spectrum([0.0, 1.0, 2.0, 3.0], SEED + 1))
     pair = _fixed(_rotated_spectrum([0.0, 1.0, 1.0, 2.5], SEED + 2))
     dot, leads = _double_dot()
@@ -371,9 +369,9 @@ def test_superop_liouvillian_acts_as_gksl():
     """linalg.liouvillian(H, L) vec(rho) = vec(-i[H, rho] + sum_j L_j rho L_j^dag - {L_j^dag L_j, rho}/2)."""
     rng = np.random.default_rng(SEED + 1)
     d = 4
-    H = _hermitian(rng, d)
+    H = systems.random_hermitian(rng, d)
     jumps = [rng.normal(size=(d, d)) + 1j * rng.normal(size=(d, d)) for _ in range(2)]
-    rho = _hermitian(rng, d)
+    rho = systems.random_hermitian(rng, d)
     direct = -1j * (H @ rho - rho @ H)
     for J in jumps:
         JdJ = J.conj().T @ J

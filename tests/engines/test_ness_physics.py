@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import qutip
-import scipy.linalg as la
+import systems
 from hypothesis import assume, given, seed, settings
 from hypothesis import strategies as st
 
@@ -51,21 +51,6 @@ FLIP_FLOP = [("sigma_plus", 0), ("sigma_minus", 1)]
 LPS = [("sigma_plus", 0), ("sigma_minus", 1), ("sigma_plus", 2)]
 
 
-def _hermitian(rng, d):
-    z = rng.normal(size=(d, d)) + 1j * rng.normal(size=(d, d))
-    return 0.5 * (z + z.conj().T)
-
-
-def _gibbs(H, T):
-    e0 = np.linalg.eigvalsh(H)[0]
-    g = la.expm(-(H - e0 * np.eye(H.shape[0])) / T)
-    return g / np.trace(g)
-
-
-def _bose(w, T):
-    return 0.0 if T == 0 else 1.0 / np.expm1(w / T)
-
-
 def _qutip_heat(H_ref, c_ops, rho):
     """Tr[H_ref D(rho)] with D the sum of QuTiP's Lindblad dissipators of one bath's jump operators."""
     D = sum(qutip.lindblad_dissipator(c) for c in c_ops)
@@ -81,8 +66,8 @@ def _assert_density_matrix(rho):
 # ------------------------------------------------------------------------------ equilibrium
 def _single_bath_cases():
     rng = np.random.default_rng(SEED)
-    H5 = _hermitian(rng, 5)
-    A5 = _hermitian(rng, 5)
+    H5 = systems.random_hermitian(rng, 5)
+    A5 = systems.random_hermitian(rng, 5)
     return [
         pytest.param(Qubit(1.3, 0.4), BosonicBath("b", 0.8, 0.2, "sigma_x"), id="qubit-transverse-field"),
         pytest.param(
@@ -106,7 +91,7 @@ def test_single_bath_ness_is_the_gibbs_state(medium, bath):
     production -J/T vanishes.
     """
     ness = Engine(medium, [bath]).steady_state()
-    np.testing.assert_allclose(ness.rho, _gibbs(medium.hamiltonian(), bath.T), atol=STATE_TOL)
+    np.testing.assert_allclose(ness.rho, systems.gibbs(medium.hamiltonian(), bath.T), atol=STATE_TOL)
     assert abs(ness.heat_currents["b"]) <= EQUILIBRIUM_TOL
     assert abs(ness.entropy_production_rate) <= EQUILIBRIUM_TOL
     assert ness.mode == "equilibrium"
@@ -145,8 +130,8 @@ def test_qubit_between_two_baths_closed_form(w, T_h, T_c, spectrum):
         return kappa * (w * np.exp(-w / 10.0) if spectrum == "ohmic" else 1.0)
 
     params = {"hot": (kappa_h, T_h), "cold": (kappa_c, T_c)}
-    up = {a: density(k) * _bose(w, T) for a, (k, T) in params.items()}
-    down = {a: density(k) * (1.0 + _bose(w, T)) for a, (k, T) in params.items()}
+    up = {a: density(k) * systems.bose(w, T) for a, (k, T) in params.items()}
+    down = {a: density(k) * (1.0 + systems.bose(w, T)) for a, (k, T) in params.items()}
     p_e = sum(up.values()) / (sum(up.values()) + sum(down.values()))
     p_g = 1.0 - p_e
     np.testing.assert_allclose(ness.rho, np.diag([p_e, p_g]), atol=STATE_TOL)
@@ -248,7 +233,7 @@ def test_maser_power_and_currents_equal_qutip(w_c, w_h, T_c, T_h, eps):
     ket = [qutip.basis(3, k) for k in range(3)]
     H = eps * (ket[1] * ket[2].dag() + ket[2] * ket[1].dag())
     H0 = qutip.Qobj(np.diag([0.0, w_c, w_h]))
-    n_h, n_c = _bose(w_h, T_h), _bose(w_c, T_c)
+    n_h, n_c = systems.bose(w_h, T_h), systems.bose(w_c, T_c)
     jumps = {
         "hot": [
             np.sqrt(kappa_h * (1 + n_h)) * ket[0] * ket[2].dag(),
@@ -462,7 +447,7 @@ def _qutip_two_qubit_jumps(engine):
         ops = [qutip.qeye(2), qutip.qeye(2)]
         ops[site] = qutip.sigmam()
         lower = qutip.tensor(ops)
-        n = _bose(w, T)
+        n = systems.bose(w, T)
         out[name] = [np.sqrt(kappa * (1 + n)) * lower, np.sqrt(kappa * n) * lower.dag()]
     return out
 
@@ -518,10 +503,10 @@ def test_random_global_machines_obey_first_and_second_law(machine_seed, d, tempe
     >= 0 (Spohn, J. Math. Phys. 19, 1227 (1978)). The NESS is a density matrix.
     """
     rng = np.random.default_rng(machine_seed)
-    H = _hermitian(rng, d)
+    H = systems.random_hermitian(rng, d)
     assume(np.min(np.diff(np.linalg.eigvalsh(H))) > 1e-3)
     baths = [
-        BosonicBath(f"bath{k}", T, float(rng.uniform(0.02, 0.5)), _hermitian(rng, d))
+        BosonicBath(f"bath{k}", T, float(rng.uniform(0.02, 0.5)), systems.random_hermitian(rng, d))
         for k, T in enumerate(temperatures)
     ]
     ness = Engine(Custom(lambda: H), baths).steady_state()
@@ -558,7 +543,7 @@ def test_random_local_machines_obey_second_law_with_bare_bookkeeping(
     }[coupling]
     medium = Composite([Qubit(omegas[0]), Qubit(omegas[1])], [(g, factors)])
     baths = [
-        BosonicBath(f"bath{s}", T, float(rng.uniform(0.02, 0.5)), _hermitian(rng, 2), site=s)
+        BosonicBath(f"bath{s}", T, float(rng.uniform(0.02, 0.5)), systems.random_hermitian(rng, 2), site=s)
         for s, T in enumerate(temperatures)
     ]
     ness = Engine(medium, baths, flavour="local", bookkeeping="bare").steady_state()

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import qutip
 import scipy.linalg as la
+import systems
 
 from engines import (
     BosonicBath,
@@ -39,11 +40,6 @@ SOLVERS = ["pauli", "dense", "sparse", "iterative"]
 FLIP_FLOP = [("sigma_plus", 0), ("sigma_minus", 1)]
 
 
-def _hermitian(rng, d):
-    z = rng.normal(size=(d, d)) + 1j * rng.normal(size=(d, d))
-    return 0.5 * (z + z.conj().T)
-
-
 def _density_matrix(rng, d):
     z = rng.normal(size=(d, d)) + 1j * rng.normal(size=(d, d))
     rho = z @ z.conj().T
@@ -53,10 +49,10 @@ def _density_matrix(rng, d):
 def _random_machine(d, seed):
     """Random Hermitian H (non-degenerate with probability 1) between a hot flat and a cold ohmic bath."""
     rng = np.random.default_rng(seed)
-    H = _hermitian(rng, d)
+    H = systems.random_hermitian(rng, d)
     baths = [
-        BosonicBath("hot", 3.0, 0.2, _hermitian(rng, d)),
-        BosonicBath("cold", 0.4, 0.1, _hermitian(rng, d), spectrum="ohmic", cutoff=5.0),
+        BosonicBath("hot", 3.0, 0.2, systems.random_hermitian(rng, d)),
+        BosonicBath("cold", 0.4, 0.1, systems.random_hermitian(rng, d), spectrum="ohmic", cutoff=5.0),
     ]
     return Engine(Custom(lambda: H), baths)
 
@@ -254,10 +250,13 @@ def test_strong_symmetry_makes_the_steady_state_non_unique():
 # ------------------------------------------------------------------------------------ QuTiP
 def _qutip_cases():
     rng = np.random.default_rng(SEED + 10)
-    H = _hermitian(rng, 3)
+    H = systems.random_hermitian(rng, 3)
     generic = Engine(
         Custom(lambda: H),
-        [BosonicBath("hot", 2.0, 0.3, _hermitian(rng, 3)), BosonicBath("cold", 0.3, 0.2, _hermitian(rng, 3))],
+        [
+            BosonicBath("hot", 2.0, 0.3, systems.random_hermitian(rng, 3)),
+            BosonicBath("cold", 0.3, 0.2, systems.random_hermitian(rng, 3)),
+        ],
     )
     maser = Engine(
         Levels([0.0, 1.0, 2.6]),
