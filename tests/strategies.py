@@ -9,21 +9,13 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from engines import BosonicBath, Custom, Engine, Levels
+from engines import BosonicBath, Custom, Engine
 
 #: Smallest spacing of drawn levels (relative to their range): keeps spectra non-degenerate.
 MIN_GAP = 0.05
 
 temperatures = st.floats(0.2, 10.0)
 couplings = st.floats(1e-3, 0.2)
-
-
-@st.composite
-def level_energies(draw, min_levels=2, max_levels=5):
-    """Sorted level energies in [0, 3] with gaps of at least `MIN_GAP` (a non-degenerate spectrum)."""
-    n = draw(st.integers(min_levels, max_levels))
-    gaps = draw(st.lists(st.floats(MIN_GAP, 1.0), min_size=n - 1, max_size=n - 1))
-    return [0.0, *np.cumsum(gaps).tolist()]
 
 
 @st.composite
@@ -40,7 +32,7 @@ def hermitian_matrices(draw, d, scale=1.0):
 
 @st.composite
 def connected_couplings(draw, d):
-    """A Hermitian coupling operator connecting every pair of adjacent levels (so each bath mixes all)."""
+    """A Hermitian matrix whose neighbouring basis states are coupled (|X[k, k+1]| >= 0.1)."""
     h = draw(hermitian_matrices(d))
     for k in range(d - 1):
         if abs(h[k, k + 1]) < 0.1:
@@ -49,28 +41,39 @@ def connected_couplings(draw, d):
 
 
 @st.composite
-def global_machines(draw, min_baths=1, max_baths=3, min_levels=2, max_levels=4):
-    """An undriven global-flavour machine: drawn levels, each bath with its own coupling operator."""
-    E = draw(level_energies(min_levels, max_levels))
-    d = len(E)
-    n = draw(st.integers(min_baths, max_baths))
-    baths = [
-        BosonicBath(f"b{a}", draw(temperatures), draw(couplings), draw(connected_couplings(d)))
-        for a in range(n)
-    ]
-    return Engine(Levels(E), baths)
+def generic_hamiltonians(draw, d, min_gap=MIN_GAP):
+    """A generic (non-diagonal) Hermitian d x d Hamiltonian whose levels are at least `min_gap` apart."""
+    H = draw(hermitian_matrices(d, scale=2.0))
+    E, V = np.linalg.eigh(H)
+    gaps = np.maximum(np.diff(E), min_gap)  # spread crowded levels, keep the eigenvectors
+    E = E[0] + np.concatenate([[0.0], np.cumsum(gaps)])
+    return (V * E) @ V.conj().T
 
 
 @st.composite
-def generic_machines(draw, min_baths=1, max_baths=3, d=3):
-    """A machine with a generic (non-diagonal) Hamiltonian given as a `Custom` medium."""
-    H = draw(hermitian_matrices(d, scale=2.0))
-    spectrum = np.linalg.eigvalsh(H)
-    if np.min(np.diff(spectrum)) < MIN_GAP:
-        H = H + np.diag(np.arange(d) * MIN_GAP * 4)
+def generic_machines(draw, min_baths=1, max_baths=3, min_dim=2, max_dim=4):
+    """A machine with a generic Hamiltonian (a `Custom` medium), each bath with its own coupling."""
+    d = draw(st.integers(min_dim, max_dim))
+    H = draw(generic_hamiltonians(d))
+    _, V = np.linalg.eigh(H)
     n = draw(st.integers(min_baths, max_baths))
+    # couplings drawn in the eigenbasis, so that each bath connects all levels (a unique NESS)
     baths = [
-        BosonicBath(f"b{a}", draw(temperatures), draw(couplings), draw(connected_couplings(d)))
+        BosonicBath(
+            f"b{a}", draw(temperatures), draw(couplings), V @ draw(connected_couplings(d)) @ V.conj().T
+        )
         for a in range(n)
     ]
     return Engine(Custom(lambda: H), baths)
+
+
+@st.composite
+def density_matrices(draw, d, rank=None):
+    """A density matrix of dimension d (full rank unless `rank`), from drawn amplitudes."""
+    k = d if rank is None else rank
+    re = draw(st.lists(st.floats(-1.0, 1.0), min_size=d * k, max_size=d * k))
+    im = draw(st.lists(st.floats(-1.0, 1.0), min_size=d * k, max_size=d * k))
+    z = np.array(re).reshape(d, k) + 1j * np.array(im).reshape(d, k)
+    z += 0.1 * np.eye(d, k)  # never the zero matrix, and full rank when k = d
+    rho = z @ z.conj().T
+    return rho / np.trace(rho).real

@@ -22,9 +22,9 @@ import math
 import numpy as np
 import pytest
 import scipy.linalg as la
+import strategies
 import systems
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from analysis.entropy import (
     EntropyRates,
@@ -249,22 +249,25 @@ def test_pure_state_entropy_rate_is_infinite_with_reason():
 # ------------------------------------------------------------------ random Davies machines
 
 
-def _davies_relaxation(seed):
-    rng = np.random.default_rng(seed)
-    temperatures = tuple(0.2 + 3.0 * rng.random(2))
-    engine, _ = _random_engine(rng, temperatures=temperatures)
-    rho0 = _state(rng, 3)
+def _davies_relaxation(engine, rho0):
     times = np.concatenate([[0.0], np.geomspace(1e-2, 200.0, 40)])
     return relaxation(engine, rho0, times)
 
 
+#: Random 3-level Davies machines between two baths, and an initial state.
+DAVIES = {
+    "engine": strategies.generic_machines(min_baths=2, max_baths=2, min_dim=3, max_dim=3),
+    "rho0": strategies.density_matrices(3),
+}
+
+
 @settings(max_examples=20, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1))
-def test_davies_entropy_productions_are_nonnegative(seed):
+@given(**DAVIES)
+def test_davies_entropy_productions_are_nonnegative(engine, rho0):
     """Random 3-level media between two baths (global flavour): sigma >= 0 (Spohn 1978),
     sigma_na >= 0 (Spohn 1978), sigma_hk >= 0 (Esposito & Van den Broeck 2010) along relaxation,
     and sigma = sigma_na + sigma_hk."""
-    df = _davies_relaxation(seed)
+    df = _davies_relaxation(engine, rho0)
     for column in ("sigma", "sigma_na", "sigma_hk"):
         assert df[column].min() >= -POSITIVITY_TOL, column
     scale = np.max(np.abs(df["sigma"]))
@@ -274,11 +277,11 @@ def test_davies_entropy_productions_are_nonnegative(seed):
 
 
 @settings(max_examples=20, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1))
-def test_davies_relative_entropy_and_coherence_decrease(seed):
+@given(**DAVIES)
+def test_davies_relative_entropy_and_coherence_decrease(engine, rho0):
     """Under Davies dynamics D(rho_t || pi), D(Delta(rho_t) || pi) and C(rho_t) never increase, and
     D = D(Delta(rho) || pi) + C(rho) (Santos, Celeri, Landi & Paternostro, npj Quantum Inf. 5, 23 (2019))."""
-    df = _davies_relaxation(seed)
+    df = _davies_relaxation(engine, rho0)
     for column in ("D", "D_populations", "coherence"):
         assert np.max(np.diff(df[column].to_numpy())) <= MONOTONE_TOL, column
     np.testing.assert_allclose(df["D"], df["D_populations"] + df["coherence"], rtol=0, atol=IDENTITY_TOL)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import qutip
+import strategies
 import systems
-from hypothesis import assume, given, seed, settings
+from hypothesis import given, seed, settings
 from hypothesis import strategies as st
 
 from engines import (
@@ -491,25 +492,14 @@ def test_two_qubit_machine_equals_qutip(flavour, bookkeeping):
 # --------------------------------------------------------------------- laws on random machines
 @seed(SEED)
 @settings(max_examples=25, deadline=None, database=None)
-@given(
-    machine_seed=st.integers(0, 2**32 - 1),
-    d=st.integers(3, 5),
-    temperatures=st.lists(st.floats(0.1, 10.0), min_size=2, max_size=3),
-)
-def test_random_global_machines_obey_first_and_second_law(machine_seed, d, temperatures):
-    """Global flavour, random H (non-degenerate), 2-3 flat baths with random Hermitian couplings.
+@given(engine=strategies.generic_machines(min_baths=2, max_baths=3, min_dim=3, max_dim=5))
+def test_random_global_machines_obey_first_and_second_law(engine):
+    """Global flavour, generic H (non-degenerate), 2-3 flat baths with their own Hermitian couplings.
 
     First law at a NESS without drive: sum_a J_a = Tr[H L(rho)] = 0. Second law: sigma = -sum_a J_a/T_a
     >= 0 (Spohn, J. Math. Phys. 19, 1227 (1978)). The NESS is a density matrix.
     """
-    rng = np.random.default_rng(machine_seed)
-    H = systems.random_hermitian(rng, d)
-    assume(np.min(np.diff(np.linalg.eigvalsh(H))) > 1e-3)
-    baths = [
-        BosonicBath(f"bath{k}", T, float(rng.uniform(0.02, 0.5)), systems.random_hermitian(rng, d))
-        for k, T in enumerate(temperatures)
-    ]
-    ness = Engine(Custom(lambda: H), baths).steady_state()
+    ness = engine.steady_state()
     currents = list(ness.heat_currents.values())
     assert abs(sum(currents)) <= FIRST_LAW_TOL * max(1.0, max(map(abs, currents)))
     assert ness.entropy_production_rate >= -SECOND_LAW_TOL
@@ -519,14 +509,15 @@ def test_random_global_machines_obey_first_and_second_law(machine_seed, d, tempe
 @seed(SEED + 1)
 @settings(max_examples=25, deadline=None, database=None)
 @given(
-    machine_seed=st.integers(0, 2**32 - 1),
     omegas=st.lists(st.floats(0.5, 3.0), min_size=2, max_size=2),
     g=st.floats(0.0, 0.5),
     coupling=st.sampled_from(["flip-flop", "xx", "zz"]),
     temperatures=st.lists(st.floats(0.1, 10.0), min_size=2, max_size=2),
+    kappas=st.lists(strategies.couplings, min_size=2, max_size=2),
+    operators=st.lists(strategies.hermitian_matrices(2), min_size=2, max_size=2),
 )
 def test_random_local_machines_obey_second_law_with_bare_bookkeeping(
-    machine_seed, omegas, g, coupling, temperatures
+    omegas, g, coupling, temperatures, kappas, operators
 ):
     """Local flavour, bare bookkeeping, random two-qubit machines: sigma = -sum_a J_a/T_a >= 0.
 
@@ -535,7 +526,6 @@ def test_random_local_machines_obey_second_law_with_bare_bookkeeping(
     Summing over a at the NESS, where sum_a D_a(rho) = i[H, rho] and Tr([H, rho] ln rho) = 0, gives
     -sum_a J_a/T_a >= 0 for any interaction (De Chiara et al., NJP 20, 113024 (2018)).
     """
-    rng = np.random.default_rng(machine_seed)
     factors = {
         "flip-flop": FLIP_FLOP,
         "xx": [("sigma_x", 0), ("sigma_x", 1)],
@@ -543,8 +533,8 @@ def test_random_local_machines_obey_second_law_with_bare_bookkeeping(
     }[coupling]
     medium = Composite([Qubit(omegas[0]), Qubit(omegas[1])], [(g, factors)])
     baths = [
-        BosonicBath(f"bath{s}", T, float(rng.uniform(0.02, 0.5)), systems.random_hermitian(rng, 2), site=s)
-        for s, T in enumerate(temperatures)
+        BosonicBath(f"bath{s}", T, kappa, X, site=s)
+        for s, (T, kappa, X) in enumerate(zip(temperatures, kappas, operators))
     ]
     ness = Engine(medium, baths, flavour="local", bookkeeping="bare").steady_state()
     assert ness.entropy_production_rate >= -SECOND_LAW_TOL
