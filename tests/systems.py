@@ -53,7 +53,7 @@ def random_state(rng, d, rank=None):
     k = d if rank is None else rank
     z = rng.normal(size=(d, k)) + 1j * rng.normal(size=(d, k))
     rho = z @ z.conj().T
-    return rho / np.trace(rho)
+    return rho / np.trace(rho).real
 
 
 def entropy(rho):

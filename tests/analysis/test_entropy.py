@@ -52,12 +52,6 @@ MONOTONE_TOL = 1e-12
 SEED = 1234
 
 
-def _state(rng, d, rank=None):
-    z = rng.normal(size=(d, rank or d)) + 1j * rng.normal(size=(d, rank or d))
-    rho = z @ z.conj().T
-    return rho / np.trace(rho).real
-
-
 def _random_engine(rng, d=3, temperatures=(2.0, 0.5)):
     """Global (Davies) engine: random Hermitian H, one random Hermitian coupling per bath."""
     H = systems.random_hermitian(rng, d)
@@ -82,7 +76,7 @@ def test_entropy_and_relative_entropy_match_logm():
     """S = -Tr[rho logm rho] and D = Tr[rho (logm rho - logm sigma)] (Umegaki) for full-rank states."""
     rng = np.random.default_rng(SEED)
     for d in (2, 3, 5):
-        rho, sigma = _state(rng, d), _state(rng, d)
+        rho, sigma = systems.random_state(rng, d), systems.random_state(rng, d)
         S_ref = -np.trace(rho @ la.logm(rho)).real
         D_ref = np.trace(rho @ (la.logm(rho) - la.logm(sigma))).real
         assert von_neumann_entropy(rho) == pytest.approx(S_ref, abs=LOGM_TOL)
@@ -153,7 +147,7 @@ def test_single_bath_sigma_equals_nonadiabatic_and_free_energy():
     steady = engine.steady_state()
     gibbs = systems.gibbs(H, T)
     assert np.max(np.abs(steady.rho - gibbs)) < IDENTITY_TOL
-    rho0 = _state(rng, 3)
+    rho0 = systems.random_state(rng, 3)
     times = np.linspace(0.0, 30.0, 31)
     df = relaxation(engine, rho0, times, steady=steady)
     scale = np.max(np.abs(df["sigma_na"]))
@@ -175,7 +169,7 @@ def test_nonadiabatic_rate_is_minus_dD_dt():
     central difference of the D column, (D(t - h) - D(t + h)) / 2h, with two baths."""
     rng = np.random.default_rng(SEED + 1)
     engine, _ = _random_engine(rng)
-    rho0 = _state(rng, 3)
+    rho0 = systems.random_state(rng, 3)
     centres = np.linspace(0.5, 20.0, 14)
     times = np.concatenate([centres - FD_STEP, centres, centres + FD_STEP])
     df = relaxation(engine, rho0, times)
@@ -238,7 +232,7 @@ def test_pure_state_entropy_rate_is_infinite_with_reason():
     a reason, never NaN; sigma_hk = -Tr[L(rho) ln pi] - sum_a J_a/T_a stays finite."""
     rng = np.random.default_rng(SEED)
     engine, _ = _random_engine(rng)
-    rates = entropy_production_rates(engine, _state(rng, 3, rank=1))
+    rates = entropy_production_rates(engine, systems.random_state(rng, 3, rank=1))
     assert rates.entropy_rate == math.inf
     assert rates.total == math.inf and rates.non_adiabatic == math.inf
     assert math.isfinite(rates.housekeeping)
