@@ -255,7 +255,11 @@ def solve_with_trace(A, trace, x):
 
 @njit
 def _eliminate(A, trace, x, b):
-    """`solve_with_trace` with a caller-provided scratch vector `b` (no allocation)."""
+    """`solve_with_trace` with a caller-provided scratch vector `b` (no allocation).
+
+    Written for real and complex systems alike (numba compiles each dtype on its own): `.real`,
+    `.imag` and `np.conj` are those of a real number for float64 arrays.
+    """
     n = A.shape[0]
     row = 0
     while trace[row] == 0:
@@ -299,48 +303,6 @@ def _eliminate(A, trace, x, b):
         x[i] = acc * A[i, i]
     return True
 
-
-@njit
-def _eliminate_real(A, trace, x, b):
-    """`_eliminate` for a real system (same steps, real arithmetic)."""
-    n = A.shape[0]
-    row = 0
-    while trace[row] == 0:
-        row += 1
-    for j in range(n):
-        b[j] = 0.0
-        A[row, j] = trace[j]
-    b[row] = 1.0
-    norm = 0.0
-    for i in range(n):
-        for j in range(n):
-            norm = max(norm, abs(A[i, j]))
-    for c in range(n):
-        p = c
-        best = abs(A[c, c])
-        for i in range(c + 1, n):
-            if abs(A[i, c]) > best:
-                p, best = i, abs(A[i, c])
-        if best <= 1e-13 * norm:
-            return False
-        if p != c:
-            for j in range(n):
-                A[c, j], A[p, j] = A[p, j], A[c, j]
-            b[c], b[p] = b[p], b[c]
-        inv = 1.0 / A[c, c]
-        A[c, c] = inv
-        for i in range(c + 1, n):
-            f = A[i, c] * inv
-            if f != 0.0:
-                for j in range(c + 1, n):
-                    A[i, j] -= f * A[c, j]
-                b[i] -= f * b[c]
-    for i in range(n - 1, -1, -1):
-        acc = b[i]
-        for j in range(i + 1, n):
-            acc -= A[i, j] * x[j]
-        x[i] = acc * A[i, i]
-    return True
 
 
 @njit
@@ -582,7 +544,7 @@ def batched_ness_sector(
             for a in range(n_s):
                 for a2 in range(n_s):
                     A[a, a2] = M[a, a2]
-            ok = _eliminate_real(A, trace, x, b)
+            ok = _eliminate(A, trace, x, b)
             acc = 0.0
             for a in range(n_s):
                 y = 0.0

@@ -721,15 +721,9 @@ class SpinChain(Medium):
         """Local dimensions in tensor-product order (site 0 is the leftmost Kronecker factor)."""
         return (2,) * self.n
 
-    @property
-    def operator_names(self):
-        """Names accepted by `operator` and `local_operator`."""
-        return _QUBIT_OPERATORS
-
-    def _local_op(self, name_, site):
-        if name_ not in _QUBIT_OPERATORS:
-            self._unknown_operator(name_)
-        return _pauli(name_)
+    # every site is a qubit: the same operators, by the same names
+    operator_names = Qubit.operator_names
+    _local_op = Qubit._local_op
 
     def __repr__(self):
         d = self._defaults

@@ -146,7 +146,7 @@ def test_real_elimination_equals_numpy_solve():
     trace = np.zeros(6)
     trace[[0, 2, 5]] = 1.0
     x = np.zeros(6)
-    assert _kernels._eliminate_real(A.copy(), trace, x, np.zeros(6))
+    assert _kernels._eliminate(A.copy(), trace, x, np.zeros(6))
     B = A.copy()
     B[0] = trace
     np.testing.assert_allclose(x, np.linalg.solve(B, np.eye(6)[0]), atol=KERNEL_TOL)
