@@ -49,7 +49,6 @@ __all__ = [
     "liouvillian",
     "solve_with_trace",
     "stationary_vector",
-    "stationary_vectors",
     "to_dense",
     "to_eigenbasis",
     "trace_vector",
@@ -246,18 +245,6 @@ def _kernel_by_svd(A, trace, x0, options):
     x = P @ x0
     return k, x / (trace @ x)
 
-
-def stationary_vectors(A: np.ndarray, trace: np.ndarray) -> np.ndarray | None:
-    """Solve A_p x_p = 0 with trace . x_p = 1 for a stack (P, m, m); None if any A_p is singular."""
-    row = int(np.flatnonzero(trace)[0])
-    B = A.copy()
-    B[:, row, :] = trace
-    b = np.zeros(A.shape[1], dtype=A.dtype)
-    b[row] = 1.0
-    try:
-        return np.linalg.solve(B, np.broadcast_to(b, A.shape[:2])[..., None])[..., 0]
-    except np.linalg.LinAlgError:
-        return None
 
 
 # ----------------------------------------------------------------------------------------------
