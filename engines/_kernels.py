@@ -304,7 +304,6 @@ def _eliminate(A, trace, x, b):
     return True
 
 
-
 @njit
 def positive_within(rho, tol, work):
     """Whether the Hermitian `rho` + tol * I is positive definite (Cholesky; `work` is (d, d) scratch).

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, fields
 import numba
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 from engines import _kernels, linalg, thermo
 from engines.checks import WorkbenchError, fail, real
@@ -491,7 +490,7 @@ def _sector_terms(E, starts, X, ch_res, ch_particles, Hc0, Hc_coef, tol) -> dict
     H_all = np.abs(Hc0) + np.abs(Hc_coef).sum(axis=0)
     Hsup = linalg.commutator(H_all, dense=True) != 0
     pattern = sp.csr_array((np.ones(rows.size), (rows, cols)), shape=(n, n)) + sp.csr_array(Hsup)
-    _, component = connected_components(pattern, directed=False)
+    _, component = linalg.connected_components(pattern, directed=False)
     diagonal = np.arange(d) * (d + 1)
     nodes = np.flatnonzero(np.isin(component, component[diagonal]))
     where = np.full(n, -1, dtype=np.int64)

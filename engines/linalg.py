@@ -24,7 +24,6 @@ from typing import NamedTuple
 import numpy as np
 import scipy.linalg as la
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 from threadpoolctl import threadpool_limits
 
 from engines._kernels import solve_with_trace
@@ -69,6 +68,13 @@ SECTOR_DENSE_MAX = 4096
 PARALLEL_BLAS_MIN_UNKNOWNS = 2048
 #: Largest medium the batched kernel accepts (driven machines solve d^2 x d^2 systems per point).
 BATCH_MAX_DIM = 16
+
+
+def connected_components(pattern, directed=False):
+    """`scipy.sparse.csgraph.connected_components`, imported on first use (it costs `qhe run` 40 ms)."""
+    from scipy.sparse.csgraph import connected_components as components
+
+    return components(pattern, directed=directed)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -244,7 +250,6 @@ def _kernel_by_svd(A, trace, x0, options):
     P = right @ la.solve(left.conj().T @ right, left.conj().T)
     x = P @ x0
     return k, x / (trace @ x)
-
 
 
 # ----------------------------------------------------------------------------------------------

@@ -33,8 +33,6 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as la
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
-from scipy.sparse.csgraph import connected_components
 from threadpoolctl import threadpool_limits
 
 from engines import _kernels, linalg
@@ -254,7 +252,7 @@ def _sectors(generator) -> _Sectors:
     pattern = abs(sp.csr_array(generator.hamiltonian)) > 0
     for D in generator.dissipators:
         pattern = pattern + (abs(sp.csr_array(D.decay)) > 0)
-    nb, label = connected_components(pattern, directed=False)
+    nb, label = linalg.connected_components(pattern, directed=False)
     blocks = tuple(np.flatnonzero(label == c) for c in range(nb))
     onehot = sp.csr_array((np.ones(d), (np.arange(d), label)), shape=(d, nb))
     pair = sp.identity(nb * nb, format="csr")
@@ -262,7 +260,7 @@ def _sectors(generator) -> _Sectors:
         for L in D.jumps:
             B = (onehot.T @ (abs(sp.csr_array(L)) > 0).astype(float) @ onehot) > 0
             pair = pair + sp.kron(B, B)  # pair index c + nb * c'  <->  kron(bra map, ket map)
-    _, comp = connected_components(pair, directed=False)
+    _, comp = linalg.connected_components(pair, directed=False)
     keep = np.isin(comp, comp[np.arange(nb) * (nb + 1)])
     pairs = tuple((int(p % nb), int(p // nb)) for p in np.flatnonzero(keep))
     return _Sectors(label, blocks, pairs)
@@ -292,6 +290,8 @@ def _sparse(generator, initial, options) -> Solution:
     b = np.zeros(idx.size, dtype=complex)
     b[row] = 1.0
     x, solver = None, "sparse"
+    import scipy.sparse.linalg as spla  # imported when a sparse solve runs (not on `qhe run`'s path)
+
     try:
         lu = spla.splu(B, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.01, options={"SymmetricMode": True})
         x = lu.solve(b)
@@ -333,6 +333,8 @@ def _iterative(generator, initial, options) -> Solution:
     GMRES solves (I - T) x + v tr(x) = v, non-singular for a unique NESS (v = T(1/d), tr(J v) > 0).
     Falls back to sparse LU when S is singular (an undamped eigenstate of K) or GMRES stalls.
     """
+    import scipy.sparse.linalg as spla  # imported when an iterative solve runs
+
     sec = _sectors(generator)
     H = sp.csr_array(generator.hamiltonian)
     jumps = [sp.csr_array(L) for D in generator.dissipators for L in D.jumps]
