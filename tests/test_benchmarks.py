@@ -29,6 +29,7 @@ PROGRAMS = {
     "ness_sweep": ("sweep",),
     "chain_scaling": ("global", "local"),
     "cycle_table": ("part1", "part2"),
+    "sweep_throughput": ("sweep",),
 }
 STAMP_KEYS = {
     "git",
