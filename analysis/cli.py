@@ -189,7 +189,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--out",
         metavar="PATH",
-        help="a directory (chunks, manifest, table.parquet) or a "
+        help="a directory (Parquet chunks and a manifest: the table) or a "
         ".parquet/.csv file (chunks beside it in PATH.parts)",
     )
     sweep.add_argument("--workers", type=int, metavar="N", help="start a local Dask cluster of N processes")
@@ -403,8 +403,8 @@ def _sweep(args) -> int:
         out = Path(args.out)
         if out.suffix in (".parquet", ".csv"):
             directory, final = Path(f"{out}.parts"), out
-        else:
-            directory, final = out, out / "table.parquet"
+        else:  # the directory is the table: its chunks are a Parquet dataset (`read_table`)
+            directory = out
     result = run_sweep(
         data,
         grid,
@@ -418,7 +418,7 @@ def _sweep(args) -> int:
     )
     table = result.to_frame()
     if final is not None:
-        write_table(table, final)
+        write_table(table, final, parts=directory)
     if args.json:
         print(
             _dumps(
@@ -434,7 +434,9 @@ def _sweep(args) -> int:
     print(f"{design.name} ({design.source}): {result.n_points} designs, {result.n_failed} failed")
     print(f"  path {result.path} ({result.reason})")
     if final is not None:
-        print(f"  table {final}" + (f" (chunks in {directory})" if directory != final.parent else ""))
+        print(f"  table {final} (chunks in {directory})")
+    elif directory is not None:
+        print(f"  table {directory} (chunks and manifest; `qhe table {directory}` reads it)")
     shown = [*result.names, *(c for c in SUMMARY_COLUMNS if c in table.columns and table[c].notna().any())]
     print(_frame_text(table[shown]))
     return 0

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import itertools
 import json
 import math
 import os
@@ -89,8 +88,8 @@ class Grid:
     def product(cls, axes: Mapping) -> Grid:
         """The Cartesian product of named axes {name: values}, the last name varying fastest."""
         names = tuple(axes)
-        points = list(itertools.product(*(np.asarray(v, dtype=float).ravel() for v in axes.values())))
-        return cls(names, np.array(points, dtype=float).reshape(len(points), len(names)))
+        mesh = np.meshgrid(*(np.asarray(v, dtype=float).ravel() for v in axes.values()), indexing="ij")
+        return cls(names, np.column_stack([m.ravel() for m in mesh]))
 
     @classmethod
     def parse(cls, specs: Sequence[str]) -> Grid:
@@ -605,9 +604,7 @@ def run_sweep(
     def store(i, frame):
         if out is not None:
             write_atomic(_part(out, i), lambda tmp: frame.to_parquet(tmp, index=False))
-            done[i] = None
-        else:
-            done[i] = frame
+        done[i] = frame  # chunks finished earlier (None) are read back at the end
 
     with _progress(len(grid), show, initial=sum(len(chunks[i]) for i in done)) as bar:
         if workers is None and scheduler is None:
@@ -686,12 +683,24 @@ class _Silent:
 TABLE_SUFFIXES = (".parquet", ".csv")
 
 
-def write_table(frame, path) -> Path:
-    """Write a sweep table to `path` (``.parquet`` or ``.csv`` by suffix), atomically."""
+def write_table(frame, path, parts=None) -> Path:
+    """Write a sweep table to `path` (``.parquet`` or ``.csv`` by suffix), atomically.
+
+    With `parts` (a sweep directory holding the same rows as Parquet chunks) a ``.parquet`` table is
+    assembled from the chunks' Arrow data, without converting the frame again.
+    """
     path = Path(path)
     if path.suffix not in TABLE_SUFFIXES:
         raise WorkbenchError(f"{path}: a table file must end in .parquet or .csv.")
-    if path.suffix == ".parquet":
+    if path.suffix == ".parquet" and parts is not None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        manifest = json.loads((Path(parts) / MANIFEST).read_text())
+        tables = [pq.read_table(_part(Path(parts), i)) for i in range(manifest["n_chunks"])]
+        combined = pa.concat_tables(tables, promote_options="permissive")
+        write_atomic(path, lambda tmp: pq.write_table(combined, tmp))
+    elif path.suffix == ".parquet":
         write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
     else:
         write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False))
