@@ -178,7 +178,8 @@ def test_qubit_carnot_sweep_efficiency_at_max_power_lies_in_the_esposito_bounds(
     names = ("strokes.hot isotherm.duration", "strokes.cold isotherm.duration")
     table = run_sweep(data, Grid(names, np.column_stack([taus, taus]))).to_frame()
     long = table[table[names[0]] >= 20.0]
-    fit = low_dissipation_fit(long, tau_hot=names[0], tau_cold=names[1])
+    with pytest.warns(EdgeWarning):  # the long rows alone end before the power maximum
+        fit = low_dissipation_fit(long, tau_hot=names[0], tau_cold=names[1])
     assert fit.equal_durations and fit.sigma_hot > 0 and fit.sigma_cold > 0
     with warnings.catch_warnings():
         warnings.simplefilter("error", EdgeWarning)
