@@ -1,0 +1,108 @@
+"""End-to-end runs of every `qhe` command in a subprocess, on the bundled examples.
+
+Each command exits 0 with its output, or 2 with one line naming what is wrong; the tables it writes
+read back equal to the same sweep run from Python.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analysis.design import read_design
+from analysis.sweep import Grid, read_table, run_sweep
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+
+def _qhe(*args, cwd=ROOT):
+    proc = subprocess.run(
+        [sys.executable, "-m", "analysis.cli", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_version_and_help_with_examples():
+    code, out, _ = _qhe("--version")
+    assert code == 0 and out.startswith("qhe ")
+    for command in ("run", "sweep", "table", "compare", "plot"):
+        code, out, _ = _qhe(command, "--help")
+        assert code == 0 and "Example:" in out, command
+
+
+def test_sweep_table_and_plot_of_the_otto_example(tmp_path):
+    out = tmp_path / "otto.parquet"
+    grid = ["--grid", "cycle.tau_hot=0.5:8:4:log", "--grid", "cycle.tau_cold=0.5:8:3:log"]
+    code, text, err = _qhe("sweep", EXAMPLES / "otto_qubit.toml", *grid, "--out", out, "--quiet")
+    assert (code, err) == (0, ""), err
+    assert "path cycle-sweep" in text
+    table = read_table(out)
+    expected = run_sweep(
+        read_design(EXAMPLES / "otto_qubit.toml"),
+        Grid.parse(["cycle.tau_hot=0.5:8:4:log", "cycle.tau_cold=0.5:8:3:log"]),
+    ).to_frame()
+    np.testing.assert_allclose(table["power"], expected["power"], rtol=0, atol=0)
+
+    code, text, _ = _qhe("table", out, "--emp", "--json")
+    assert code == 0
+    emp = json.loads(text)
+    assert emp["power"] == pytest.approx(expected.loc[expected["mode"] == "engine", "power"].max())
+    code, text, _ = _qhe("table", out, "--pareto")
+    assert code == 0 and "efficiency" in text
+    code, text, _ = _qhe("plot", out, "-o", tmp_path / "ep.png")
+    assert code == 0 and (tmp_path / "ep.png").stat().st_size > 1000
+    code, _, err = _qhe("plot", out, "--x", "cycle.tau_hot", "--y", "nope", "-o", tmp_path / "x.png")
+    assert code == 2 and "no column 'nope'" in err and err.count("\n") == 1
+
+
+def test_sweep_directory_is_its_table_and_json(tmp_path):
+    out = tmp_path / "maser"
+    code, text, _ = _qhe(
+        "sweep", EXAMPLES / "maser.toml", "--grid", "reservoirs.hot.T=2,10", "--out", out, "--json", "--quiet"
+    )
+    assert code == 0
+    payload = json.loads(text)
+    assert payload["path"] == "batch" and len(payload["rows"]) == 2
+    assert len(read_table(out)) == 2 and (out / "manifest.json").exists()
+
+
+def test_compare_two_examples_with_a_figure(tmp_path):
+    figure = tmp_path / "compare.png"
+    code, text, err = _qhe(
+        "compare", EXAMPLES / "otto_qubit.toml", EXAMPLES / "carnot_qubit.toml", "--plot", figure
+    )
+    assert code == 0, err
+    assert "qubit Otto engine" in text and "qubit Carnot-like engine" in text
+    assert figure.stat().st_size > 1000
+    code, text, err = _qhe("compare", EXAMPLES / "maser.toml", EXAMPLES / "otto_qubit.toml", "--json")
+    assert code == 0
+    assert json.loads(text)["differences"]  # the reservoirs differ
+    assert "do not see the same reservoirs" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        pytest.param(
+            ["sweep", "maser.toml", "--grid", "reservoirs.hot.Temp=1:2:2"], "did you mean", id="grid-name"
+        ),
+        pytest.param(
+            ["sweep", "maser.toml", "--grid", "reservoirs.hot.T"], "NAME=start:stop:num", id="grid-spec"
+        ),
+        pytest.param(["sweep", "maser.toml"], "no [sweep] table", id="no-grid"),
+        pytest.param(["run", "maser.toml", "--set", "drive.strength=x"], "--set", id="set-value"),
+        pytest.param(["table", "missing.parquet"], "missing.parquet", id="table-file"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args, words):
+    code, out, err = _qhe(*args, cwd=EXAMPLES)
+    assert (code, out) == (2, "")
+    assert words in err and err.count("\n") == 1, err
