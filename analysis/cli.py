@@ -281,11 +281,12 @@ def _version() -> str:
 
 def _design(path: str, sets):
     """The design file at `path` with the ``--set NAME=VALUE`` changes applied."""
-    from analysis.design import design_from_dict, read_design
+    from analysis.design import read_design
+    from analysis.sweep import built
 
     data = read_design(path)
     if not sets:
-        return design_from_dict(data, source=path), data
+        return built(data, path), data
     from analysis.parameters import with_values
     from engines.checks import WorkbenchError
 
@@ -299,7 +300,7 @@ def _design(path: str, sets):
         if not sep:
             raise WorkbenchError(f"--set: {item!r} must be NAME=VALUE.")
     data = with_values(data, values, source=path)
-    return design_from_dict(data, source=path), data
+    return built(data, path), data
 
 
 def _one_line(error: BaseException) -> str:

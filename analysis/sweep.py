@@ -199,6 +199,23 @@ def _spaced(name, start, stop, num, scale):
 # ---------------------------------------------------------------------------------------------
 # planning: which path solves a sweep
 
+#: Designs built in this process, by (design hash, source): designs are immutable values, so a sweep's
+#: plan, its chunks and the command line share one build (each Dask worker keeps its own).
+_BUILT: dict = {}
+_BUILT_MAX = 16
+
+
+def built(data: Mapping, source: str = "<design>"):
+    """`analysis.design.design_from_dict` of `data` (without its [sweep] table), built once per process."""
+    from analysis.design import design_from_dict
+
+    key = (design_hash(data), source)
+    if key not in _BUILT:
+        if len(_BUILT) >= _BUILT_MAX:
+            _BUILT.pop(next(iter(_BUILT)))
+        _BUILT[key] = design_from_dict({k: v for k, v in data.items() if k != "sweep"}, source=source)
+    return _BUILT[key]
+
 
 def _batch_parameter(data: Mapping, name: str) -> str | None:
     """The `engines.Batch` parameter a dotted name is, or None when Batch cannot sweep it."""
@@ -257,11 +274,9 @@ def plan(data: Mapping, names, *, source: str = "<design>") -> tuple[str, str]:
 
     Every name is checked to exist first (an unknown name is an error with the closest names).
     """
-    from analysis.design import design_from_dict
-
     for name in names:
         resolve(data, name, source=source)
-    design = design_from_dict({k: v for k, v in data.items() if k != "sweep"}, source=source)
+    design = built(data, source)
     if design.kind == "cycle":
         if _stroke_durations(data, names) is not None:
             return "cycle-sweep", "every swept name is a relaxation or isotherm duration"
@@ -301,10 +316,9 @@ def solve_chunk(data: Mapping, source: str, path: str, names, values) -> object:
 
 
 def _batch_rows(data, source, names, values):
-    from analysis.design import design_from_dict
     from engines import Batch
 
-    engine = design_from_dict(data, source=source).engine
+    engine = built(data, source).engine
     result = Batch(engine, [_batch_parameter(data, n) for n in names]).solve(values)
     frame = result.to_frame().drop(columns=list(result.parameters), errors="ignore")
     for j, name in enumerate(result.reservoirs):
@@ -326,9 +340,7 @@ def _carnot(temperatures: np.ndarray) -> np.ndarray:
 
 
 def _cycle_sweep_rows(data, source, names, values):
-    from analysis.design import design_from_dict
-
-    cycle = design_from_dict(data, source=source).cycle
+    cycle = built(data, source).cycle
     strokes = _stroke_durations(data, names)
     durations = {}
     for i, name in enumerate(names):
@@ -634,8 +646,13 @@ def _on_dask(todo, chunks, data, source, path, names, workers, scheduler):
     if workers is not None:
         if workers < 1:
             raise WorkbenchError(f"sweep: `workers` must be >= 1, got {workers}.")
+        # one single-threaded process per worker: the parallelism is across processes, so numba's and
+        # BLAS's own thread pools would only oversubscribe the cores
+        single = dict.fromkeys(
+            ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"), "1"
+        )
         cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, env=single
         )
         client = Client(cluster)
     else:
