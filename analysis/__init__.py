@@ -6,7 +6,8 @@ Public names (imported on first use, so that ``qhe --help`` does not load the ph
   continuous machine (`engines.Engine`) or a cycle (`cycles.Cycle`) with ``run()``;
   `design_from_dict` builds one from an already parsed mapping;
 * entropy production (`analysis.entropy`): `entropy_production_rates`, `relaxation`,
-  `relative_entropy`, `von_neumann_entropy` and the `EntropyRates` ledger.
+  `relative_entropy`, `von_neumann_entropy`, the `EntropyRates` ledger and the `Relaxation`
+  trajectory.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 __all__: list[str] = [
     "Design",
     "EntropyRates",
+    "Relaxation",
     "design_from_dict",
     "entropy_production_rates",
     "load_design",
@@ -31,6 +33,7 @@ _HOME = {
     "design_from_dict": "analysis.design",
     "load_design": "analysis.design",
     "EntropyRates": "analysis.entropy",
+    "Relaxation": "analysis.entropy",
     "entropy_production_rates": "analysis.entropy",
     "relative_entropy": "analysis.entropy",
     "relaxation": "analysis.entropy",
@@ -41,6 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from analysis.design import Design, design_from_dict, load_design
     from analysis.entropy import (
         EntropyRates,
+        Relaxation,
         entropy_production_rates,
         relative_entropy,
         relaxation,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from types import MappingProxyType
 
 import numpy as np
 
@@ -24,11 +24,9 @@ from engines import thermo
 from engines.checks import WorkbenchError, matrix
 from engines.linalg import Propagator, entropy_of_spectrum
 
-if TYPE_CHECKING:
-    import pandas
-
 __all__ = [
     "EntropyRates",
+    "Relaxation",
     "entropy_production_rates",
     "relative_entropy",
     "relaxation",
@@ -345,7 +343,90 @@ def entropy_production_rates(engine, rho, *, steady=None) -> EntropyRates:
 # relaxation
 
 
-def relaxation(engine, rho0, times, *, steady=None) -> pandas.DataFrame:
+def _frozen(x):
+    if x is None:
+        return None
+    out = np.array(x, dtype=float)
+    out.setflags(write=False)
+    return out
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    """Entropies and entropy production along a relaxation rho_t = exp(L t) rho_0 (arrays over `times`).
+
+    Attributes
+    ----------
+    times : ndarray (n,)
+    entropy, divergence : ndarray (n,)
+        S(rho_t) and D(rho_t || pi), pi the NESS.
+    entropy_rate, total, non_adiabatic, housekeeping : ndarray (n,)
+        dS/dt, sigma (Clausius), sigma_na and sigma_hk (`EntropyRates`); sigma and sigma_hk are NaN
+        for non-thermal reservoirs.
+    heat_currents : mapping name -> ndarray (n,)
+    population_divergence, coherence : ndarray (n,) or None
+        D(Delta(rho_t) || pi) and C(rho_t) for undriven global (Davies) engines, None otherwise.
+    """
+
+    times: np.ndarray
+    entropy: np.ndarray
+    divergence: np.ndarray
+    entropy_rate: np.ndarray
+    total: np.ndarray
+    non_adiabatic: np.ndarray
+    housekeeping: np.ndarray
+    heat_currents: MappingProxyType
+    population_divergence: np.ndarray | None = None
+    coherence: np.ndarray | None = None
+
+    def __post_init__(self):
+        for name in (
+            "times",
+            "entropy",
+            "divergence",
+            "entropy_rate",
+            "total",
+            "non_adiabatic",
+            "housekeeping",
+            "population_divergence",
+            "coherence",
+        ):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+        object.__setattr__(
+            self, "heat_currents", MappingProxyType({k: _frozen(v) for k, v in self.heat_currents.items()})
+        )
+
+    def __len__(self) -> int:
+        return self.times.size
+
+    def to_frame(self):
+        """The trajectory as a table indexed by ``t``.
+
+        Columns S, D, dS_dt, sigma, sigma_na, sigma_hk, J_<name>, and D_populations, coherence where
+        defined.
+        """
+        import pandas as pd  # lazily: `qhe run` imports `analysis` and must not pay for pandas
+
+        data = {
+            "S": self.entropy,
+            "D": self.divergence,
+            "dS_dt": self.entropy_rate,
+            "sigma": self.total,
+            "sigma_na": self.non_adiabatic,
+            "sigma_hk": self.housekeeping,
+            **{f"J_{k}": v for k, v in self.heat_currents.items()},
+        }
+        if self.population_divergence is not None:
+            data.update(D_populations=self.population_divergence, coherence=self.coherence)
+        return pd.DataFrame(data, index=pd.Index(self.times, name="t"))
+
+    def to_dict(self) -> dict:
+        """JSON-safe columns (lists; inf and NaN as strings)."""
+        frame = self.to_frame().reset_index()
+        return {c: [thermo.json_number(v) for v in frame[c].tolist()] for c in frame.columns}
+
+
+def relaxation(engine, rho0, times, *, steady=None) -> Relaxation:
     """Entropy, distance to the NESS and entropy production along rho_t = exp(L t) rho0.
 
     Parameters
@@ -360,8 +441,9 @@ def relaxation(engine, rho0, times, *, steady=None) -> pandas.DataFrame:
 
     Returns
     -------
-    pandas.DataFrame
-        Indexed by ``t``; columns ``S`` (S(rho_t)), ``D`` (D(rho_t || pi)), ``dS_dt``, ``sigma``,
+    Relaxation
+        Its ``to_frame()`` is indexed by ``t``, with columns ``S`` (S(rho_t)), ``D`` (D(rho_t || pi)),
+        ``dS_dt``, ``sigma``,
         ``sigma_na``, ``sigma_hk`` (see `entropy_production_rates`; sigma and sigma_hk are NaN for
         non-thermal reservoirs), ``J_<name>`` per reservoir and, for undriven global (Davies) engines,
         ``D_populations`` = D(Delta(rho_t) || pi) and ``coherence`` = C(rho_t).
@@ -384,8 +466,6 @@ def relaxation(engine, rho0, times, *, steady=None) -> pandas.DataFrame:
     under the dynamics by data processing (J. P. Santos, L. C. Celeri, G. T. Landi
     and M. Paternostro, npj Quantum Inf. 5, 23 (2019)).
     """
-    import pandas as pd  # lazily: `qhe run` imports `analysis` and must not pay for pandas
-
     acc = _Accounting(engine, steady)
     gen = acc.gen
     d = gen.dim
@@ -419,4 +499,16 @@ def relaxation(engine, rho0, times, *, steady=None) -> pandas.DataFrame:
             row["D_populations"] = relative_entropy(dephased, acc.pi_g)
             row["coherence"] = max(0.0, von_neumann_entropy(dephased) - row["S"])
         rows.append(row)
-    return pd.DataFrame(rows).set_index("t")
+    columns = {k: np.array([row[k] for row in rows], dtype=float) for k in rows[0]}
+    return Relaxation(
+        times=columns.pop("t"),
+        entropy=columns.pop("S"),
+        divergence=columns.pop("D"),
+        entropy_rate=columns.pop("dS_dt"),
+        total=columns.pop("sigma"),
+        non_adiabatic=columns.pop("sigma_na"),
+        housekeeping=columns.pop("sigma_hk"),
+        heat_currents=MappingProxyType({k[2:]: columns.pop(k) for k in list(columns) if k.startswith("J_")}),
+        population_divergence=columns.pop("D_populations", None),
+        coherence=columns.pop("coherence", None),
+    )

@@ -248,7 +248,12 @@ def cycle_diagrams(result, cycle, ax=None):
 
 
 def entropy_production(frame, ax=None):
-    """sigma, sigma_na and sigma_hk along a relaxation (`analysis.entropy.relaxation`) against time."""
+    """sigma, sigma_na and sigma_hk along a relaxation (`analysis.entropy.relaxation`) against time.
+
+    `frame` is the `Relaxation` result or its ``to_frame()``.
+    """
+    if hasattr(frame, "to_frame"):
+        frame = frame.to_frame()
     _need(frame.reset_index(), ("t", "sigma_na"), "entropy_production")
     fig, ax = _axes(ax)
     t = frame.index.to_numpy() if frame.index.name == "t" else frame["t"].to_numpy()

@@ -149,7 +149,7 @@ def test_single_bath_sigma_equals_nonadiabatic_and_free_energy():
     assert np.max(np.abs(steady.rho - gibbs)) < IDENTITY_TOL
     rho0 = systems.random_state(rng, 3)
     times = np.linspace(0.0, 30.0, 31)
-    df = relaxation(engine, rho0, times, steady=steady)
+    df = relaxation(engine, rho0, times, steady=steady).to_frame()
     scale = np.max(np.abs(df["sigma_na"]))
     np.testing.assert_allclose(df["sigma"], df["sigma_na"], rtol=0, atol=IDENTITY_TOL * scale)
     np.testing.assert_allclose(df["sigma_hk"], 0.0, rtol=0, atol=IDENTITY_TOL * scale)
@@ -172,7 +172,7 @@ def test_nonadiabatic_rate_is_minus_dD_dt():
     rho0 = systems.random_state(rng, 3)
     centres = np.linspace(0.5, 20.0, 14)
     times = np.concatenate([centres - FD_STEP, centres, centres + FD_STEP])
-    df = relaxation(engine, rho0, times)
+    df = relaxation(engine, rho0, times).to_frame()
     D = df["D"].to_numpy()
     n = centres.size
     numerical = (D[:n] - D[2 * n :]) / (2 * FD_STEP)
@@ -245,7 +245,7 @@ def test_pure_state_entropy_rate_is_infinite_with_reason():
 
 def _davies_relaxation(engine, rho0):
     times = np.concatenate([[0.0], np.geomspace(1e-2, 200.0, 40)])
-    return relaxation(engine, rho0, times)
+    return relaxation(engine, rho0, times).to_frame()
 
 
 #: Random 3-level Davies machines between two baths, and an initial state.
