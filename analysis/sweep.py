@@ -217,6 +217,18 @@ def built(data: Mapping, source: str = "<design>"):
     return _BUILT[key]
 
 
+def _batch(data: Mapping, source: str, names):
+    """The `engines.Batch` of the design `data` over the dotted `names`, built once per process."""
+    key = (design_hash(data), source, tuple(names))
+    if key not in _BUILT:
+        from engines import Batch
+
+        if len(_BUILT) >= _BUILT_MAX:
+            _BUILT.pop(next(iter(_BUILT)))
+        _BUILT[key] = Batch(built(data, source).engine, [_batch_parameter(data, n) for n in names])
+    return _BUILT[key]
+
+
 def _batch_parameter(data: Mapping, name: str) -> str | None:
     """The `engines.Batch` parameter a dotted name is, or None when Batch cannot sweep it."""
     parts = name.split(".")
@@ -285,10 +297,8 @@ def plan(data: Mapping, names, *, source: str = "<design>") -> tuple[str, str]:
     if None in params:
         bad = names[params.index(None)]
         return "per-point", f"{bad!r} is not a field the batched kernel sweeps"
-    from engines import Batch
-
     try:
-        Batch(design.engine, params)
+        _batch(data, source, names)
     except WorkbenchError as e:
         return "per-point", f"the batched kernel does not take this design ({e})"
     return "batch", "a small global engine with kernel-swept fields"
@@ -299,37 +309,58 @@ def plan(data: Mapping, names, *, source: str = "<design>") -> tuple[str, str]:
 
 
 def solve_chunk(data: Mapping, source: str, path: str, names, values) -> object:
-    """The table rows of one chunk of points (pandas.DataFrame, one row per point, in order)."""
-    import pandas as pd
+    """The table rows of one chunk of points (a `pyarrow.Table`, one row per point, in order)."""
+    import pyarrow as pa
 
     values = np.asarray(values, dtype=float).reshape(-1, len(names))
-    if path == "batch":
-        frame = _batch_rows(data, source, names, values)
-    elif path == "cycle-sweep":
-        frame = _cycle_sweep_rows(data, source, names, values)
-    else:
-        frame = pd.DataFrame([_point_row(data, source, names, row) for row in values])
-    frame.insert(0, "path", path)
-    for i, name in enumerate(names):
-        frame[name] = values[:, i]
-    return frame[[*names, *(c for c in frame.columns if c not in names)]]
+    columns = {name: values[:, i] for i, name in enumerate(names)}
+    try:
+        if path == "batch":
+            solved = _batch_columns(data, source, names, values)
+        elif path == "cycle-sweep":
+            solved = _cycle_sweep_columns(data, source, names, values)
+        else:
+            solved = None
+    except WorkbenchError:  # some point of the chunk fails: solve it point by point, with error rows
+        solved = None
+    if solved is None:
+        path = "per-point"
+        rows = [_point_row(data, source, names, row) for row in values]
+        keys = dict.fromkeys(k for r in rows for k in r)  # a failed point's row has fewer columns
+        solved = {k: pa.array([r.get(k) for r in rows]) for k in keys}
+    columns["path"] = path
+    for name, column in (columns | solved).items():
+        if column is None or isinstance(column, str):  # one value for the whole chunk
+            column = pa.repeat(pa.scalar(column, pa.string()), len(values))
+        elif isinstance(column, np.ndarray) and column.dtype.kind == "U":
+            column = column.astype(object)  # Arrow converts object strings much faster
+        columns[name] = column
+    return pa.table(columns)
 
 
-def _batch_rows(data, source, names, values):
-    from engines import Batch
+def _batch_columns(data, source, names, values) -> dict:
+    result = _batch(data, source, names).solve(values)
+    columns = {"mode": result.mode, "power": result.power, "efficiency": result.efficiency}
+    columns.update(cop=result.cop, entropy_production_rate=result.entropy_production_rate)
+    columns.update({f"J_{k}": result.heat[:, j] for j, k in enumerate(result.reservoirs)})
+    columns.update(
+        {
+            f"I_{k}": result.particles[:, j]
+            for j, k in enumerate(result.reservoirs)
+            if result.particles[:, j].any()
+        }
+    )
+    columns.update(resolution=result.resolution, residual=result.residual)
+    return columns | _temperature_columns(result.reservoirs, result.temperatures, result.efficiency, "batch")
 
-    engine = built(data, source).engine
-    result = Batch(engine, [_batch_parameter(data, n) for n in names]).solve(values)
-    frame = result.to_frame().drop(columns=list(result.parameters), errors="ignore")
-    for j, name in enumerate(result.reservoirs):
-        frame[f"T_{name}"] = result.temperatures[:, j]
-    carnot = _carnot(result.temperatures)
-    frame["carnot_efficiency"] = carnot
+
+def _temperature_columns(reservoirs, temperatures, efficiency, solver) -> dict:
+    """T_<name>, Carnot efficiency, eta/eta_C, solver and (empty) error columns."""
+    columns = {f"T_{k}": temperatures[:, j] for j, k in enumerate(reservoirs)}
+    carnot = _carnot(temperatures)
     with np.errstate(divide="ignore", invalid="ignore"):
-        frame["eta_over_carnot"] = frame["efficiency"].to_numpy() / carnot
-    frame["solver"] = "batch"
-    frame["error"] = None
-    return frame
+        ratio = np.asarray(efficiency, dtype=float) / carnot
+    return columns | {"carnot_efficiency": carnot, "eta_over_carnot": ratio, "solver": solver, "error": None}
 
 
 def _carnot(temperatures: np.ndarray) -> np.ndarray:
@@ -339,7 +370,7 @@ def _carnot(temperatures: np.ndarray) -> np.ndarray:
         return np.where((hi > 0) & (hi > lo), 1.0 - lo / hi, np.nan)
 
 
-def _cycle_sweep_rows(data, source, names, values):
+def _cycle_sweep_columns(data, source, names, values) -> dict:
     cycle = built(data, source).cycle
     strokes = _stroke_durations(data, names)
     durations = {}
@@ -347,16 +378,9 @@ def _cycle_sweep_rows(data, source, names, values):
         durations.setdefault(strokes[name], values[:, i])
     result = cycle.sweep(durations)
     frame = result.to_frame().drop(columns=[f"tau[{s}]" for s in result.strokes])
+    columns = {c: frame[c].to_numpy() for c in frame.columns}
     T = np.broadcast_to(result.temperatures, (len(result), result.temperatures.size))
-    for j, name in enumerate(result.reservoirs):
-        frame[f"T_{name}"] = T[:, j]
-    carnot = _carnot(T)
-    frame["carnot_efficiency"] = carnot
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frame["eta_over_carnot"] = frame["efficiency"].to_numpy() / carnot
-    frame["solver"] = "cycle-sweep"
-    frame["error"] = None
-    return frame
+    return columns | _temperature_columns(result.reservoirs, T, columns["efficiency"], "cycle-sweep")
 
 
 def _point_row(data, source, names, row) -> dict:
@@ -485,6 +509,21 @@ def _version() -> str:
         return "unknown"
 
 
+def _write_parquet(table, path) -> None:
+    """Write a DataFrame or Arrow table as Parquet.
+
+    Dictionary encoding only for the text columns and no compression: a sweep's float columns barely
+    compress, and encoding them cost more than solving a batched chunk.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not isinstance(table, pa.Table):
+        table = pa.Table.from_pandas(table, preserve_index=False)
+    text = [f.name for f in table.schema if not pa.types.is_floating(f.type)]
+    pq.write_table(table, path, use_dictionary=text, compression="none")
+
+
 def write_atomic(path: Path, write) -> None:
     """Write a file through `write(temporary_path)` and move it into place (never a half file)."""
     path = Path(path)
@@ -578,7 +617,8 @@ def run_sweep(
     -------
     SweepResult
     """
-    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     if workers is not None and scheduler is not None:
         raise WorkbenchError(
@@ -613,10 +653,10 @@ def run_sweep(
     todo = [i for i in range(n_chunks) if i not in done]
     show = sys.stderr.isatty() if progress is None else progress
 
-    def store(i, frame):
+    def store(i, rows):
         if out is not None:
-            write_atomic(_part(out, i), lambda tmp: frame.to_parquet(tmp, index=False))
-        done[i] = frame  # chunks finished earlier (None) are read back at the end
+            write_atomic(_part(out, i), lambda tmp: _write_parquet(rows, tmp))
+        done[i] = rows  # chunks finished earlier (None) are read back at the end
 
     with _progress(len(grid), show, initial=sum(len(chunks[i]) for i in done)) as bar:
         if workers is None and scheduler is None:
@@ -624,11 +664,11 @@ def run_sweep(
                 store(i, solve_chunk(data, source, path, grid.names, chunks[i]))
                 bar.update(len(chunks[i]))
         else:
-            for i, frame in _on_dask(todo, chunks, data, source, path, grid.names, workers, scheduler):
-                store(i, frame)
+            for i, rows in _on_dask(todo, chunks, data, source, path, grid.names, workers, scheduler):
+                store(i, rows)
                 bar.update(len(chunks[i]))
-    frames = [pd.read_parquet(_part(out, i)) if done[i] is None else done[i] for i in range(n_chunks)]
-    table = pd.concat(frames, ignore_index=True)
+    parts = [pq.read_table(_part(out, i)) if done[i] is None else done[i] for i in range(n_chunks)]
+    table = pa.concat_tables(parts, promote_options="permissive").to_pandas()
     failed = int((table["mode"] == "failed").sum()) if "mode" in table else 0
     return SweepResult(
         tuple(grid.names), path, reason, len(grid), failed, None if out is None else str(out), table
@@ -636,7 +676,7 @@ def run_sweep(
 
 
 def _on_dask(todo, chunks, data, source, path, names, workers, scheduler):
-    """Yield (chunk index, frame) as the chunks finish on a Dask cluster."""
+    """Yield (chunk index, rows) as the chunks finish on a Dask cluster."""
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError:  # pragma: no cover - a declared dependency
@@ -716,9 +756,9 @@ def write_table(frame, path, parts=None) -> Path:
         manifest = json.loads((Path(parts) / MANIFEST).read_text())
         tables = [pq.read_table(_part(Path(parts), i)) for i in range(manifest["n_chunks"])]
         combined = pa.concat_tables(tables, promote_options="permissive")
-        write_atomic(path, lambda tmp: pq.write_table(combined, tmp))
+        write_atomic(path, lambda tmp: _write_parquet(combined, tmp))
     elif path.suffix == ".parquet":
-        write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
+        write_atomic(path, lambda tmp: _write_parquet(frame, tmp))
     else:
         write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False))
     return path

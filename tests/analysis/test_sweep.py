@@ -140,6 +140,23 @@ def test_failing_points_get_a_row_with_the_error():
     )
 
 
+def test_a_failing_point_in_a_batched_chunk_gets_its_row_and_the_rest_are_solved():
+    """Both couplings 0 leave the qubit's populations conserved (no unique NESS): the batched kernel
+    refuses the chunk, which is then solved point by point; only that point fails."""
+    data = _example("qubit_two_baths")
+    grid = Grid.parse(["reservoirs.hot.coupling=0,0.01", "reservoirs.cold.coupling=0,0.01"])
+    result = run_sweep(data, grid)
+    table = result.to_frame()
+    assert (result.path, result.n_failed) == ("batch", 1)
+    assert list(table["mode"]) == ["failed", "equilibrium", "equilibrium", "transport"]
+    assert "not unique" in table["error"][0]
+    assert set(table["path"]) == {"per-point"}  # the rows say how they were solved
+    hot, cold = (next(r for r in data["reservoirs"] if r["name"] == n) for n in ("hot", "cold"))
+    _, expected = systems.qubit_two_baths_current(data["medium"]["omega"], hot["T"], cold["T"], 0.01, 0.01)
+    assert table["J_hot"][3] == pytest.approx(expected, rel=CLOSED_FORM_RTOL)
+    assert table["J_hot"][1] == table["J_hot"][2] == 0.0
+
+
 # ---------------------------------------------------------------------- chunks and resumption
 def test_chunked_sweep_writes_parts_and_a_manifest(tmp_path):
     data = _example("qubit_two_baths")
