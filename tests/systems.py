@@ -206,3 +206,25 @@ def dot_currents(eps, T_l, T_r, mu_l, mu_r, gamma_l, gamma_r):
     f_l, f_r = fermi(eps, T_l, mu_l), fermi(eps, T_r, mu_r)
     current = gamma_l * gamma_r * (f_l - f_r) / (gamma_l + gamma_r)
     return current, (eps - mu_l) * current
+
+
+# ---------------------------------------------------------------------------------------------
+# counting statistics of a two-state machine
+
+
+def two_state_counting(up_a, down_a, up_b, down_b, nu=1.0):
+    """(mean, variance) rates of what reservoir a moves into a two-state system, nu per jump.
+
+    Reservoir a raises the system at rate up_a (bringing +nu) and lowers it at down_a (-nu); b has
+    up_b, down_b and is not counted.  The tilted rate matrix [[-(u_a + u_b), d_a e^{-chi nu} + d_b],
+    [u_a e^{chi nu} + u_b, -(d_a + d_b)]] has the largest eigenvalue theta(chi) = -S/2 +
+    sqrt(S^2/4 + g(chi)), S = u_a + d_a + u_b + d_b, g = u_a d_b (e^{chi nu} - 1) + d_a u_b (e^{-chi nu} - 1),
+    so J = theta'(0) = nu (u_a d_b - d_a u_b) / S and Var = theta''(0) = nu^2 (u_a d_b + d_a u_b) / S
+    - 2 nu^2 (u_a d_b - d_a u_b)^2 / S^3 (M. Esposito, U. Harbola, S. Mukamel, Rev. Mod. Phys. 81,
+    1665 (2009), Sec. III).
+    """
+    S = up_a + down_a + up_b + down_b
+    forward, backward = up_a * down_b, down_a * up_b
+    mean = nu * (forward - backward) / S
+    variance = nu**2 * (forward + backward) / S - 2 * nu**2 * (forward - backward) ** 2 / S**3
+    return mean, variance

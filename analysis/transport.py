@@ -1,0 +1,352 @@
+"""Multi-bath NESS transport: counting statistics and the TUR, and the Onsager matrix.
+
+Counting statistics (docs/physics.md, Section 10).  Each jump operator L_j of reservoir a moves a
+definite amount nu_j of the counted quantity into the medium: its energy eps_j ([H_ref, L_j] =
+eps_j L_j), its particle number n_j, or its heat eps_j - mu_a n_j.  The tilted generator
+
+    L_chi rho = L rho + sum_j (exp(chi nu_j) - 1) L_j rho L_j^dag
+
+has the scaled cumulant generating function theta(chi) of the counted quantity as its eigenvalue of
+largest real part (Esposito, Harbola, Mukamel, Rev. Mod. Phys. 81, 1665 (2009)).  Its first two
+derivatives at chi = 0, the mean current J = Tr[L_1 rho] and the zero-frequency noise
+Var = Tr[L_2 rho] - 2 Tr[L_1 L^D (L_1 - J) rho] (L_k = sum_j nu_j^k L_j . L_j^dag, L^D the Drazin
+inverse), come from one bordered linear solve, never a pseudo-inverse of L.  The TUR ratio
+Var sigma / J^2 is >= 2 for classical Markov jump processes (Barato & Seifert, PRL 114, 158101
+(2015)) and can fall below 2 in coherent machines.
+
+Linear response.  With terminal 0 as the reference, the entropy production of a machine without work
+source is sigma = sum_{a>0} [J^E_a (beta_0 - beta_a) + I_a (beta_a mu_a - beta_0 mu_0)], so the
+fluxes (J^E_a, I_a) and the affinities (beta_0 - beta_a, beta_a mu_a - beta_0 mu_0) define the
+Onsager matrix dJ/dF.  It is computed from the linearised steady state, d rho = -L^D (dL) rho, with
+dL the derivative of the generator (central differences of the generator, one factorisation of the
+bordered system for every affinity), not from differences of separate solves.  At equilibrium it is
+symmetric (Onsager reciprocity) and positive semidefinite.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as la
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from engines.checks import WorkbenchError, fail, read_only
+from engines.linalg import SECTOR_DENSE_MAX, trace_vector, unvec, vec
+
+__all__ = ["Counting", "Onsager", "counting", "onsager", "scgf"]
+
+QUANTITIES = ("heat", "energy", "particles")
+#: Relative tolerance for a jump to move a definite energy: ||[H, L] - eps L|| <= tol ||H|| ||L||.
+EIGENOPERATOR_TOL = 1e-8
+#: Relative step of the central differences of the generator (error ~ step^2).
+DERIVATIVE_STEP = 1e-4
+
+
+# ---------------------------------------------------------------------------------------------
+# the tilted generator
+
+
+def _reservoir_index(engine, reservoir: str, owner: str) -> int:
+    names = engine.generator.names
+    if reservoir not in names:
+        fail(owner, "reservoir", reservoir, f"one of the engine's reservoirs {list(names)}")
+    return names.index(reservoir)
+
+
+def _jump_weights(generator, index: int, quantity: str, owner: str) -> tuple[list, np.ndarray]:
+    """The jump operators of dissipator `index` and what each moves into the medium."""
+    D = generator.dissipators[index]
+    jumps = [sp.csr_array(L) for L in D.jumps]
+    particles = np.array(D.particles, dtype=float)
+    if quantity == "particles":
+        return jumps, particles
+    H = sp.csr_array(generator.reference)
+    scale = max(abs(H).max() if H.nnz else 0.0, 1e-300)
+    energies = np.empty(len(jumps))
+    for j, L in enumerate(jumps):
+        C = H @ L - L @ H
+        norm = float(np.real(L.conj().multiply(L).sum()))
+        energies[j] = np.real(L.conj().multiply(C).sum()) / norm
+        defect = spla.norm(C - energies[j] * L) if C.nnz else 0.0
+        if defect > EIGENOPERATOR_TOL * scale * math.sqrt(norm) * max(1.0, math.sqrt(L.shape[0])):
+            raise WorkbenchError(
+                f"{owner}: reservoir {D.reservoir.name!r}: its jumps do not move definite energies in the "
+                f"{generator.flavour} flavour with {generator.bookkeeping!r} bookkeeping, so its energy and "
+                "heat cannot be counted; count 'particles', or use flavour='global' or bookkeeping='bare'."
+            )
+    if quantity == "energy":
+        return jumps, energies
+    return jumps, energies - D.reservoir.mu * particles
+
+
+def _superoperators(generator, jumps, weights, dense):
+    """L and the jump superoperators K_j: vec(L rho L^dag) = (conj(L) kron L) vec(rho)."""
+    L = generator.superoperator(dense=dense)
+    K = [sp.kron(J.conj(), J, format="csr") for J in jumps]
+    if dense:
+        K = [k.toarray() for k in K]
+    return L, K
+
+
+def _drazin_solver(L, rho_vec, dense):
+    """The map y -> L^D y on traceless y: x with L x = y and Tr x = 0.
+
+    One LU of the bordered matrix [[L, vec rho], [tr, 0]], non-singular when the NESS is unique.
+    """
+    n = L.shape[0]
+    tr = trace_vector(round(math.sqrt(n)))
+    if dense:
+        B = np.zeros((n + 1, n + 1), dtype=complex)
+        B[:n, :n] = L
+        B[:n, n] = rho_vec
+        B[n, :n] = tr
+        lu = la.lu_factor(B, check_finite=False)
+        return lambda y: la.lu_solve(lu, np.append(y, 0.0), check_finite=False)[:n]
+    B = sp.bmat([[L, sp.csc_array(rho_vec[:, None])], [sp.csr_array(tr[None, :]), None]], format="csc")
+    lu = spla.splu(B)
+    return lambda y: lu.solve(np.append(y, 0.0).astype(complex))[:n]
+
+
+def _steady(engine, steady):
+    state = engine.steady_state() if steady is None else steady
+    generator = engine.generator
+    return state, vec(generator.from_medium_basis(state.rho))
+
+
+# ---------------------------------------------------------------------------------------------
+# counting statistics
+
+
+@dataclass(frozen=True)
+class Counting:
+    """Counting statistics of one reservoir's current at the NESS (hbar = k_B = 1).
+
+    Attributes
+    ----------
+    reservoir, quantity : str
+        What is counted: the heat, energy or particles moved from `reservoir` into the medium.
+    mean : float
+        The current J (the first cumulant rate); equals the steady state's current.
+    variance : float
+        The zero-frequency noise, the second cumulant rate: Var(Q_t)/t as t -> inf.
+    entropy_production_rate : float or None
+        sigma of the NESS (None when a reservoir is not thermal).
+    tur_ratio : float or None
+        Var sigma / J^2 (None when J = 0 or sigma is undefined); >= 2 for classical jump processes.
+    """
+
+    reservoir: str
+    quantity: str
+    mean: float
+    variance: float
+    entropy_production_rate: float | None
+    tur_ratio: float | None
+
+    def to_dict(self) -> dict:
+        """The fields as a JSON-safe mapping."""
+        return dict(self.__dict__)
+
+
+def _check_quantity(owner, quantity):
+    if quantity not in QUANTITIES:
+        fail(owner, "quantity", quantity, f"one of {list(QUANTITIES)}")
+
+
+def counting(engine, reservoir: str, quantity: str = "heat", *, steady=None) -> Counting:
+    """Mean, zero-frequency noise and TUR ratio of the `quantity` moved from `reservoir` into the medium.
+
+    Parameters
+    ----------
+    engine : engines.Engine
+    reservoir : str
+        The counted reservoir's name.
+    quantity : {"heat", "energy", "particles"}
+    steady : engines.SteadyState, optional
+        The engine's NESS, when already solved.
+    """
+    owner = "counting"
+    _check_quantity(owner, quantity)
+    index = _reservoir_index(engine, reservoir, owner)
+    state, rho = _steady(engine, steady)
+    generator = engine.generator
+    jumps, nu = _jump_weights(generator, index, quantity, owner)
+    dense = rho.size <= SECTOR_DENSE_MAX
+    L, K = _superoperators(generator, jumps, nu, dense)
+    tr = trace_vector(generator.dim)
+    L1 = sum((w * k for w, k in zip(nu, K)), start=0 * L) if K else 0 * L
+    L2 = sum((w * w * k for w, k in zip(nu, K)), start=0 * L) if K else 0 * L
+    L1rho = L1 @ rho
+    mean = float(np.real(tr @ L1rho))
+    x = _drazin_solver(L, rho, dense)(L1rho - mean * rho)
+    variance = float(np.real(tr @ (L2 @ rho)) - 2.0 * np.real(tr @ (L1 @ x)))
+    sigma = state.entropy_production_rate if all(r.thermal for r in engine.reservoirs) else None
+    tur = None if sigma is None or mean == 0.0 else variance * sigma / mean**2
+    return Counting(reservoir, quantity, mean, variance, sigma, tur)
+
+
+def scgf(engine, reservoir: str, chi, quantity: str = "heat"):
+    """theta(chi): the scaled cumulant generating function of the `quantity` moved from `reservoir`.
+
+    The eigenvalue of largest real part of the tilted generator L_chi (dense eigenvalues: small d).
+    theta(0) = 0, theta'(0) = J and theta''(0) = Var.  For a machine whose one current flows between
+    two thermal baths a and b, theta(chi) = theta(-chi - (beta_b - beta_a)) (Gallavotti-Cohen).
+    """
+    owner = "scgf"
+    _check_quantity(owner, quantity)
+    index = _reservoir_index(engine, reservoir, owner)
+    generator = engine.generator
+    if generator.dim**2 > SECTOR_DENSE_MAX:
+        fail(owner, "engine", f"a medium of dimension {generator.dim}", f"d^2 <= {SECTOR_DENSE_MAX}")
+    jumps, nu = _jump_weights(generator, index, quantity, owner)
+    L, K = _superoperators(generator, jumps, nu, dense=True)
+    chi = np.atleast_1d(np.asarray(chi, dtype=float))
+    out = np.empty(chi.shape)
+    for i, c in enumerate(chi):
+        tilted = L + sum(((math.expm1(c * w)) * k for w, k in zip(nu, K)), start=np.zeros_like(L))
+        out[i] = np.max(np.linalg.eigvals(tilted).real)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# linear response
+
+
+@dataclass(frozen=True)
+class Onsager:
+    """The Onsager matrix of a multi-terminal machine at a reference state.
+
+    Attributes
+    ----------
+    reference : str
+        The reference terminal (affinities are measured against it).
+    fluxes : tuple of str
+        ``"J_<name>"`` (energy current) and ``"I_<name>"`` (particle current, leads only) into the
+        medium from each other terminal, in matrix order.
+    matrix : ndarray (n, n)
+        L_ij = dJ_i / dF_j, F the affinities conjugate to the fluxes (module docstring).
+    """
+
+    reference: str
+    fluxes: tuple
+    matrix: np.ndarray
+
+    def __post_init__(self):
+        object.__setattr__(self, "matrix", read_only(np.array(self.matrix, dtype=float)))
+
+    def asymmetry(self) -> float:
+        """The relative asymmetry max |L - L^T| / max |L|: zero (Onsager reciprocity) at equilibrium."""
+        scale = max(np.max(np.abs(self.matrix)), 1e-300)
+        return float(np.max(np.abs(self.matrix - self.matrix.T)) / scale)
+
+    def thermoelectric(self, terminal: str, T: float, mu: float) -> dict:
+        """Two-terminal coefficients of `terminal` (a lead) at temperature T and chemical potential mu.
+
+        In the heat basis J_Q = J_E - mu I with forces (Delta T / T^2, Delta mu / T), L' = A L A^T,
+        A = [[1, -mu], [0, 1]]: conductance G = L'_NN / T, Seebeck S = L'_QN / (T L'_NN), Peltier
+        Pi = T S, thermal conductance at zero particle current kappa = det L' / (T^2 L'_NN) and the
+        figure of merit ZT = L'_QN^2 / det L' (inf in tight coupling) (Benenti, Casati, Saito,
+        Whitney, Phys. Rep. 694, 1 (2017)).
+        """
+        names = (f"J_{terminal}", f"I_{terminal}")
+        if not all(n in self.fluxes for n in names):
+            fail(
+                "Onsager.thermoelectric", "terminal", terminal, "a lead (a terminal with a particle current)"
+            )
+        i, j = (self.fluxes.index(n) for n in names)
+        block = self.matrix[np.ix_([i, j], [i, j])]
+        A = np.array([[1.0, -mu], [0.0, 1.0]])
+        Lp = A @ block @ A.T
+        det = float(np.linalg.det(Lp))
+        det = 0.0 if abs(det) <= 1e-12 * np.max(np.abs(Lp)) ** 2 else det
+        S = Lp[0, 1] / (T * Lp[1, 1])
+        return {
+            "conductance": Lp[1, 1] / T,
+            "seebeck": S,
+            "peltier": T * S,
+            "thermal_conductance": det / (T**2 * Lp[1, 1]),
+            "ZT": math.inf if det == 0.0 else Lp[0, 1] ** 2 / det,
+        }
+
+
+def _affinity_jacobian(T: float, mu: float) -> np.ndarray:
+    """d(F_E, F_N)/d(T, mu) of one terminal: F_E = beta_0 - beta, F_N = beta mu - beta_0 mu_0."""
+    return np.array([[1.0 / T**2, 0.0], [-mu / T**2, 1.0 / T]])
+
+
+def onsager(engine, reference: str | None = None) -> Onsager:
+    """The Onsager matrix dJ/dF of `engine` at its reservoirs' temperatures and chemical potentials.
+
+    Parameters
+    ----------
+    engine : engines.Engine
+        An undriven machine of thermal reservoirs at T > 0.
+    reference : str, optional
+        The reference terminal (default: the first reservoir).
+    """
+    owner = "onsager"
+    reservoirs = engine.reservoirs
+    if engine.drive is not None or not all(r.thermal for r in reservoirs):
+        fail(owner, "engine", repr(engine), "an undriven machine of thermal reservoirs")
+    if len(reservoirs) < 2:
+        fail(owner, "engine", repr(engine), "a machine with at least two terminals")
+    names = [r.name for r in reservoirs]
+    ref = names[0] if reference is None else reference
+    if ref not in names:
+        fail(owner, "reference", ref, f"one of the engine's reservoirs {names}")
+    for r in reservoirs:
+        if not r.T > 0.0:
+            fail(owner, f"reservoir {r.name!r} T", r.T, "T > 0 (affinities need finite 1/T)")
+    _, rho = _steady(engine, None)
+    generator = engine.generator
+    dense = rho.size <= SECTOR_DENSE_MAX
+    L0 = generator.superoperator(dense=dense)
+    drazin = _drazin_solver(L0, rho, dense)
+    leads = {D.reservoir.name: any(D.particles) for D in generator.dissipators}
+    others = [r for r in reservoirs if r.name != ref]
+    fluxes = []
+    for r in others:
+        fluxes.append(f"J_{r.name}")
+        if leads[r.name]:
+            fluxes.append(f"I_{r.name}")
+
+    def flux_vector(gen, rho_vec):
+        energy, number = gen.currents(unvec(rho_vec, gen.dim))
+        out = []
+        for r in others:
+            k = gen.names.index(r.name)
+            out.append(energy[k])
+            if leads[r.name]:
+                out.append(number[k])
+        return np.array(out)
+
+    columns = []
+    for r in others:
+        fields = ("T", "mu") if leads[r.name] else ("T",)
+        by_field = []
+        for f in fields:
+            value = getattr(r, f)
+            h = DERIVATIVE_STEP * max(abs(value), r.T)
+            shifted = [_shifted(engine, r, f, value + s * h) for s in (1.0, -1.0)]
+            dL = (
+                shifted[0].generator.superoperator(dense=dense)
+                - shifted[1].generator.superoperator(dense=dense)
+            ) / (2 * h)
+            drho = -drazin(dL @ rho)
+            dobs = (flux_vector(shifted[0].generator, rho) - flux_vector(shifted[1].generator, rho)) / (2 * h)
+            by_field.append(dobs + flux_vector(generator, drho))
+        dJ = np.column_stack(by_field)  # d fluxes / d (T, mu) of terminal r
+        jac = _affinity_jacobian(r.T, r.mu)[: len(fields), : len(fields)]
+        columns.append(dJ @ np.linalg.inv(jac))
+    return Onsager(ref, tuple(fluxes), np.real(np.column_stack(columns)))
+
+
+def _shifted(engine, reservoir, field: str, value: float):
+    changed = [r.replace(**{field: value}) if r is reservoir else r for r in engine.reservoirs]
+    return engine.replace(reservoirs=changed)
+
+
+def _unvec(v, d):
+    return np.asarray(v).reshape((d, d), order="F")

@@ -1,0 +1,159 @@
+"""Transport (`analysis.transport`): counting statistics, the TUR and the Onsager matrix.
+
+References: the two-state counting closed form of tests/systems.py (Esposito, Harbola, Mukamel, RMP
+81, 1665 (2009)); Gallavotti-Cohen symmetry; the TUR of Barato & Seifert, PRL 114, 158101 (2015) and
+its violation in the three-level maser (Kalaee, Wacker, Potts, PRE 104, L012103 (2021)); Onsager
+reciprocity; the tight-coupling dot (Esposito, Lindenberg, Van den Broeck, PRL 102, 130602 (2009)).
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import systems
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strategies import generic_machines
+
+from analysis.transport import counting, onsager, scgf
+from engines import ThermodynamicsWarning, WorkbenchError
+
+#: The bordered solve against closed forms (both exact up to rounding).
+RTOL = 1e-9
+#: Central differences of the generator (relative step 1e-4: error ~1e-8).
+ONSAGER_RTOL = 1e-6
+
+LAWS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def test_qubit_between_baths_mean_and_noise_equal_the_two_state_closed_form():
+    w, T_h, T_c, k_h, k_c = 1.0, 2.0, 0.5, 0.1, 0.05
+    engine = systems.qubit_two_baths(w, T_h, T_c, k_h, k_c)
+    n_h, n_c = systems.bose(w, T_h), systems.bose(w, T_c)
+    mean, variance = systems.two_state_counting(k_h * n_h, k_h * (1 + n_h), k_c * n_c, k_c * (1 + n_c), w)
+    result = counting(engine, "hot")
+    assert result.mean == pytest.approx(mean, rel=RTOL)
+    assert result.variance == pytest.approx(variance, rel=RTOL)
+    assert result.mean == pytest.approx(engine.steady_state().heat_currents["hot"], rel=RTOL)
+    assert result.tur_ratio >= 2.0  # a classical two-state process
+
+
+def test_dot_particle_noise_and_heat_mean_between_leads():
+    """Particles of a level between leads at mu != 0: the same two-state closed form with nu = 1; the
+    heat counted from a lead is (eps - mu) per particle."""
+    eps, T_l, T_r, mu_l, mu_r, g_l, g_r = 1.0, 1.0, 0.5, 0.6, -0.2, 0.02, 0.01
+    engine = systems.dot(eps, T_l, T_r, mu_l, mu_r, g_l, g_r)
+    f_l, f_r = systems.fermi(eps, T_l, mu_l), systems.fermi(eps, T_r, mu_r)
+    mean, variance = systems.two_state_counting(g_l * f_l, g_l * (1 - f_l), g_r * f_r, g_r * (1 - f_r))
+    particles = counting(engine, "left", "particles")
+    assert particles.mean == pytest.approx(mean, rel=RTOL)
+    assert particles.variance == pytest.approx(variance, rel=RTOL)
+    heat = counting(engine, "left", "heat")
+    assert heat.mean == pytest.approx((eps - mu_l) * mean, rel=RTOL)
+    assert heat.variance == pytest.approx((eps - mu_l) ** 2 * variance, rel=RTOL)
+
+
+def test_scgf_derivatives_at_zero_are_the_mean_and_the_noise():
+    """theta(chi) from the tilted generator's eigenvalue against the bordered solve (two methods)."""
+    engine = systems.maser()
+    result = counting(engine, "hot")
+    h = 1e-3
+    theta = scgf(engine, "hot", [-h, 0.0, h])
+    assert abs(theta[1]) < 1e-12
+    assert (theta[2] - theta[0]) / (2 * h) == pytest.approx(result.mean, rel=1e-5)
+    assert (theta[2] - 2 * theta[1] + theta[0]) / h**2 == pytest.approx(result.variance, rel=1e-4)
+
+
+@LAWS
+@given(generic_machines(min_baths=2, max_baths=2, max_dim=4), st.floats(-2.0, 2.0))
+def test_gallavotti_cohen_symmetry_of_two_terminal_thermal_machines(engine, chi):
+    """theta(chi) = theta(-chi - (beta_b - beta_a)) for the energy from bath a (no work source)."""
+    a, b = engine.reservoirs
+    affinity = 1.0 / b.T - 1.0 / a.T
+    left, right = scgf(engine, a.name, [chi, -chi - affinity], "energy")
+    assert left == pytest.approx(right, rel=1e-7, abs=1e-12 * max(r.coupling for r in engine.reservoirs))
+
+
+@LAWS
+@given(generic_machines(min_baths=2, max_baths=3, max_dim=4))
+def test_tur_holds_for_classical_rate_machines(engine):
+    """Undriven global machines with non-degenerate levels are classical jump processes: ratio >= 2."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ThermodynamicsWarning)
+        state = engine.steady_state()
+    for r in engine.reservoirs:
+        result = counting(engine, r.name, "energy", steady=state)
+        if abs(result.mean) > 1e3 * state.resolution:
+            assert result.tur_ratio >= 2.0 * (1 - 1e-9)
+
+
+def test_tur_is_violated_by_the_coherently_driven_maser():
+    """The three-level maser with a drive comparable to the bath rates: Var sigma / J^2 < 2 for the
+    hot bath's heat (Kalaee, Wacker & Potts 2021); the same machine obeys it at weak drive."""
+    kappa = 0.01
+    coherent = counting(systems.maser(T_h=10.0, T_c=1.5, kappa=kappa, strength=1.4 * kappa), "hot")
+    assert coherent.tur_ratio < 1.999
+    weak = counting(systems.maser(T_h=10.0, T_c=1.5, kappa=kappa, strength=0.05 * kappa), "hot")
+    assert weak.tur_ratio > 2.0
+
+
+# ---------------------------------------------------------------------------------------------- Onsager
+
+
+def test_qubit_thermal_conductance_equals_the_closed_form():
+    """J_hot = w k_h k_c (n_h - n_c) / sum_a k_a (2 n_a + 1): at T_h = T_c = T, dJ/d(beta_c - beta_h)
+    = w^2 k_h k_c n (n + 1) / sum_a k_a (2 n + 1)."""
+    w, T, k_h, k_c = 1.0, 0.8, 0.1, 0.03
+    engine = systems.qubit_two_baths(w, T, T, k_h, k_c)
+    n = systems.bose(w, T)
+    expected = w**2 * k_h * k_c * n * (n + 1) / ((k_h + k_c) * (2 * n + 1))
+    result = onsager(engine, reference="cold")
+    assert result.fluxes == ("J_hot",)
+    assert result.matrix[0, 0] == pytest.approx(expected, rel=ONSAGER_RTOL)
+
+
+def test_single_level_dot_is_tightly_coupled():
+    """J_E = eps I: det L = 0, ZT = inf, Seebeck (eps - mu)/T, conductance Gamma_l Gamma_r/(Gamma_l +
+    Gamma_r) f (1 - f)/T."""
+    eps, T, mu, g_l, g_r = 1.0, 0.7, 0.2, 0.02, 0.01
+    engine = systems.dot(eps, T, T, mu, mu, g_l, g_r)
+    result = onsager(engine)
+    assert result.fluxes == ("J_right", "I_right")
+    assert result.asymmetry() < ONSAGER_RTOL
+    assert abs(np.linalg.det(result.matrix)) <= 1e-9 * np.max(np.abs(result.matrix)) ** 2
+    coefficients = result.thermoelectric("right", T, mu)
+    f = systems.fermi(eps, T, mu)
+    assert coefficients["ZT"] == np.inf
+    assert coefficients["seebeck"] == pytest.approx((eps - mu) / T, rel=ONSAGER_RTOL)
+    assert coefficients["conductance"] == pytest.approx(
+        g_l * g_r / (g_l + g_r) * f * (1 - f) / T, rel=ONSAGER_RTOL
+    )
+
+
+@LAWS
+@given(generic_machines(min_baths=2, max_baths=3, max_dim=4), st.floats(0.3, 5.0))
+def test_onsager_reciprocity_at_equilibrium(engine, T):
+    """At a common temperature L is symmetric and positive semidefinite (second law)."""
+    engine = engine.replace(reservoirs=[r.replace(T=T) for r in engine.reservoirs])
+    result = onsager(engine)
+    assert result.asymmetry() < ONSAGER_RTOL
+    assert np.linalg.eigvalsh(result.matrix).min() >= -ONSAGER_RTOL * np.max(np.abs(result.matrix))
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+
+
+def test_bad_requests_are_one_line_errors():
+    engine = systems.qubit_two_baths()
+    with pytest.raises(WorkbenchError, match=r"`reservoir` .*\['hot', 'cold'\], got 'warm'"):
+        counting(engine, "warm")
+    with pytest.raises(WorkbenchError, match="`quantity`"):
+        counting(engine, "hot", "entropy")
+    with pytest.raises(WorkbenchError, match="undriven machine"):
+        onsager(systems.maser())
+    local = systems.lps_fridge(flavour="local")
+    assert counting(local, "hot").mean == pytest.approx(local.steady_state().heat_currents["hot"], rel=RTOL)
+    # booked against the full Hamiltonian, a local jump moves no definite energy (Levy & Kosloff 2014)
+    with pytest.raises(WorkbenchError, match="do not move definite energies"):
+        counting(local.replace(bookkeeping="full"), "hot")
+    assert counting(local.replace(bookkeeping="full"), "hot", "particles").mean == 0.0
