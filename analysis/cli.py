@@ -40,6 +40,10 @@ that reads a design.
     A figure of a sweep table (`analysis.plots`): two columns (a heat map for two swept parameters
     with ``--color``), or the efficiency-power plot when no columns are given.
 
+``qhe transport DESIGN.toml [--noise] [--onsager [--reference NAME]] [--json]``
+    Each reservoir's currents, with ``--noise`` their counting statistics and TUR ratio, with
+    ``--onsager`` the Onsager matrix and each lead's thermoelectric coefficients (`analysis.transport`).
+
 Errors in the input (`engines.WorkbenchError`, unreadable files) print one line,
 ``qhe: error: <message>``, to stderr and exit with status 2; an exception raised inside user code
 (`engines.UserCodeError`: a spectrum or a Hamiltonian supplied as a callable) prints
@@ -257,6 +261,24 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("--color", metavar="NAME", help="column coding the colour")
     plot.add_argument("-o", "--output", required=True, metavar="FILE", help="figure file (.png, .svg, .pdf)")
     plot.set_defaults(func=_plot)
+
+    transport = sub.add_parser(
+        "transport",
+        help="currents, counting statistics and the TUR, and the Onsager matrix of a continuous machine",
+        description="Transport through a continuous machine's medium: each reservoir's heat (and particle) "
+        "current; with --noise, its zero-frequency noise and the TUR ratio Var sigma / J^2; with "
+        "--onsager, the Onsager matrix at the reservoirs' temperatures and chemical potentials (an "
+        "equilibrium design gives the linear-response coefficients) and thermoelectric coefficients "
+        "of each lead.",
+        epilog="Example: qhe transport examples/qubit_two_baths.toml --noise --onsager",
+    )
+    transport.add_argument("design", metavar="DESIGN.toml", help="design file of a continuous machine")
+    transport.add_argument("--noise", action="store_true", help="counting statistics of every reservoir")
+    transport.add_argument("--onsager", action="store_true", help="the Onsager matrix (undriven machines)")
+    transport.add_argument("--reference", metavar="NAME", help="with --onsager: the reference reservoir")
+    transport.add_argument("--json", action="store_true", help="print JSON")
+    _add_set(transport)
+    transport.set_defaults(func=_transport)
     return parser
 
 
@@ -545,6 +567,76 @@ def _plot(args) -> int:
     plots.save(fig, args.output)
     print(f"  figure {args.output}")
     return 0
+
+
+def _transport(args) -> int:
+    from analysis import transport
+    from engines.checks import WorkbenchError
+
+    design, _ = _design(args.design, args.set)
+    if design.kind != "engine":
+        raise WorkbenchError(
+            f"{args.design}: `qhe transport` needs a continuous machine ([engine]), not a cycle."
+        )
+    engine = design.engine
+    state = engine.steady_state()
+    rows = []
+    for r in engine.reservoirs:
+        row = {"reservoir": r.name, "T": r.T, "J": state.heat_currents[r.name]}
+        if r.name in state.particle_currents:
+            row["I"] = state.particle_currents[r.name]
+        if args.noise:
+            heat = transport.counting(engine, r.name, "heat", steady=state)
+            row.update(var_J=heat.variance, tur_ratio=heat.tur_ratio)
+            if "I" in row:
+                row["var_I"] = transport.counting(engine, r.name, "particles", steady=state).variance
+        rows.append(row)
+    payload = {
+        "design": design.name,
+        "entropy_production_rate": state.entropy_production_rate,
+        "reservoirs": rows,
+    }
+    if args.onsager:
+        result = transport.onsager(engine, args.reference)
+        payload["onsager"] = {
+            "reference": result.reference,
+            "fluxes": list(result.fluxes),
+            "matrix": result.matrix.tolist(),
+            "asymmetry": result.asymmetry(),
+            "thermoelectric": {
+                r.name: result.thermoelectric(r.name, r.T, r.mu)
+                for r in engine.reservoirs
+                if f"I_{r.name}" in result.fluxes
+            },
+        }
+    if args.json:
+        print(_dumps(payload))
+        return 0
+    print(f"{design.name} ({args.design})")
+    print(f"  entropy production rate  {state.entropy_production_rate:.6g}")
+    header = list(dict.fromkeys(k for row in rows for k in row))
+    print("\n".join(_table([header, *([_cell(row.get(k)) for k in header] for row in rows)])))
+    print(
+        "  (J, I > 0: into the medium; var_J: zero-frequency noise; TUR ratio Var sigma / J^2, >= 2 "
+        "classically)"
+    )
+    if args.onsager:
+        onsager = payload["onsager"]
+        print(
+            f"  Onsager matrix against {onsager['reference']!r} (fluxes {', '.join(onsager['fluxes'])}), "
+            f"asymmetry {onsager['asymmetry']:.2g}:"
+        )
+        for name, line in zip(onsager["fluxes"], onsager["matrix"]):
+            print(f"    {name:>12}  " + "  ".join(f"{x: .6g}" for x in line))
+        for lead, coefficients in onsager["thermoelectric"].items():
+            print(f"  {lead}: " + ", ".join(f"{k} {v:.6g}" for k, v in coefficients.items()))
+    return 0
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    return value if isinstance(value, str) else f"{value:.6g}"
 
 
 # ---------------------------------------------------------------------------------- initial state

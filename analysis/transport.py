@@ -135,7 +135,8 @@ class Counting:
     entropy_production_rate : float or None
         sigma of the NESS (None when a reservoir is not thermal).
     tur_ratio : float or None
-        Var sigma / J^2 (None when J = 0 or sigma is undefined); >= 2 for classical jump processes.
+        Var sigma / J^2 (None when J is below the NESS's numerical resolution or sigma is undefined);
+        >= 2 for classical jump processes.
     """
 
     reservoir: str
@@ -183,7 +184,8 @@ def counting(engine, reservoir: str, quantity: str = "heat", *, steady=None) -> 
     x = _drazin_solver(L, rho, dense)(L1rho - mean * rho)
     variance = float(np.real(tr @ (L2 @ rho)) - 2.0 * np.real(tr @ (L1 @ x)))
     sigma = state.entropy_production_rate if all(r.thermal for r in engine.reservoirs) else None
-    tur = None if sigma is None or mean == 0.0 else variance * sigma / mean**2
+    resolved = abs(mean) > state.resolution * max(1.0, float(np.max(np.abs(nu), initial=0.0)))
+    tur = variance * sigma / mean**2 if sigma is not None and resolved else None
     return Counting(reservoir, quantity, mean, variance, sigma, tur)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import systems
 
 from analysis.design import read_design
 from analysis.sweep import Grid, read_table, run_sweep
@@ -33,7 +34,7 @@ def _qhe(*args, cwd=ROOT):
 def test_version_and_help_with_examples():
     code, out, _ = _qhe("--version")
     assert code == 0 and out.startswith("qhe ")
-    for command in ("run", "sweep", "table", "compare", "plot"):
+    for command in ("run", "sweep", "table", "compare", "plot", "transport"):
         code, out, _ = _qhe(command, "--help")
         assert code == 0 and "Example:" in out, command
 
@@ -88,6 +89,26 @@ def test_compare_two_examples_with_a_figure(tmp_path):
     assert "do not see the same reservoirs" in err
 
 
+def test_transport_of_the_dot_example_noise_and_linear_response():
+    """The dot's noise against the two-state closed form; at equilibrium its Onsager matrix is
+    tightly coupled (ZT = inf, Seebeck (eps - mu)/T)."""
+    code, text, err = _qhe("transport", EXAMPLES / "dot.toml", "--noise", "--json")
+    assert (code, err) == (0, ""), err
+    rows = {r["reservoir"]: r for r in json.loads(text)["reservoirs"]}
+    f_l, f_r = systems.fermi(1.0, 1.0, 0.0), systems.fermi(1.0, 0.5, 0.2)
+    g_l, g_r = 0.02, 0.01
+    mean, variance = systems.two_state_counting(g_l * f_l, g_l * (1 - f_l), g_r * f_r, g_r * (1 - f_r))
+    assert rows["left"]["I"] == pytest.approx(mean, rel=1e-9)
+    assert rows["left"]["var_I"] == pytest.approx(variance, rel=1e-9)
+    assert rows["left"]["tur_ratio"] >= 2.0
+    equilibrium = ["--set", "reservoirs.right.T=1", "--set", "reservoirs.right.mu=0"]
+    code, text, err = _qhe("transport", EXAMPLES / "dot.toml", "--onsager", *equilibrium)
+    assert (code, err) == (0, ""), err
+    assert "ZT inf" in text and "seebeck 1," in text
+    code, _, err = _qhe("transport", EXAMPLES / "maser.toml", "--onsager")
+    assert code == 2 and "undriven machine" in err and err.count("\n") == 1
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [
@@ -100,6 +121,7 @@ def test_compare_two_examples_with_a_figure(tmp_path):
         pytest.param(["sweep", "maser.toml"], "no [sweep] table", id="no-grid"),
         pytest.param(["run", "maser.toml", "--set", "drive.strength=x"], "--set", id="set-value"),
         pytest.param(["table", "missing.parquet"], "missing.parquet", id="table-file"),
+        pytest.param(["transport", "otto_qubit.toml"], "continuous machine", id="transport-cycle"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args, words):
