@@ -14,6 +14,12 @@ inverse), come from one bordered linear solve, never a pseudo-inverse of L.  The
 Var sigma / J^2 is >= 2 for classical Markov jump processes (Barato & Seifert, PRL 114, 158101
 (2015)) and can fall below 2 in coherent machines.
 
+Currents inside the medium.  Through the cut between sites k and k+1 of a chain flows
+j_k = -<i[H, X_k]>, the coherent rate at which X_k, the part of the conserved quantity left of the
+cut, leaves: X_k = sum_{m <= k} sz_m / 2 for the magnetisation, the bond energies left of site k for
+the energy (continuity equation).  At the NESS every j_k equals the current the left reservoirs feed
+in, the energy booked against the full Hamiltonian.
+
 Linear response.  With terminal 0 as the reference, the entropy production of a machine without work
 source is sigma = sum_{a>0} [J^E_a (beta_0 - beta_a) + I_a (beta_a mu_a - beta_0 mu_0)], so the
 fluxes (J^E_a, I_a) and the affinities (beta_0 - beta_a, beta_a mu_a - beta_0 mu_0) define the
@@ -35,10 +41,13 @@ import scipy.sparse.linalg as spla
 
 from engines.checks import WorkbenchError, fail, read_only
 from engines.linalg import SECTOR_DENSE_MAX, trace_vector, unvec, vec
+from engines.linalg import embed as linalg_embed
 
-__all__ = ["Counting", "Onsager", "counting", "onsager", "scgf"]
+__all__ = ["Counting", "Onsager", "bond_currents", "counting", "onsager", "scgf", "site_profile"]
 
 QUANTITIES = ("heat", "energy", "particles")
+#: What `bond_currents` carries along a chain.
+BOND_QUANTITIES = ("energy", "magnetisation")
 #: Relative tolerance for a jump to move a definite energy: ||[H, L] - eps L|| <= tol ||H|| ||L||.
 EIGENOPERATOR_TOL = 1e-8
 #: Relative step of the central differences of the generator (error ~ step^2).
@@ -352,3 +361,89 @@ def _shifted(engine, reservoir, field: str, value: float):
 
 def _unvec(v, d):
     return np.asarray(v).reshape((d, d), order="F")
+
+
+# ---------------------------------------------------------------------------------------------
+# currents inside the medium
+
+
+def _chain(engine, owner):
+    from engines import SpinChain
+
+    if not isinstance(engine.medium, SpinChain):
+        fail(owner, "engine", repr(engine), "an engine whose medium is a SpinChain")
+    if engine.drive is not None:
+        fail(owner, "engine", repr(engine), "an undriven engine (a drive makes H time-dependent)")
+    return engine.medium
+
+
+def bond_currents(engine, quantity: str = "energy", *, steady=None) -> np.ndarray:
+    """The current along a chain at the NESS, from the continuity equation of `quantity`.
+
+    Magnetisation (sum_i sz_i / 2, conserved by every bond): j_k through the bond (k, k+1), k = 0..n-2,
+    j_k = -<i[H, X_k]> with X_k = sum_{m <= k} sz_m / 2.  Energy: H = sum_b h_b with bond energies
+    h_b = V_b + (h_b's sites' fields)/2 (the end sites' fields wholly in the end bonds), and j_k the
+    current from bond k-1 into bond k through site k, k = 1..n-2, j_k = -<i[H, X_k]> with
+    X_k = sum_{b < k} h_b.  Reservoirs on the end sites feed the end bonds only, so at the NESS every
+    j_k equals the heat current of the left reservoirs booked against the full Hamiltonian.
+
+    Parameters
+    ----------
+    engine : engines.Engine
+        An undriven engine whose medium is an `engines.SpinChain`, in the local flavour.
+    quantity : {"energy", "magnetisation"}
+    steady : engines.SteadyState, optional
+
+    Returns
+    -------
+    ndarray
+        n - 1 magnetisation currents, or n - 2 energy currents (hbar = 1).
+
+    Raises
+    ------
+    WorkbenchError
+        In the global (secular) flavour: its NESS commutes with H, so no current flows through the
+        bonds coherently; its non-local dissipators move the heat between eigenstates directly.
+    """
+    from engines import SpinChain
+
+    owner = "bond_currents"
+    chain = _chain(engine, owner)
+    if quantity not in BOND_QUANTITIES:
+        fail(owner, "quantity", quantity, f"one of {list(BOND_QUANTITIES)}")
+    if engine.flavour == "global":
+        raise WorkbenchError(
+            f"{owner}: in the global (secular) flavour the NESS commutes with H, so no current flows "
+            "through the bonds coherently (the non-local dissipators move heat between eigenstates); use "
+            "flavour='local'."
+        )
+    rho = (engine.steady_state() if steady is None else steady).rho
+    controls = {**chain.controls, **engine.controls}
+    H = chain.hamiltonian_sparse(**controls)
+    sz = chain.local_operator("sigma_z", 0)
+    dims = chain.site_dims
+    if quantity == "magnetisation":
+        cuts = [sum(0.5 * linalg_embed(sz, dims, m) for m in range(k + 1)) for k in range(chain.n - 1)]
+    else:
+        field = 0.5 * controls["field"] * sz  # a site's own Hamiltonian
+
+        def left_of(k):  # the bonds b < k: the first k + 1 sites' chain minus half of site k's field
+            part = SpinChain(k + 1, controls["J"], controls["Delta"], controls["field"]).hamiltonian_sparse()
+            return linalg_embed(part, dims, 0, span=k + 1) - 0.5 * linalg_embed(field, dims, k)
+
+        cuts = [left_of(k) for k in range(1, chain.n - 1)]
+    out = []
+    for X in cuts:
+        C = sp.csr_array(H @ X - X @ H)
+        out.append(-np.real(1j * np.sum(C.multiply(rho.T))))
+    return np.array(out)
+
+
+def site_profile(engine, operator: str = "sigma_z", *, steady=None) -> np.ndarray:
+    """<o_k> of the named site operator on every site of a chain at the NESS (e.g. the magnetisation)."""
+    chain = _chain(engine, "site_profile")
+    rho = (engine.steady_state() if steady is None else steady).rho
+    o = chain.local_operator(operator, 0)
+    return np.array(
+        [np.real(np.sum(linalg_embed(o, chain.site_dims, k).multiply(rho.T))) for k in range(chain.n)]
+    )
