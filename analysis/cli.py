@@ -40,9 +40,12 @@ that reads a design.
     A figure of a sweep table (`analysis.plots`): two columns (a heat map for two swept parameters
     with ``--color``), or the efficiency-power plot when no columns are given.
 
-``qhe transport DESIGN.toml [--noise] [--onsager [--reference NAME]] [--json]``
+``qhe transport DESIGN.toml [--noise] [--onsager [--reference NAME]] [--bonds]
+[--rectify LEFT:RIGHT [--bias SPEC]] [--json]``
     Each reservoir's currents, with ``--noise`` their counting statistics and TUR ratio, with
-    ``--onsager`` the Onsager matrix and each lead's thermoelectric coefficients (`analysis.transport`).
+    ``--onsager`` the Onsager matrix and each lead's thermoelectric coefficients, with ``--bonds`` the
+    currents along a spin chain, with ``--rectify`` forward and reversed currents and their ratio
+    (`analysis.transport`).
 
 Errors in the input (`engines.WorkbenchError`, unreadable files) print one line,
 ``qhe: error: <message>``, to stderr and exit with status 2; an exception raised inside user code
@@ -276,6 +279,22 @@ def _parser() -> argparse.ArgumentParser:
     transport.add_argument("--noise", action="store_true", help="counting statistics of every reservoir")
     transport.add_argument("--onsager", action="store_true", help="the Onsager matrix (undriven machines)")
     transport.add_argument("--reference", metavar="NAME", help="with --onsager: the reference reservoir")
+    transport.add_argument(
+        "--bonds",
+        action="store_true",
+        help="energy and magnetisation currents along a spin chain (local flavour)",
+    )
+    transport.add_argument(
+        "--rectify",
+        metavar="LEFT:RIGHT",
+        help="forward and reversed heat currents between two reservoirs and their ratio, at each --bias",
+    )
+    transport.add_argument(
+        "--bias",
+        metavar="SPEC",
+        default="0.2:1:5",
+        help="with --rectify: temperature biases, start:stop:num or v1,v2,... (default 0.2:1:5)",
+    )
     transport.add_argument("--json", action="store_true", help="print JSON")
     _add_set(transport)
     transport.set_defaults(func=_transport)
@@ -609,6 +628,20 @@ def _transport(args) -> int:
                 if f"I_{r.name}" in result.fluxes
             },
         }
+    if args.bonds:
+        payload["bonds"] = {
+            "energy": transport.bond_currents(engine, "energy", steady=state).tolist(),
+            "magnetisation": transport.bond_currents(engine, "magnetisation", steady=state).tolist(),
+            "sigma_z": transport.site_profile(engine, steady=state).tolist(),
+        }
+    if args.rectify:
+        left, sep, right = args.rectify.partition(":")
+        if not sep:
+            raise WorkbenchError(f"--rectify: {args.rectify!r} must be LEFT:RIGHT (two reservoir names).")
+        from analysis.sweep import Grid
+
+        biases = Grid.parse([f"bias={args.bias}"]).values[:, 0]
+        payload["rectification"] = transport.rectification(engine, left, right, biases).to_dict("records")
     if args.json:
         print(_dumps(payload))
         return 0
@@ -630,13 +663,28 @@ def _transport(args) -> int:
             print(f"    {name:>12}  " + "  ".join(f"{x: .6g}" for x in line))
         for lead, coefficients in onsager["thermoelectric"].items():
             print(f"  {lead}: " + ", ".join(f"{k} {v:.6g}" for k, v in coefficients.items()))
+    if args.bonds:
+        bonds = payload["bonds"]
+        print("  energy current through sites 1..n-2: " + "  ".join(f"{x:.6g}" for x in bonds["energy"]))
+        print(
+            "  magnetisation current per bond:      " + "  ".join(f"{x:.6g}" for x in bonds["magnetisation"])
+        )
+        print("  <sigma_z> per site:                  " + "  ".join(f"{x:.6g}" for x in bonds["sigma_z"]))
+    if args.rectify:
+        rows = payload["rectification"]
+        header = ["bias", "J_forward", "J_reverse", "ratio", "note"]
+        print(
+            f"  rectification {args.rectify} (J_forward: heat from LEFT when it is the hotter; J_reverse: "
+            "from RIGHT)"
+        )
+        print("\n".join(_table([header, *([_cell(r[k]) for k in header] for r in rows)])))
     return 0
 
 
 def _cell(value) -> str:
     if value is None:
         return "-"
-    return value if isinstance(value, str) else f"{value:.6g}"
+    return (value or "-") if isinstance(value, str) else f"{value:.6g}"
 
 
 # ---------------------------------------------------------------------------------- initial state

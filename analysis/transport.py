@@ -43,7 +43,16 @@ from engines.checks import WorkbenchError, fail, read_only
 from engines.linalg import SECTOR_DENSE_MAX, trace_vector, unvec, vec
 from engines.linalg import embed as linalg_embed
 
-__all__ = ["Counting", "Onsager", "bond_currents", "counting", "onsager", "scgf", "site_profile"]
+__all__ = [
+    "Counting",
+    "Onsager",
+    "bond_currents",
+    "counting",
+    "onsager",
+    "rectification",
+    "scgf",
+    "site_profile",
+]
 
 QUANTITIES = ("heat", "energy", "particles")
 #: What `bond_currents` carries along a chain.
@@ -447,3 +456,94 @@ def site_profile(engine, operator: str = "sigma_z", *, steady=None) -> np.ndarra
     return np.array(
         [np.real(np.sum(linalg_embed(o, chain.site_dims, k).multiply(rho.T))) for k in range(chain.n)]
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# rectification
+
+
+def rectification(engine, left: str, right: str, biases, T: float | None = None):
+    """Forward and reversed heat currents of a two-terminal design, and their ratio, against the bias.
+
+    At bias Delta T the forward machine has T_left = T + Delta T/2, T_right = T - Delta T/2 and the
+    reversed one the temperatures swapped; J_forward is the heat from `left` into the medium in the
+    first, J_reverse the heat from `right` in the second (both > 0 for heat running downhill), and
+    the rectification ratio is J_forward / J_reverse (1 for a mirror-symmetric medium).  A point where
+    either current runs uphill with no work source (a second-law violation, e.g. a local master
+    equation on sites with unequal gaps booked against the full Hamiltonian) gets no ratio and says so.
+
+    Parameters
+    ----------
+    engine : engines.Engine
+        A design with (at least) the thermal reservoirs `left` and `right`.
+    left, right : str
+        The two terminals.
+    biases : sequence of float
+        Delta T > 0, each below 2 T.
+    T : float, optional
+        The mean temperature (default: the mean of the two reservoirs' temperatures).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns bias, J_forward, J_reverse, ratio, mode_forward, mode_reverse, note.
+    """
+    import warnings
+
+    import pandas as pd
+
+    from engines import ThermodynamicsWarning
+
+    owner = "rectification"
+    names = [r.name for r in engine.reservoirs]
+    for field, value in (("left", left), ("right", right)):
+        if value not in names:
+            fail(owner, field, value, f"one of the engine's reservoirs {names}")
+    if left == right:
+        fail(owner, "right", right, "a reservoir other than `left`")
+    by_name = {r.name: r for r in engine.reservoirs}
+    if not (by_name[left].thermal and by_name[right].thermal):
+        fail(owner, "engine", repr(engine), "a design whose two terminals are thermal baths")
+    mean = 0.5 * (by_name[left].T + by_name[right].T) if T is None else T
+    biases = np.atleast_1d(np.asarray(biases, dtype=float))
+    if not np.all((biases > 0) & (biases < 2 * mean)):
+        fail(owner, "biases", biases.tolist(), f"values in (0, 2 T) = (0, {2 * mean:g})")
+
+    def solve(T_hot_side, hot, cold, bias):
+        changed = {hot: T_hot_side + bias / 2, cold: T_hot_side - bias / 2}
+        machine = engine.replace(
+            reservoirs=[r.replace(T=changed[r.name]) if r.name in changed else r for r in engine.reservoirs]
+        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ThermodynamicsWarning)
+            state = machine.steady_state()
+        return state, [str(w.message) for w in caught if issubclass(w.category, ThermodynamicsWarning)]
+
+    rows = []
+    for bias in biases:
+        forward, fw = solve(mean, left, right, bias)
+        reverse, rw = solve(mean, right, left, bias)
+        J_f, J_r = forward.heat_currents[left], reverse.heat_currents[right]
+        both = (("forward", J_f, forward), ("reversed", J_r, reverse))
+        uphill = [d for d, J, s in both if J < -s.resolution]
+        unresolved = [d for d, J, s in both if abs(J) <= s.resolution]
+        note = "; ".join(fw + rw)
+        if uphill:
+            note = (
+                f"heat runs from cold to hot ({' and '.join(uphill)} bias) with no work source: the model "
+                "breaks the second law here, so no ratio is given"
+            )
+        elif unresolved:
+            note = f"the {' and '.join(unresolved)} current is below numerical resolution: no ratio"
+        rows.append(
+            {
+                "bias": bias,
+                "J_forward": J_f,
+                "J_reverse": J_r,
+                "ratio": math.nan if uphill or unresolved else J_f / J_r,
+                "mode_forward": forward.mode,
+                "mode_reverse": reverse.mode,
+                "note": note,
+            }
+        )
+    return pd.DataFrame(rows)

@@ -109,6 +109,22 @@ def test_transport_of_the_dot_example_noise_and_linear_response():
     assert code == 2 and "undriven machine" in err and err.count("\n") == 1
 
 
+def test_transport_bonds_of_the_chain_and_rectification_of_the_two_qubit_chain():
+    code, text, err = _qhe("transport", EXAMPLES / "xxz_chain.toml", "--bonds", "--json")
+    assert (code, err) == (0, ""), err
+    payload = json.loads(text)
+    hot = next(r["J"] for r in payload["reservoirs"] if r["reservoir"] == "hot")
+    np.testing.assert_allclose(payload["bonds"]["energy"], hot, rtol=1e-9)  # full bookkeeping
+    assert len(payload["bonds"]["magnetisation"]) == 5 and len(payload["bonds"]["sigma_z"]) == 6
+    code, text, err = _qhe(
+        "transport", EXAMPLES / "two_qubit_chain.toml", "--rectify", "hot:cold", "--bias", "0.2,1"
+    )
+    assert (code, err) == (0, ""), err
+    assert "rectification hot:cold" in text
+    code, _, err = _qhe("transport", EXAMPLES / "two_qubit_chain.toml", "--rectify", "hot")
+    assert code == 2 and "LEFT:RIGHT" in err
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [
