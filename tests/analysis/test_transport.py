@@ -306,3 +306,33 @@ def test_rectification_bad_input():
         rectification(engine, "hot", "right", [0.5])
     with pytest.raises(WorkbenchError, match="`biases`"):
         rectification(engine, "left", "right", [3.0], T=1.0)
+
+
+# ---------------------------------------------------------------------------------------------- devices
+
+
+def _dot_efficiency_at_maximum_power(eta_c):
+    """Maximise the dot engine's power over (eps, mu_cold) by zooming a batched grid."""
+    from engines import Batch
+
+    batch = Batch(systems.dot(2.0, 1.0, 1.0 - eta_c, 0.0, 0.1, 0.01, 0.01), ["E1", "right.mu"])
+    centre, width = np.array([2.0, 0.1]), np.array([2.0, 0.2])
+    for _ in range(8):
+        axes = [np.linspace(c - w, c + w, 41) for c, w in zip(centre, width)]
+        values = np.column_stack([a.ravel() for a in np.meshgrid(*axes, indexing="ij")])
+        with warnings.catch_warnings():  # the grid's edges hold points of zero power (undetermined mode)
+            warnings.simplefilter("ignore", ThermodynamicsWarning)
+            result = batch.solve(values)
+        best = int(np.argmax(result.power))
+        assert 0 < best % 41 < 40 and 0 < best // 41 < 40  # an interior maximum
+        centre, width = values[best], width / 4
+    assert result.mode[best] == "engine"
+    return result.efficiency[best]
+
+
+def test_tight_coupling_dot_efficiency_at_maximum_power_is_universal_to_second_order():
+    """eta* = eta_C/2 + eta_C^2/8 + O(eta_C^3) (Esposito, Lindenberg & Van den Broeck, PRL 102, 130602
+    (2009)): the second-order coefficient, extrapolated from eta_C = 0.05 and 0.1, is 1/8."""
+    second = {e: (_dot_efficiency_at_maximum_power(e) - e / 2) / e**2 for e in (0.05, 0.1)}
+    assert 2 * second[0.05] - second[0.1] == pytest.approx(1 / 8, abs=1e-3)
+    assert second[0.1] > second[0.05]  # the third-order term is positive for the dot
