@@ -40,8 +40,8 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from engines.checks import WorkbenchError, fail, read_only
-from engines.linalg import SECTOR_DENSE_MAX, trace_vector, unvec, vec
-from engines.linalg import embed as linalg_embed
+from engines.linalg import embed, trace_vector, unvec, vec
+from engines.steady import population_sector
 
 __all__ = [
     "Counting",
@@ -59,6 +59,8 @@ QUANTITIES = ("heat", "energy", "particles")
 BOND_QUANTITIES = ("energy", "magnetisation")
 #: Relative tolerance for a jump to move a definite energy: ||[H, L] - eps L|| <= tol ||H|| ||L||.
 EIGENOPERATOR_TOL = 1e-8
+#: Sectors up to this many unknowns are factorised densely (LAPACK), larger ones by sparse LU.
+DENSE_SECTOR = 2048
 #: Relative step of the central differences of the generator (error ~ step^2).
 DERIVATIVE_STEP = 1e-4
 
@@ -100,30 +102,64 @@ def _jump_weights(generator, index: int, quantity: str, owner: str) -> tuple[lis
     return jumps, energies - D.reservoir.mu * particles
 
 
-def _superoperators(generator, jumps, weights, dense):
-    """L and the jump superoperators K_j: vec(L rho L^dag) = (conj(L) kron L) vec(rho)."""
-    L = generator.superoperator(dense=dense)
-    K = [sp.kron(J.conj(), J, format="csr") for J in jumps]
-    if dense:
-        K = [k.toarray() for k in K]
-    return L, K
+@dataclass(frozen=True)
+class _Sector:
+    """L and the jump superoperators K_j restricted to the population sector.
+
+    vec(L rho L^dag) = (conj(L) kron L) vec(rho).  The sector is the invariant subspace that holds
+    the populations (`engines.steady.population_sector`); the tilted generator keeps it invariant,
+    so counting never touches the rest of the d^2 unknowns.
+    """
+
+    index: np.ndarray
+    L: sp.csr_array
+    K: tuple
+    trace: np.ndarray
+
+    @property
+    def dense(self) -> bool:
+        """Small enough for dense factorisations."""
+        return self.index.size <= DENSE_SECTOR
+
+    def restrict(self, superoperator) -> sp.csr_array:
+        """A (d^2, d^2) superoperator restricted to the sector."""
+        return sp.csr_array(sp.csr_array(superoperator)[self.index][:, self.index])
+
+    def weighted(self, weights) -> sp.csr_array:
+        """sum_j w_j K_j."""
+        out = sp.csr_array((self.index.size,) * 2, dtype=complex)
+        for w, k in zip(weights, self.K):
+            out = out + w * k
+        return out
 
 
-def _drazin_solver(L, rho_vec, dense):
-    """The map y -> L^D y on traceless y: x with L x = y and Tr x = 0.
+def _sector(generator, jumps=()) -> _Sector:
+    index = population_sector(generator)
+
+    def restrict(m):
+        return sp.csr_array(sp.csr_array(m)[index][:, index])
+
+    K = tuple(restrict(sp.kron(J.conj(), J, format="csr")) for J in jumps)
+    return _Sector(index, restrict(generator.superoperator()), K, trace_vector(generator.dim)[index])
+
+
+def _drazin_solver(sector: _Sector, rho_vec):
+    """The map y -> L^D y on traceless y (vectors on the sector): x with L x = y and Tr x = 0.
 
     One LU of the bordered matrix [[L, vec rho], [tr, 0]], non-singular when the NESS is unique.
     """
+    L = sector.L
     n = L.shape[0]
-    tr = trace_vector(round(math.sqrt(n)))
-    if dense:
+    if sector.dense:
         B = np.zeros((n + 1, n + 1), dtype=complex)
-        B[:n, :n] = L
+        B[:n, :n] = L.toarray()
         B[:n, n] = rho_vec
-        B[n, :n] = tr
+        B[n, :n] = sector.trace
         lu = la.lu_factor(B, check_finite=False)
         return lambda y: la.lu_solve(lu, np.append(y, 0.0), check_finite=False)[:n]
-    B = sp.bmat([[L, sp.csc_array(rho_vec[:, None])], [sp.csr_array(tr[None, :]), None]], format="csc")
+    B = sp.bmat(
+        [[L, sp.csc_array(rho_vec[:, None])], [sp.csr_array(sector.trace[None, :]), None]], format="csc"
+    )
     lu = spla.splu(B)
     return lambda y: lu.solve(np.append(y, 0.0).astype(complex))[:n]
 
@@ -192,14 +228,12 @@ def counting(engine, reservoir: str, quantity: str = "heat", *, steady=None) -> 
     state, rho = _steady(engine, steady)
     generator = engine.generator
     jumps, nu = _jump_weights(generator, index, quantity, owner)
-    dense = rho.size <= SECTOR_DENSE_MAX
-    L, K = _superoperators(generator, jumps, nu, dense)
-    tr = trace_vector(generator.dim)
-    L1 = sum((w * k for w, k in zip(nu, K)), start=0 * L) if K else 0 * L
-    L2 = sum((w * w * k for w, k in zip(nu, K)), start=0 * L) if K else 0 * L
+    sector = _sector(generator, jumps)
+    rho, tr = rho[sector.index], sector.trace
+    L1, L2 = sector.weighted(nu), sector.weighted(nu**2)
     L1rho = L1 @ rho
     mean = float(np.real(tr @ L1rho))
-    x = _drazin_solver(L, rho, dense)(L1rho - mean * rho)
+    x = _drazin_solver(sector, rho)(L1rho - mean * rho)
     variance = float(np.real(tr @ (L2 @ rho)) - 2.0 * np.real(tr @ (L1 @ x)))
     sigma = state.entropy_production_rate if all(r.thermal for r in engine.reservoirs) else None
     resolved = abs(mean) > state.resolution * max(1.0, float(np.max(np.abs(nu), initial=0.0)))
@@ -218,15 +252,15 @@ def scgf(engine, reservoir: str, chi, quantity: str = "heat"):
     _check_quantity(owner, quantity)
     index = _reservoir_index(engine, reservoir, owner)
     generator = engine.generator
-    if generator.dim**2 > SECTOR_DENSE_MAX:
-        fail(owner, "engine", f"a medium of dimension {generator.dim}", f"d^2 <= {SECTOR_DENSE_MAX}")
     jumps, nu = _jump_weights(generator, index, quantity, owner)
-    L, K = _superoperators(generator, jumps, nu, dense=True)
+    sector = _sector(generator, jumps)
+    if not sector.dense:
+        fail(owner, "engine", f"a population sector of {sector.index.size} unknowns", f"<= {DENSE_SECTOR}")
     chi = np.atleast_1d(np.asarray(chi, dtype=float))
     out = np.empty(chi.shape)
     for i, c in enumerate(chi):
-        tilted = L + sum(((math.expm1(c * w)) * k for w, k in zip(nu, K)), start=np.zeros_like(L))
-        out[i] = np.max(np.linalg.eigvals(tilted).real)
+        tilted = sector.L + sector.weighted(np.expm1(c * nu))
+        out[i] = np.max(np.linalg.eigvals(tilted.toarray()).real)
     return out
 
 
@@ -319,11 +353,11 @@ def onsager(engine, reference: str | None = None) -> Onsager:
     for r in reservoirs:
         if not r.T > 0.0:
             fail(owner, f"reservoir {r.name!r} T", r.T, "T > 0 (affinities need finite 1/T)")
-    _, rho = _steady(engine, None)
+    _, rho_full = _steady(engine, None)
     generator = engine.generator
-    dense = rho.size <= SECTOR_DENSE_MAX
-    L0 = generator.superoperator(dense=dense)
-    drazin = _drazin_solver(L0, rho, dense)
+    sector = _sector(generator)
+    rho = rho_full[sector.index]
+    drazin = _drazin_solver(sector, rho)
     leads = {D.reservoir.name: any(D.particles) for D in generator.dissipators}
     others = [r for r in reservoirs if r.name != ref]
     fluxes = []
@@ -333,7 +367,9 @@ def onsager(engine, reference: str | None = None) -> Onsager:
             fluxes.append(f"I_{r.name}")
 
     def flux_vector(gen, rho_vec):
-        energy, number = gen.currents(unvec(rho_vec, gen.dim))
+        full = np.zeros(gen.dim**2, dtype=complex)
+        full[sector.index] = rho_vec
+        energy, number = gen.currents(unvec(full, gen.dim))
         out = []
         for r in others:
             k = gen.names.index(r.name)
@@ -350,9 +386,8 @@ def onsager(engine, reference: str | None = None) -> Onsager:
             value = getattr(r, f)
             h = DERIVATIVE_STEP * max(abs(value), r.T)
             shifted = [_shifted(engine, r, f, value + s * h) for s in (1.0, -1.0)]
-            dL = (
-                shifted[0].generator.superoperator(dense=dense)
-                - shifted[1].generator.superoperator(dense=dense)
+            dL = sector.restrict(
+                shifted[0].generator.superoperator() - shifted[1].generator.superoperator()
             ) / (2 * h)
             drho = -drazin(dL @ rho)
             dobs = (flux_vector(shifted[0].generator, rho) - flux_vector(shifted[1].generator, rho)) / (2 * h)
@@ -432,13 +467,13 @@ def bond_currents(engine, quantity: str = "energy", *, steady=None) -> np.ndarra
     sz = chain.local_operator("sigma_z", 0)
     dims = chain.site_dims
     if quantity == "magnetisation":
-        cuts = [sum(0.5 * linalg_embed(sz, dims, m) for m in range(k + 1)) for k in range(chain.n - 1)]
+        cuts = [sum(0.5 * embed(sz, dims, m) for m in range(k + 1)) for k in range(chain.n - 1)]
     else:
         field = 0.5 * controls["field"] * sz  # a site's own Hamiltonian
 
         def left_of(k):  # the bonds b < k: the first k + 1 sites' chain minus half of site k's field
             part = SpinChain(k + 1, controls["J"], controls["Delta"], controls["field"]).hamiltonian_sparse()
-            return linalg_embed(part, dims, 0, span=k + 1) - 0.5 * linalg_embed(field, dims, k)
+            return embed(part, dims, 0, span=k + 1) - 0.5 * embed(field, dims, k)
 
         cuts = [left_of(k) for k in range(1, chain.n - 1)]
     out = []
@@ -453,9 +488,7 @@ def site_profile(engine, operator: str = "sigma_z", *, steady=None) -> np.ndarra
     chain = _chain(engine, "site_profile")
     rho = (engine.steady_state() if steady is None else steady).rho
     o = chain.local_operator(operator, 0)
-    return np.array(
-        [np.real(np.sum(linalg_embed(o, chain.site_dims, k).multiply(rho.T))) for k in range(chain.n)]
-    )
+    return np.array([np.real(np.sum(embed(o, chain.site_dims, k).multiply(rho.T))) for k in range(chain.n)])
 
 
 # ---------------------------------------------------------------------------------------------
