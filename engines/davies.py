@@ -152,16 +152,18 @@ class DaviesTables:
             )
         return cls(spec, tuple(channels))
 
-    def zero_frequency_generator(self) -> np.ndarray:
+    def zero_frequency_generator(self, reservoir: int | None = None) -> np.ndarray:
         """The secular generator on the zero-frequency sector (block layout of `Spectrum.block_entries`).
 
         The secular dissipators map this sector to itself, so the steady state of an undriven global
-        machine lives in it: a Pauli rate matrix for a non-degenerate spectrum.
+        machine lives in it: a Pauli rate matrix for a non-degenerate spectrum.  With `reservoir` (an
+        index) only that reservoir's dissipator D_a.
         """
         starts = self.spectrum.starts
         n = int(np.sum(np.diff(starts) ** 2))
         M = np.zeros((n, n), dtype=complex)
-        for per_reservoir in self.channels:
+        chosen = self.channels if reservoir is None else self.channels[reservoir : reservoir + 1]
+        for per_reservoir in chosen:
             for c in per_reservoir:
                 _kernels.sector_superoperator(starts, c.X, c.R, M)
         return M
