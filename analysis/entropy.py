@@ -168,6 +168,8 @@ class EntropyRates:
         sigma_a at the NESS.
     entropy_flows : dict name -> float or None
         -J_a / T_a per reservoir (None for a non-thermal one).
+    ledger_reason : str or None
+        Why a per-bath term is None, infinite or NaN.
     """
 
     entropy_rate: float
@@ -181,6 +183,7 @@ class EntropyRates:
     spohn: Mapping = None
     bath_housekeeping: Mapping = None
     entropy_flows: Mapping = None
+    ledger_reason: str | None = None
 
     def __post_init__(self):
         for name in ("spohn", "bath_housekeeping", "entropy_flows"):
@@ -209,6 +212,7 @@ class EntropyRates:
             "spohn": {k: thermo.json_number(v) for k, v in self.spohn.items()},
             "bath_housekeeping": {k: thermo.json_number(v) for k, v in self.bath_housekeeping.items()},
             "entropy_flows": {k: thermo.json_number(v) for k, v in self.entropy_flows.items()},
+            "ledger_reason": self.ledger_reason,
         }
 
 
@@ -284,14 +288,13 @@ class _Accounting:
             reasons.append("a reservoir is not thermal: the Clausius form has no meaning, only sigma_na")
         if any(x is not None and math.isnan(x) for x in (sigma_na, sigma, sigma_hk)):
             reasons.append("inf - inf: a rate is undefined (NaN)")
-        spohn, bath_hk = {}, {}
+        spohn, bath_hk, ledger = {}, {}, list(self.fixed_reasons)
         for res, (s_a, hk_a, why) in zip(
             self.reservoirs, thermo.bath_entropy_rates(gen, rho_g, (p, V), self.fixed, self.pi_spec)
         ):
             spohn[res.name], bath_hk[res.name] = s_a, hk_a
             if why:
-                reasons.append(why)
-        reasons += self.fixed_reasons
+                ledger.append(why)
         flows = {
             r.name: (
                 thermo.entropy_production({r.name: heat[r.name]}, {r.name: r.T}) if self.thermal else None
@@ -299,6 +302,7 @@ class _Accounting:
             for r in self.reservoirs
         }
         return EntropyRates(
+            ledger_reason="; ".join(ledger) or None,
             spohn=spohn,
             bath_housekeeping=bath_hk,
             entropy_flows=flows,
