@@ -413,6 +413,8 @@ class Relaxation:
         Q_a(t) = int_0^t J_a ds, exact: Tr[O_a int_0^t rho_s ds] from the same eigendecomposition.
     converged : bool
         For an adaptive grid (``until=``), whether it met `rtol` within `MAX_ADAPTIVE_POINTS`.
+    ledger_reason : str or None
+        Why a bath's ledger columns are NaN (its dissipator alone has no unique fixed point).
 
     Notes
     -----
@@ -438,6 +440,7 @@ class Relaxation:
     heat: MappingProxyType = None
     temperatures: MappingProxyType = None
     converged: bool = True
+    ledger_reason: str | None = None
 
     def __post_init__(self):
         for name in (
@@ -597,9 +600,12 @@ def _adaptive_times(traj, until: float, rtol: float) -> tuple[list, bool]:
         if len(rows) + len(flagged) > MAX_ADAPTIVE_POINTS:
             return [rows[t] for t in sorted(rows)], False
         table = np.array([[rows[t][k] for k in keys] for t in sorted(rows)], dtype=float)
-        finite = np.where(np.isfinite(table), table, np.nan)
-        scale = np.nanmax(finite, axis=0) - np.nanmin(finite, axis=0)
-        scale = {k: (float(v) if np.isfinite(v) and v > 0 else 0.0) for k, v in zip(keys, scale)}
+        finite = np.isfinite(table)
+        high = np.max(np.where(finite, table, -np.inf), axis=0)
+        low = np.min(np.where(finite, table, np.inf), axis=0)
+        with np.errstate(invalid="ignore"):
+            spread = high - low  # NaN (inf - inf) for a column without a finite value
+        scale = {k: (float(v) if np.isfinite(v) and v > 0 else 0.0) for k, v in zip(keys, spread)}
         refine = []
         for a, b in flagged:
             m = 0.5 * (a + b)
@@ -722,4 +728,5 @@ def relaxation(engine, rho0, times=None, *, until=None, rtol=1e-3, steady=None) 
         heat=per_bath("Q_"),
         temperatures=dict(acc.temperatures),
         converged=converged,
+        ledger_reason="; ".join(acc.fixed_reasons) or None,
     )
