@@ -24,7 +24,14 @@ import numpy as np
 
 from engines import thermo
 from engines.checks import WorkbenchError, matrix, real
-from engines.linalg import Propagator, entropy_of_spectrum, log_trace_value, trace_log
+from engines.linalg import (
+    Propagator,
+    entropy_of_spectrum,
+    log_trace_value,
+    trace_log,
+    trace_vector,
+    von_neumann,
+)
 
 __all__ = [
     "EntropyRates",
@@ -521,27 +528,35 @@ def _none_nan(x):
 
 
 class _Trajectory:
-    """Rows of the ledger at any t from one eigendecomposition of L (medium basis, column stacking)."""
+    """Rows of the ledger at any t from one eigendecomposition of L.
+
+    L acts on vec(rho) in the generator's basis (column stacking), split into the sectors it maps
+    into themselves (`Propagator` with ``blocks="auto"``: for a secular generator the Bohr-frequency
+    sectors), trace kept exactly.
+    """
 
     def __init__(self, acc, rho0):
         self.acc = acc
         gen = acc.gen
         self.d = gen.dim
-        self.v0 = rho0.reshape(-1, order="F")
-        self.prop = Propagator(gen.medium_superoperator(), acc.engine.options)
-        self.mu = np.array([r.mu for r in acc.reservoirs])
+        self.v0 = gen.from_medium_basis(rho0).reshape(-1, order="F")
+        self.prop = Propagator(
+            gen.superoperator(), acc.engine.options, blocks="auto", conserved=trace_vector(self.d)
+        )
 
     def row(self, tk: float) -> dict:
         acc, gen, d = self.acc, self.acc.gen, self.d
-        rho_m = self.prop.evolve(self.v0, tk).reshape(d, d, order="F")
-        rho_m = 0.5 * (rho_m + rho_m.conj().T)
-        rho_g = gen.from_medium_basis(rho_m)
+        rho_g = self.prop.evolve(self.v0, tk).reshape(d, d, order="F")
+        rho_g = 0.5 * (rho_g + rho_g.conj().T)
         spec = _spectrum("relaxation", "rho_t", rho_g)
         r = acc.rates(rho_g, spec)
+        S = entropy_of_spectrum(spec[0])
+        # D(rho || pi) = -S(rho) - Tr[rho ln pi], with pi's decomposition computed once
+        fin, ker = trace_log(rho_g, *acc.pi_spec, SUPPORT_TOL)
         row = {
             "t": float(tk),
-            "S": entropy_of_spectrum(spec[0]),
-            "D": relative_entropy(rho_g, acc.pi_g),
+            "S": S,
+            "D": math.inf if ker > 0 else max(0.0, -S - fin),
             "dS_dt": r.entropy_rate,
             "sigma": _none_nan(r.total),
             "sigma_na": r.non_adiabatic,
@@ -549,15 +564,16 @@ class _Trajectory:
         }
         row.update({f"J_{k}": v for k, v in r.heat_currents.items()})
         if acc.secular:
-            dephased = acc.dephase(rho_g)
-            row["D_populations"] = relative_entropy(dephased, acc.pi_g)
-            row["coherence"] = max(0.0, von_neumann_entropy(dephased) - row["S"])
+            # pi is block diagonal in H's eigenbasis, so Tr[Delta(rho) ln pi] = Tr[rho ln pi]
+            S_dephased = von_neumann(acc.dephase(rho_g), SUPPORT_TOL)
+            row["D_populations"] = math.inf if ker > 0 else max(0.0, -S_dephased - fin)
+            row["coherence"] = max(0.0, S_dephased - S)
         row.update({f"sigma_{k}": _none_nan(v) for k, v in r.spohn.items()})
         row.update({f"sigmahk_{k}": _none_nan(v) for k, v in r.bath_housekeeping.items()})
         row.update({f"flow_{k}": _none_nan(v) for k, v in r.entropy_flows.items()})
         # exact heat: Q_a(t) = Tr[O_a int_0^t rho_s ds] (the currents are linear in rho)
         integral = self.prop.integrate(self.v0, tk).reshape(d, d, order="F")
-        energy, number = gen.currents(gen.from_medium_basis(integral))
+        energy, number = gen.currents(integral)
         row.update(
             {f"Q_{res.name}": float(e - res.mu * n) for res, e, n in zip(acc.reservoirs, energy, number)}
         )
@@ -663,9 +679,10 @@ def relaxation(engine, rho0, times=None, *, until=None, rtol=1e-3, steady=None) 
 
     Notes
     -----
-    rho_t is computed from the dense medium superoperator (column stacking), diagonalised once; a
-    near-defective L (eigenvector condition number above `Propagator.MAX_CONDITION`) falls back to
-    ``scipy.linalg.expm`` at each time.  The heats Q_a(t) = Tr[O_a int_0^t rho_s ds] use the same
+    rho_t is computed from the superoperator in the generator's basis (column stacking), each
+    invariant sector (the Bohr-frequency sectors of a secular generator) diagonalised once; a
+    near-defective sector (eigenvector condition number above `Propagator.MAX_CONDITION`) falls back
+    to ``scipy.linalg.expm`` at each time.  The heats Q_a(t) = Tr[O_a int_0^t rho_s ds] use the same
     decomposition (exact, not a quadrature).  The adaptive grid starts from a linear and a
     geometric grid (the latter from 0.1 over the fastest decay rate of L) and halves every interval
     on which the trapezoid of a current misses the exact heat, or linear interpolation misses a
