@@ -18,6 +18,13 @@
     * a path to a ``.npy`` file (`numpy.save`) holding a (d, d) density matrix, checked to be
       Hermitian, of unit trace and positive within ``Options.state_tol``.
 
+``qhe entropy DESIGN.toml --initial STATE --until T [--rtol R] [--plot FILE] [--json] [--out FILE.csv]``
+    The entropy ledger of a continuous machine relaxing from STATE (the forms above) up to time T
+    (`analysis.entropy.relaxation` on an adaptive grid of relative accuracy R): S, D(rho_t || pi),
+    sigma, sigma_na, sigma_hk, the currents, each bath's Spohn term sigma_<name>, housekeeping part
+    sigma_hk_<name> and entropy flow flow_<name>, the heats Q_<name> and the integrals Sigma and
+    Sigma_na.  ``--plot`` draws sigma, sigma_na and sigma_hk against t; ``--out`` writes the table.
+
 ``qhe run DESIGN.toml --set NAME=VALUE`` solves the design with a parameter changed (dotted names
 of `analysis.parameters`, e.g. ``reservoirs.hot.T=5``); ``--set`` repeats and works for every command
 that reads a design.
@@ -172,6 +179,25 @@ def _parser() -> argparse.ArgumentParser:
         "(continuous machines only)",
     )
     run.set_defaults(func=_run)
+
+    ent = sub.add_parser(
+        "entropy",
+        help="the entropy ledger of a continuous machine relaxing from an initial state",
+        description="Relax a continuous machine ([engine]) from --initial STATE up to --until T and "
+        "print its entropy ledger over time: S, D(rho_t||pi), sigma (Clausius), sigma_na, sigma_hk, the "
+        "heat currents, per bath the Spohn term sigma_<name>, its housekeeping part and the entropy "
+        "flow -J/T, the heats Q and the integrals Sigma (int sigma) and Sigma_na (int sigma_na).",
+    )
+    ent.epilog = "Example: qhe entropy examples/maser.toml --initial 0 --until 200 --plot sigma.png"
+    ent.add_argument("design", metavar="DESIGN.toml", help="design file of a continuous machine")
+    _add_set(ent)
+    ent.add_argument("--initial", required=True, metavar="STATE", help=f"initial state: {INITIAL_FORMS}")
+    ent.add_argument("--until", required=True, metavar="T", help="final time T > 0 (1/energy)")
+    ent.add_argument("--rtol", default="1e-3", metavar="R", help="accuracy of the adaptive time grid")
+    ent.add_argument("--plot", metavar="FILE", help="figure of the entropy production (.png, .svg, .pdf)")
+    ent.add_argument("--out", metavar="FILE.csv", help="write the table as CSV")
+    ent.add_argument("--json", action="store_true", help="print the ledger as JSON columns")
+    ent.set_defaults(func=_entropy)
 
     sweep = sub.add_parser(
         "sweep",
@@ -393,6 +419,56 @@ def _run(args) -> int:
         print(json.dumps(to_json(design, result, args.initial), indent=2))
     else:
         print(report(design, result, initial=args.initial))
+    return 0
+
+
+def _number(option: str, text: str) -> float:
+    from engines.checks import WorkbenchError
+
+    try:
+        return float(text)
+    except ValueError:
+        raise WorkbenchError(f"{PROG} entropy: `{option}` must be a number, got {text!r}.") from None
+
+
+def _entropy(args) -> int:
+    from analysis.entropy import relaxation
+    from engines.checks import WorkbenchError
+
+    until, rtol = _number("--until", args.until), _number("--rtol", args.rtol)
+    if args.out is not None and not args.out.endswith(".csv"):
+        raise WorkbenchError(f"{PROG} entropy: `--out` must be a .csv file, got {args.out!r}.")
+    design, _ = _design(args.design, args.set)
+    if design.kind != "engine":
+        raise WorkbenchError(
+            f"{PROG} entropy: {design.source} is a cycle ([cycle]); the relaxation ledger is for "
+            "continuous machines ([engine])."
+        )
+    rho0 = initial_state(design, args.initial, "entropy")
+    rel = relaxation(design.engine, rho0, until=until, rtol=rtol)
+    frame = rel.to_frame()
+    if args.out:
+        from analysis.sweep import write_atomic
+
+        write_atomic(Path(args.out), lambda tmp: frame.to_csv(tmp))
+    if args.plot:
+        from analysis import plots
+
+        plots.save(plots.entropy_production(rel), args.plot)
+    if args.json:
+        payload = {"design": {"name": design.name, "source": design.source}, "initial": args.initial}
+        payload.update(converged=rel.converged, ledger_reason=rel.ledger_reason, ledger=rel.to_dict())
+        print(_dumps(payload))
+        return 0
+    print(f"  {design.name}: relaxation from {args.initial} to t = {until:g} ({len(rel)} times)")
+    if not rel.converged:
+        print(f"  the time grid did not reach rtol = {rtol:g} within its point limit")
+    if rel.ledger_reason:
+        print(f"  per-bath ledger: {rel.ledger_reason}")
+    print(_frame_text(frame.reset_index(), max_rows=40))
+    for name, path in (("table", args.out), ("figure", args.plot)):
+        if path:
+            print(f"  {name} {path}")
     return 0
 
 
@@ -688,7 +764,7 @@ def _cell(value) -> str:
 
 
 # ---------------------------------------------------------------------------------- initial state
-def initial_state(design, state: str):
+def initial_state(design, state: str, command: str = "run"):
     """The density matrix that ``--initial STATE`` names, for a continuous machine's design.
 
     Parameters
@@ -697,6 +773,8 @@ def initial_state(design, state: str):
         A continuous machine (``design.kind == "engine"``).
     state : str
         ``k``, ``i0,i1,...``, ``gibbs:T`` or a path to a ``.npy`` file (module docstring).
+    command : str, optional
+        The ``qhe`` command that errors name (``run`` or ``entropy``).
 
     Returns
     -------
@@ -720,7 +798,7 @@ def initial_state(design, state: str):
 
     from engines.checks import fail, real
 
-    owner = f"{PROG} run"
+    owner = f"{PROG} {command}"
     medium = design.medium
     d = medium.dim
     text = state.strip()

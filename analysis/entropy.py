@@ -14,15 +14,24 @@ All time derivatives are analytic (L acting on rho), never finite differences.  
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
 
 from engines import thermo
-from engines.checks import WorkbenchError, matrix
-from engines.linalg import Propagator, entropy_of_spectrum
+from engines.checks import WorkbenchError, matrix, real
+from engines.linalg import (
+    Propagator,
+    entropy_of_spectrum,
+    log_trace_value,
+    trace_log,
+    trace_vector,
+    von_neumann,
+)
 
 __all__ = [
     "EntropyRates",
@@ -72,20 +81,6 @@ def _spectrum(owner: str, field: str, rho, dim=None) -> tuple[np.ndarray, np.nda
         )
     p = np.where(p <= SUPPORT_TOL, 0.0, p)
     return p, V
-
-
-def _trace_log(X: np.ndarray, p: np.ndarray, V: np.ndarray, tol: float) -> tuple[float, float]:
-    """Tr[X ln A] for A = V diag(p) V^dag, split into its finite part and the weight of X on ker A.
-
-    Returns ``(finite, kernel)`` with finite = sum_{p_k > 0} ln p_k <k|X|k> and kernel = Tr[P_0 X]
-    (zeroed when below `tol`).  Tr[X ln A] is then `finite` if kernel = 0 and -inf * sign(kernel)
-    otherwise (ln 0 = -inf).
-    """
-    diag = np.real(np.einsum("ik,ij,jk->k", V.conj(), X, V))
-    support = p > 0
-    finite = float(np.sum(np.log(p[support]) * diag[support]))
-    kernel = float(np.sum(diag[~support]))
-    return finite, (kernel if abs(kernel) > tol else 0.0)
 
 
 def von_neumann_entropy(rho) -> float:
@@ -141,7 +136,7 @@ def relative_entropy(rho, sigma) -> float:
     p, _ = _spectrum("relative_entropy", "rho", rho)
     s, W = _spectrum("relative_entropy", "sigma", sigma, dim=p.size)
     rho_m = np.asarray(rho, dtype=complex)
-    finite, kernel = _trace_log(rho_m, s, W, SUPPORT_TOL)
+    finite, kernel = trace_log(rho_m, s, W, SUPPORT_TOL)
     if kernel > 0:
         return math.inf
     return max(0.0, -entropy_of_spectrum(p) - finite)  # D >= 0 (Klein); clip only round-off below zero
@@ -172,6 +167,16 @@ class EntropyRates:
         sigma_hk = sigma - sigma_na = -Tr[L(rho) ln pi] - sum_a J_a / T_a.
     reason : str or None
         Why a rate is infinite, NaN or None (None when all are finite).
+    spohn : dict name -> float or None
+        Per-bath Spohn term sigma_a = -Tr[D_a(rho)(ln rho - ln pi_a)] >= 0, pi_a the fixed point of D_a
+        alone; None when D_a has no unique fixed point.  sum_a sigma_a = sigma for global engines.
+    bath_housekeeping : dict name -> float or None
+        sigma_hk_a = -Tr[D_a(rho)(ln pi - ln pi_a)]; sums to sigma_hk for global engines, equals
+        sigma_a at the NESS.
+    entropy_flows : dict name -> float or None
+        -J_a / T_a per reservoir (None for a non-thermal one).
+    ledger_reason : str or None
+        Why a per-bath term is None, infinite or NaN.
     """
 
     entropy_rate: float
@@ -182,6 +187,14 @@ class EntropyRates:
     non_adiabatic: float
     housekeeping: float | None
     reason: str | None = None
+    spohn: Mapping = None
+    bath_housekeeping: Mapping = None
+    entropy_flows: Mapping = None
+    ledger_reason: str | None = None
+
+    def __post_init__(self):
+        for name in ("spohn", "bath_housekeeping", "entropy_flows"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name) or {})))
 
     def __repr__(self):
         def f(x):
@@ -203,6 +216,10 @@ class EntropyRates:
             "non_adiabatic": thermo.json_number(self.non_adiabatic),
             "housekeeping": thermo.json_number(self.housekeeping),
             "reason": self.reason,
+            "spohn": {k: thermo.json_number(v) for k, v in self.spohn.items()},
+            "bath_housekeeping": {k: thermo.json_number(v) for k, v in self.bath_housekeeping.items()},
+            "entropy_flows": {k: thermo.json_number(v) for k, v in self.entropy_flows.items()},
+            "ledger_reason": self.ledger_reason,
         }
 
 
@@ -223,6 +240,10 @@ class _Accounting:
         self.temperatures = {r.name: r.T for r in self.reservoirs}
         self.secular = self.gen.secular
         self.blocks = self.gen.davies.spectrum.starts if self.secular else None
+        self.fixed = [
+            None if pi is None else thermo.spectrum_on_support(pi) for pi, _ in engine.bath_fixed_points
+        ]
+        self.fixed_reasons = [r for _, r in engine.bath_fixed_points if r is not None]
 
     def rates(self, rho_g: np.ndarray, spec=None) -> EntropyRates:
         """Entropy rates for rho in the generator's basis (`spec` its checked eigen-decomposition)."""
@@ -235,7 +256,7 @@ class _Accounting:
 
         # dS/dt = -Tr[L(rho) ln rho]; on ker rho, P_0 L(rho) P_0 >= 0 (positivity), so a nonzero
         # weight there means dS/dt = +inf (d/dt of -p ln p at p = 0 with dp/dt > 0).
-        fin_rho, ker_rho = _trace_log(Lrho, p, V, tol)
+        fin_rho, ker_rho = trace_log(Lrho, p, V, tol)
         if ker_rho > 0:
             dS = math.inf
             reasons.append(
@@ -250,8 +271,8 @@ class _Accounting:
 
         # Tr[L(rho) ln pi]: infinite only if pi is singular (a reservoir at T = 0) and L(rho) moves
         # weight into or out of its kernel.
-        fin_pi, ker_pi = _trace_log(Lrho, *self.pi_spec, tol)
-        tr_log_pi = fin_pi if ker_pi == 0 else -math.copysign(math.inf, ker_pi)
+        fin_pi, ker_pi = trace_log(Lrho, *self.pi_spec, tol)
+        tr_log_pi = log_trace_value(fin_pi, ker_pi)
         if ker_pi != 0:
             reasons.append(
                 f"the NESS is singular and L(rho) has weight {ker_pi:.3g} on its kernel: "
@@ -274,7 +295,24 @@ class _Accounting:
             reasons.append("a reservoir is not thermal: the Clausius form has no meaning, only sigma_na")
         if any(x is not None and math.isnan(x) for x in (sigma_na, sigma, sigma_hk)):
             reasons.append("inf - inf: a rate is undefined (NaN)")
+        spohn, bath_hk, ledger = {}, {}, list(self.fixed_reasons)
+        for res, (s_a, hk_a, why) in zip(
+            self.reservoirs, thermo.bath_entropy_rates(gen, rho_g, (p, V), self.fixed, self.pi_spec)
+        ):
+            spohn[res.name], bath_hk[res.name] = s_a, hk_a
+            if why:
+                ledger.append(why)
+        flows = {
+            r.name: (
+                thermo.entropy_production({r.name: heat[r.name]}, {r.name: r.T}) if self.thermal else None
+            )
+            for r in self.reservoirs
+        }
         return EntropyRates(
+            ledger_reason="; ".join(ledger) or None,
+            spohn=spohn,
+            bath_housekeeping=bath_hk,
+            entropy_flows=flows,
             entropy_rate=float(dS),
             heat_currents=heat,
             temperatures=dict(self.temperatures),
@@ -351,6 +389,16 @@ def _frozen(x):
     return out
 
 
+#: Most points `relaxation(..., until=T)` places before it stops refining (and reports `converged=False`).
+MAX_ADAPTIVE_POINTS = 4097
+#: Points of the initial grid of an adaptive trajectory (half linear, half geometric in t).
+INITIAL_POINTS = 17
+
+
+def _frozen_map(m):
+    return MappingProxyType({k: _frozen(v) for k, v in (m or {}).items()})
+
+
 @dataclass(frozen=True)
 class Relaxation:
     """Entropies and entropy production along a relaxation rho_t = exp(L t) rho_0 (arrays over `times`).
@@ -366,6 +414,21 @@ class Relaxation:
     heat_currents : mapping name -> ndarray (n,)
     population_divergence, coherence : ndarray (n,) or None
         D(Delta(rho_t) || pi) and C(rho_t) for undriven global (Davies) engines, None otherwise.
+    spohn, bath_housekeeping, entropy_flows : mapping name -> ndarray (n,)
+        The per-bath ledger of `EntropyRates` (NaN where a bath's fixed point is not unique).
+    heat : mapping name -> ndarray (n,)
+        Q_a(t) = int_0^t J_a ds, exact: Tr[O_a int_0^t rho_s ds] from the same eigendecomposition.
+    converged : bool
+        For an adaptive grid (``until=``), whether it met `rtol` within `MAX_ADAPTIVE_POINTS`.
+    ledger_reason : str or None
+        Why a bath's ledger columns are NaN (its dissipator alone has no unique fixed point).
+
+    Notes
+    -----
+    Integrated figures (properties): `entropy_produced` Sigma(t) = S(t) - S(0) - sum_a Q_a(t) / T_a
+    = int_0^t sigma ds, and `non_adiabatic_produced` = D(rho_0 || pi) - D(rho_t || pi) = int_0^t
+    sigma_na ds; both are state functions and exact heats, so no quadrature of rates that diverge at
+    t = 0 for a pure rho_0.
     """
 
     times: np.ndarray
@@ -378,6 +441,13 @@ class Relaxation:
     heat_currents: MappingProxyType
     population_divergence: np.ndarray | None = None
     coherence: np.ndarray | None = None
+    spohn: MappingProxyType = None
+    bath_housekeeping: MappingProxyType = None
+    entropy_flows: MappingProxyType = None
+    heat: MappingProxyType = None
+    temperatures: MappingProxyType = None
+    converged: bool = True
+    ledger_reason: str | None = None
 
     def __post_init__(self):
         for name in (
@@ -392,18 +462,37 @@ class Relaxation:
             "coherence",
         ):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
-        object.__setattr__(
-            self, "heat_currents", MappingProxyType({k: _frozen(v) for k, v in self.heat_currents.items()})
-        )
+        for name in ("heat_currents", "spohn", "bath_housekeeping", "entropy_flows", "heat"):
+            object.__setattr__(self, name, _frozen_map(getattr(self, name)))
+        object.__setattr__(self, "temperatures", MappingProxyType(dict(self.temperatures or {})))
 
     def __len__(self) -> int:
         return self.times.size
+
+    @property
+    def entropy_produced(self) -> np.ndarray | None:
+        """Sigma(t) = S(t) - S(0) - sum_a Q_a(t) / T_a (None for non-thermal reservoirs or no heats)."""
+        if not self.heat or not self.temperatures or np.all(np.isnan(self.total)):
+            return None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            flow = sum(self.heat[k] / self.temperatures[k] for k in self.heat)
+        out = self.entropy - self.entropy[0] - flow
+        out.setflags(write=False)
+        return out
+
+    @property
+    def non_adiabatic_produced(self) -> np.ndarray:
+        """D(rho_0 || pi) - D(rho_t || pi) = int_0^t sigma_na ds (`times` sorted)."""
+        out = self.divergence[0] - self.divergence
+        out.setflags(write=False)
+        return out
 
     def to_frame(self):
         """The trajectory as a table indexed by ``t``.
 
         Columns S, D, dS_dt, sigma, sigma_na, sigma_hk, J_<name>, and D_populations, coherence where
-        defined.
+        defined, then the per-bath ledger sigma_<name>, sigma_hk_<name>, flow_<name> (-J/T), the
+        exact heats Q_<name> and the integrals Sigma (int sigma) and Sigma_na (int sigma_na).
         """
         import pandas as pd  # lazily: `qhe run` imports `analysis` and must not pay for pandas
 
@@ -418,6 +507,14 @@ class Relaxation:
         }
         if self.population_divergence is not None:
             data.update(D_populations=self.population_divergence, coherence=self.coherence)
+        data.update({f"sigma_{k}": v for k, v in self.spohn.items()})
+        data.update({f"sigma_hk_{k}": v for k, v in self.bath_housekeeping.items()})
+        data.update({f"flow_{k}": v for k, v in self.entropy_flows.items()})
+        data.update({f"Q_{k}": v for k, v in self.heat.items()})
+        if self.heat:
+            produced = self.entropy_produced
+            data["Sigma"] = produced if produced is not None else np.full(self.times.size, np.nan)
+            data["Sigma_na"] = self.non_adiabatic_produced
         return pd.DataFrame(data, index=pd.Index(self.times, name="t"))
 
     def to_dict(self) -> dict:
@@ -426,16 +523,142 @@ class Relaxation:
         return {c: [thermo.json_number(v) for v in frame[c].tolist()] for c in frame.columns}
 
 
-def relaxation(engine, rho0, times, *, steady=None) -> Relaxation:
-    """Entropy, distance to the NESS and entropy production along rho_t = exp(L t) rho0.
+def _none_nan(x):
+    return math.nan if x is None else float(x)
+
+
+class _Trajectory:
+    """Rows of the ledger at any t from one eigendecomposition of L.
+
+    L acts on vec(rho) in the generator's basis (column stacking), split into the sectors it maps
+    into themselves (`Propagator` with ``blocks="auto"``: for a secular generator the Bohr-frequency
+    sectors), trace kept exactly.
+    """
+
+    def __init__(self, acc, rho0):
+        self.acc = acc
+        gen = acc.gen
+        self.d = gen.dim
+        self.v0 = gen.from_medium_basis(rho0).reshape(-1, order="F")
+        self.prop = Propagator(
+            gen.superoperator(), acc.engine.options, blocks="auto", conserved=trace_vector(self.d)
+        )
+
+    def row(self, tk: float) -> dict:
+        acc, gen, d = self.acc, self.acc.gen, self.d
+        rho_g = self.prop.evolve(self.v0, tk).reshape(d, d, order="F")
+        rho_g = 0.5 * (rho_g + rho_g.conj().T)
+        spec = _spectrum("relaxation", "rho_t", rho_g)
+        r = acc.rates(rho_g, spec)
+        S = entropy_of_spectrum(spec[0])
+        # D(rho || pi) = -S(rho) - Tr[rho ln pi], with pi's decomposition computed once
+        fin, ker = trace_log(rho_g, *acc.pi_spec, SUPPORT_TOL)
+        row = {
+            "t": float(tk),
+            "S": S,
+            "D": math.inf if ker > 0 else max(0.0, -S - fin),
+            "dS_dt": r.entropy_rate,
+            "sigma": _none_nan(r.total),
+            "sigma_na": r.non_adiabatic,
+            "sigma_hk": _none_nan(r.housekeeping),
+        }
+        row.update({f"J_{k}": v for k, v in r.heat_currents.items()})
+        if acc.secular:
+            # pi is block diagonal in H's eigenbasis, so Tr[Delta(rho) ln pi] = Tr[rho ln pi]
+            S_dephased = von_neumann(acc.dephase(rho_g), SUPPORT_TOL)
+            row["D_populations"] = math.inf if ker > 0 else max(0.0, -S_dephased - fin)
+            row["coherence"] = max(0.0, S_dephased - S)
+        row.update({f"sigma_{k}": _none_nan(v) for k, v in r.spohn.items()})
+        row.update({f"sigmahk_{k}": _none_nan(v) for k, v in r.bath_housekeeping.items()})
+        row.update({f"flow_{k}": _none_nan(v) for k, v in r.entropy_flows.items()})
+        # exact heat: Q_a(t) = Tr[O_a int_0^t rho_s ds] (the currents are linear in rho)
+        integral = self.prop.integrate(self.v0, tk).reshape(d, d, order="F")
+        energy, number = gen.currents(integral)
+        row.update(
+            {f"Q_{res.name}": float(e - res.mu * n) for res, e, n in zip(acc.reservoirs, energy, number)}
+        )
+        return row
+
+    def slowest_fastest(self) -> tuple[float, float]:
+        """The smallest and largest nonzero decay rates |Re lambda| of L (from its eigenvalues)."""
+        spectral = self.prop.spectral()
+        if spectral is None:
+            return math.nan, math.nan
+        rates = np.abs(spectral.lam.real[~spectral.zero])
+        rates = rates[rates > 0]
+        if rates.size == 0:
+            return math.nan, math.nan
+        return float(rates.min()), float(rates.max())
+
+
+def _adaptive_times(traj, until: float, rtol: float) -> tuple[list, bool]:
+    """Rows on a grid refined until it resolves the trajectory to `rtol`.
+
+    The initial grid mixes a linear grid on [0, until] with a geometric one from 0.1 / (fastest rate
+    of L) so that the fast transients are sampled.  An interval [a, b] is accepted when (i) the
+    trapezoid of every J_a over it matches the exact heat Q_a(b) - Q_a(a), and (ii) linear
+    interpolation of S, D and the finite rates at the midpoint matches their values there, both
+    within rtol times the column's range over the trajectory; otherwise its midpoint is added.
+    """
+    _, fastest = traj.slowest_fastest()
+    lin = np.linspace(0.0, until, INITIAL_POINTS)
+    if math.isfinite(fastest) and 0.1 / fastest < until:
+        geo = np.geomspace(0.1 / fastest, until, INITIAL_POINTS)
+    else:
+        geo = np.array([])
+    rows = {float(t): traj.row(float(t)) for t in np.unique(np.concatenate([lin, geo]))}
+    keys = [k for k in rows[0.0] if k != "t"]
+    heats = [k for k in keys if k.startswith("Q_")]
+    values = [k for k in keys if not k.startswith("Q_")]
+    flagged = sorted(rows)
+    flagged = list(itertools.pairwise(flagged))
+    while flagged:
+        if len(rows) + len(flagged) > MAX_ADAPTIVE_POINTS:
+            return [rows[t] for t in sorted(rows)], False
+        table = np.array([[rows[t][k] for k in keys] for t in sorted(rows)], dtype=float)
+        finite = np.isfinite(table)
+        high = np.max(np.where(finite, table, -np.inf), axis=0)
+        low = np.min(np.where(finite, table, np.inf), axis=0)
+        with np.errstate(invalid="ignore"):
+            spread = high - low  # NaN (inf - inf) for a column without a finite value
+        scale = {k: (float(v) if np.isfinite(v) and v > 0 else 0.0) for k, v in zip(keys, spread)}
+        refine = []
+        for a, b in flagged:
+            m = 0.5 * (a + b)
+            rows[m] = mid = traj.row(m)
+            ra, rb = rows[a], rows[b]
+            bad = False
+            for k in heats:
+                j = "J_" + k[2:]
+                trap = 0.5 * (b - a) * (ra[j] + rb[j])
+                tol = rtol * max(scale[k], np.finfo(float).tiny) * (b - a) / until + 1e-14
+                bad |= abs(trap - (rb[k] - ra[k])) > tol
+            for k in values:
+                va, vb, vm = ra[k], rb[k], mid[k]
+                if not all(map(math.isfinite, (va, vb, vm))) or scale[k] == 0:
+                    continue
+                bad |= abs(0.5 * (va + vb) - vm) > rtol * scale[k]
+            if bad:
+                refine += [(a, m), (m, b)]
+        flagged = refine
+    return [rows[t] for t in sorted(rows)], True
+
+
+def relaxation(engine, rho0, times=None, *, until=None, rtol=1e-3, steady=None) -> Relaxation:
+    """Entropy, distance to the NESS, entropy production and its per-bath ledger along rho_t = exp(L t) rho0.
 
     Parameters
     ----------
     engine : engines.Engine
     rho0 : array_like (d, d)
         Initial density matrix in the medium's basis.
-    times : array_like (n,)
-        Times >= 0 (any order).
+    times : array_like (n,), optional
+        Times >= 0 (any order).  Give either `times` or `until`.
+    until : float, optional
+        Final time T > 0 of an adaptive grid on [0, T], refined until it resolves the trajectory
+        to `rtol` (see Notes).
+    rtol : float, optional
+        Relative accuracy of the adaptive grid (default 1e-3), in (0, 1).
     steady : engines.SteadyState, optional
         The engine's NESS pi, if already computed.
 
@@ -443,22 +666,30 @@ def relaxation(engine, rho0, times, *, steady=None) -> Relaxation:
     -------
     Relaxation
         Its ``to_frame()`` is indexed by ``t``, with columns ``S`` (S(rho_t)), ``D`` (D(rho_t || pi)),
-        ``dS_dt``, ``sigma``,
-        ``sigma_na``, ``sigma_hk`` (see `entropy_production_rates`; sigma and sigma_hk are NaN for
-        non-thermal reservoirs), ``J_<name>`` per reservoir and, for undriven global (Davies) engines,
-        ``D_populations`` = D(Delta(rho_t) || pi) and ``coherence`` = C(rho_t).
+        ``dS_dt``, ``sigma``, ``sigma_na``, ``sigma_hk`` (see `entropy_production_rates`; sigma and
+        sigma_hk are NaN for non-thermal reservoirs), ``J_<name>`` per reservoir, for undriven global
+        (Davies) engines ``D_populations`` = D(Delta(rho_t) || pi) and ``coherence`` = C(rho_t), the
+        per-bath ledger and the integrated quantities (`Relaxation`).
 
     Raises
     ------
     WorkbenchError
-        If `rho0` is not a density matrix or `times` are not finite and >= 0.
+        If `rho0` is not a density matrix, `times` are not finite and >= 0, or neither or both of
+        `times` and `until` are given.
 
     Notes
     -----
-    rho_t is computed from the dense medium superoperator (column stacking), diagonalised once; a
-    near-defective L (eigenvector condition number above `Propagator.MAX_CONDITION`) falls back to
-    ``scipy.linalg.expm`` at each time.  The coherence split (secular dynamics; Davies generators are
-    covariant, so Delta commutes with exp(L t) and Delta(pi) = pi):
+    rho_t is computed from the superoperator in the generator's basis (column stacking), each
+    invariant sector (the Bohr-frequency sectors of a secular generator) diagonalised once; a
+    near-defective sector (eigenvector condition number above `Propagator.MAX_CONDITION`) falls back
+    to ``scipy.linalg.expm`` at each time.  The heats Q_a(t) = Tr[O_a int_0^t rho_s ds] use the same
+    decomposition (exact, not a quadrature).  The adaptive grid starts from a linear and a
+    geometric grid (the latter from 0.1 over the fastest decay rate of L) and halves every interval
+    on which the trapezoid of a current misses the exact heat, or linear interpolation misses a
+    state function or finite rate at the midpoint, by more than `rtol` of that column's range.
+
+    The coherence split (secular dynamics; Davies generators are covariant, so Delta commutes with
+    exp(L t) and Delta(pi) = pi):
 
         D(rho || pi) = D(Delta(rho) || pi) + C(rho),   C(rho) = S(Delta(rho)) - S(rho) = D(rho || Delta(rho)),
 
@@ -471,35 +702,32 @@ def relaxation(engine, rho0, times, *, steady=None) -> Relaxation:
     d = gen.dim
     rho0 = matrix("relaxation", "rho0", rho0, dim=d)
     _spectrum("relaxation", "rho0", rho0, dim=d)
-    t = np.asarray(times, dtype=float)
-    if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)) or np.any(t < 0):
+    if (times is None) == (until is None):
         raise WorkbenchError(
-            f"relaxation: `times` must be a non-empty 1-d array of finite times >= 0, got {times!r}."
+            f"relaxation: give exactly one of `times` (a list of times) and `until` (the end of an "
+            f"adaptive grid), got times={times!r}, until={until!r}."
         )
-    evolve = Propagator(gen.medium_superoperator(), engine.options).apply(rho0.reshape(-1, order="F"))
-    rows = []
-    for tk in t:
-        rho_m = evolve(tk).reshape(d, d, order="F")
-        rho_m = 0.5 * (rho_m + rho_m.conj().T)
-        rho_g = gen.from_medium_basis(rho_m)
-        spec = _spectrum("relaxation", "rho_t", rho_g)
-        r = acc.rates(rho_g, spec)
-        row = {
-            "t": float(tk),
-            "S": entropy_of_spectrum(spec[0]),
-            "D": relative_entropy(rho_g, acc.pi_g),
-            "dS_dt": r.entropy_rate,
-            "sigma": math.nan if r.total is None else r.total,
-            "sigma_na": r.non_adiabatic,
-            "sigma_hk": math.nan if r.housekeeping is None else r.housekeeping,
-        }
-        row.update({f"J_{k}": v for k, v in r.heat_currents.items()})
-        if acc.secular:
-            dephased = acc.dephase(rho_g)
-            row["D_populations"] = relative_entropy(dephased, acc.pi_g)
-            row["coherence"] = max(0.0, von_neumann_entropy(dephased) - row["S"])
-        rows.append(row)
+    traj = _Trajectory(acc, rho0)
+    if until is not None:
+        until = real("relaxation", "until", until)
+        if not until > 0 or not math.isfinite(until):
+            raise WorkbenchError(f"relaxation: `until` must be a finite time > 0, got {until!r}.")
+        rtol = real("relaxation", "rtol", rtol)
+        if not 0 < rtol < 1:
+            raise WorkbenchError(f"relaxation: `rtol` must be in (0, 1), got {rtol!r}.")
+        rows, converged = _adaptive_times(traj, until, rtol)
+    else:
+        t = np.asarray(times, dtype=float)
+        if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)) or np.any(t < 0):
+            raise WorkbenchError(
+                f"relaxation: `times` must be a non-empty 1-d array of finite times >= 0, got {times!r}."
+            )
+        rows, converged = [traj.row(float(tk)) for tk in t], True
     columns = {k: np.array([row[k] for row in rows], dtype=float) for k in rows[0]}
+
+    def per_bath(prefix):
+        return {k[len(prefix) :]: columns.pop(k) for k in list(columns) if k.startswith(prefix)}
+
     return Relaxation(
         times=columns.pop("t"),
         entropy=columns.pop("S"),
@@ -508,7 +736,14 @@ def relaxation(engine, rho0, times, *, steady=None) -> Relaxation:
         total=columns.pop("sigma"),
         non_adiabatic=columns.pop("sigma_na"),
         housekeeping=columns.pop("sigma_hk"),
-        heat_currents=MappingProxyType({k[2:]: columns.pop(k) for k in list(columns) if k.startswith("J_")}),
+        heat_currents=per_bath("J_"),
         population_divergence=columns.pop("D_populations", None),
         coherence=columns.pop("coherence", None),
+        spohn=per_bath("sigma_"),
+        bath_housekeeping=per_bath("sigmahk_"),
+        entropy_flows=per_bath("flow_"),
+        heat=per_bath("Q_"),
+        temperatures=dict(acc.temperatures),
+        converged=converged,
+        ledger_reason="; ".join(acc.fixed_reasons) or None,
     )

@@ -152,16 +152,18 @@ class DaviesTables:
             )
         return cls(spec, tuple(channels))
 
-    def zero_frequency_generator(self) -> np.ndarray:
+    def zero_frequency_generator(self, reservoir: int | None = None) -> np.ndarray:
         """The secular generator on the zero-frequency sector (block layout of `Spectrum.block_entries`).
 
         The secular dissipators map this sector to itself, so the steady state of an undriven global
-        machine lives in it: a Pauli rate matrix for a non-degenerate spectrum.
+        machine lives in it: a Pauli rate matrix for a non-degenerate spectrum.  With `reservoir` (an
+        index) only that reservoir's dissipator D_a.
         """
         starts = self.spectrum.starts
         n = int(np.sum(np.diff(starts) ** 2))
         M = np.zeros((n, n), dtype=complex)
-        for per_reservoir in self.channels:
+        chosen = self.channels if reservoir is None else self.channels[reservoir : reservoir + 1]
+        for per_reservoir in chosen:
             for c in per_reservoir:
                 _kernels.sector_superoperator(starts, c.X, c.R, M)
         return M
@@ -218,3 +220,49 @@ def jumps(X: np.ndarray, R: np.ndarray, ids: np.ndarray, basis=None) -> list:
             J.eliminate_zeros()
         out.append(J)
     return out
+
+
+def superoperator(spec: Spectrum, channels) -> sp.csr_array:
+    """The Davies dissipator of `channels` as a sparse (d^2, d^2) matrix (column stacking), from the tables.
+
+    D(rho) = sum_w [A_w rho A_w^dag - {A_w^dag A_w, rho} / 2] with A_w = sqrt(gamma(w)) X restricted to
+    the Bohr cluster w (the operators `jumps` builds), assembled entry by entry without the jumps:
+    <m|A_w rho A_w^dag|l> couples rho_kj to rho_ml for (m, k) and (l, j) in the same cluster, and
+    sum_w A_w^dag A_w is block diagonal in the degenerate blocks.  Equal to
+    ``linalg.dissipator(jumps)`` (the tests compare them) at a cost of sum_w n_w^2 entries, n_w the
+    pairs in cluster w, instead of one Kronecker product per jump.
+    """
+    d = spec.dim
+    rows, cols, vals = [], [], []
+    G = np.zeros((d, d), dtype=complex)
+    ids = spec.bohr_ids
+    for c in channels:
+        amp = np.sqrt(c.R) * c.X
+        cutoff = AMPLITUDE_CUTOFF * max(1.0, float(np.max(np.abs(amp), initial=0.0)))
+        amp = np.where(np.abs(amp) > cutoff, amp, 0.0)
+        m, k = np.nonzero(amp)
+        if m.size == 0:
+            continue
+        cl = ids[m, k]
+        order = np.argsort(cl, kind="stable")
+        m, k, cl = m[order], k[order], cl[order]
+        a = amp[m, k]
+        for sl in np.split(np.arange(m.size), np.flatnonzero(np.diff(cl)) + 1):
+            mi, ki, ai = m[sl], k[sl], a[sl]
+            # row (m, l) = m + l d, column (k, j) = k + j d, value a_(m,k) conj(a_(l,j))
+            rows.append((mi[:, None] + d * mi[None, :]).ravel())
+            cols.append((ki[:, None] + d * ki[None, :]).ravel())
+            vals.append((ai[:, None] * ai.conj()[None, :]).ravel())
+        for lo, hi in zip(spec.starts[:-1], spec.starts[1:]):
+            block = amp[:, lo:hi]
+            G[lo:hi, lo:hi] += block.conj().T @ block
+    n = d * d
+    jump = (
+        sp.csr_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+        if vals
+        else sp.csr_array((n, n), dtype=complex)
+    )
+    eye = sp.identity(d, dtype=complex, format="csr")
+    Gs = sp.csr_array(G)
+    decay = sp.kron(eye, Gs, format="csr") + sp.kron(Gs.T, eye, format="csr")
+    return sp.csr_array(jump - 0.5 * decay)

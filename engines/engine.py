@@ -54,6 +54,15 @@ class SteadyState:
         ||L rho|| (Frobenius norm).
     solver, flavour, bookkeeping : str
         How it was computed; `bookkeeping` names the Hamiltonian heat was booked against.
+    spohn_rates : mapping name -> float or None
+        Per-bath Spohn term sigma_a = -Tr[D_a(pi)(ln pi - ln pi_a)] >= 0 at the NESS pi, pi_a the fixed
+        point of D_a alone (`engines.thermo.bath_fixed_points`): the housekeeping entropy production
+        of bath a (sigma_na = 0 at the NESS).  None when D_a alone has no unique fixed point
+        (`ledger_reason` says why).  For global engines sum_a sigma_a = `entropy_production_rate`.
+    entropy_flows : mapping name -> float
+        -J_a / T_a, the entropy flow into reservoir a (+-inf for a current into a T = 0 reservoir).
+    ledger_reason : str or None
+        Why a Spohn term is missing or infinite.
     """
 
     rho: np.ndarray = field(repr=False)
@@ -70,11 +79,16 @@ class SteadyState:
     solver: str
     flavour: str
     bookkeeping: str
+    spohn_rates: Mapping = field(default_factory=dict)
+    entropy_flows: Mapping = field(default_factory=dict)
+    ledger_reason: str | None = None
 
     def __post_init__(self):
-        for name in ("heat_currents", "particle_currents", "temperatures"):
+        for name in ("heat_currents", "particle_currents", "temperatures", "entropy_flows"):
             value = getattr(self, name)
             object.__setattr__(self, name, MappingProxyType({k: float(v) for k, v in value.items()}))
+        spohn = {k: None if v is None else float(v) for k, v in self.spohn_rates.items()}
+        object.__setattr__(self, "spohn_rates", MappingProxyType(spohn))
 
     @property
     def carnot_efficiency(self) -> float | None:
@@ -100,6 +114,9 @@ class SteadyState:
             "solver": self.solver,
             "flavour": self.flavour,
             "bookkeeping": self.bookkeeping,
+            "spohn_rates": {k: num(v) for k, v in self.spohn_rates.items()},
+            "entropy_flows": {k: num(v) for k, v in self.entropy_flows.items()},
+            "ledger_reason": self.ledger_reason,
         }
 
     def to_series(self):
@@ -321,7 +338,20 @@ class Engine(Value):
                 resolution=delta,
                 stacklevel=4,
             )
+        spohn, reasons = {}, [r for _, r in self.bath_fixed_points if r is not None]
+        fixed = [None if pi is None else thermo.spectrum_on_support(pi) for pi, _ in self.bath_fixed_points]
+        pi_spec = thermo.spectrum_on_support(np.asarray(sol.rho))
+        for r, (s_a, _, why) in zip(self.reservoirs, thermo.bath_entropy_rates(gen, sol.rho, pi_spec, fixed)):
+            spohn[r.name] = s_a
+            if why:
+                reasons.append(why)
+        flows = {
+            k: thermo.entropy_production({k: heat[k]}, {k: temperatures[k]}, resolution=delta) for k in names
+        }
         return SteadyState(
+            spohn_rates=spohn,
+            entropy_flows=flows,
+            ledger_reason="; ".join(reasons) or None,
             rho=rho,
             heat_currents=heat,
             particle_currents=particles,
@@ -337,6 +367,14 @@ class Engine(Value):
             flavour=gen.flavour,
             bookkeeping=gen.bookkeeping,
         )
+
+    @cached_property
+    def bath_fixed_points(self) -> tuple:
+        """Per reservoir, (pi_a, reason): the fixed point of its dissipator alone, or why there is none.
+
+        See `engines.thermo.bath_fixed_points` (generator basis); computed once per engine.
+        """
+        return thermo.bath_fixed_points(self.generator, self.options)
 
     @cached_property
     def work_source(self) -> bool:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 import scipy.sparse as sp
@@ -139,6 +139,12 @@ class Dissipator:
     _build_jumps: Callable = field(repr=False)  # () -> (jumps, particles), called once when needed
     #: () -> (energy observable, particle observable) when the construction knows them without jumps
     _build_observables: Callable | None = field(default=None, repr=False)
+    #: () -> sparse superoperator when the construction knows it without jumps (Davies tables)
+    _build_superoperator: Callable | None = field(default=None, repr=False)
+
+    @cached_property
+    def _superoperator(self) -> sp.csr_array:
+        return sp.csr_array(self._build_superoperator())
 
     @cached_property
     def _jump_list(self):
@@ -165,6 +171,10 @@ class Dissipator:
 
     def apply(self, rho: np.ndarray) -> np.ndarray:
         """D_a(rho)."""
+        if self._build_superoperator is not None:
+            d = self.dim
+            v = np.asarray(rho, dtype=complex).reshape(-1, order="F")
+            return (self._superoperator @ v).reshape(d, d, order="F")
         out = -0.5 * (self.decay @ rho + (self.decay.T @ rho.T).T)
         for L in self.jumps:
             out = out + L @ (L @ rho.conj().T).conj().T
@@ -193,6 +203,8 @@ class Dissipator:
 
     def superoperator(self, dense: bool = False):
         """The dissipator as a sparse (or dense) (d*d, d*d) matrix."""
+        if self._build_superoperator is not None:
+            return self._superoperator.toarray() if dense else self._superoperator
         return linalg.dissipator(list(self.jumps), self.dim, dense)
 
 
@@ -269,7 +281,7 @@ class Generator:
         """L as a sparse CSR (or, with ``dense``, a dense) (d*d, d*d) matrix (column stacking)."""
         out = linalg.commutator(self.hamiltonian, dense)
         for D in self.dissipators:
-            if D.jumps:
+            if D._build_superoperator is not None or D.jumps:
                 out = out + D.superoperator(dense)
         return out if dense else sp.csr_array(out)
 
@@ -417,7 +429,13 @@ def _global(medium, reservoirs, drive, controls, tol) -> Generator:
     tables = davies.DaviesTables.build(spec, reservoirs, couplings)
     d = spec.dim
     dissipators = tuple(
-        Dissipator(r, d, _global_jumps(spec, channels), _global_observables(spec, channels))
+        Dissipator(
+            r,
+            d,
+            _global_jumps(spec, channels),
+            _global_observables(spec, channels),
+            partial(davies.superoperator, spec, channels),
+        )
         for r, channels in zip(reservoirs, tables.channels)
     )
     energies = sp.diags_array(spec.energies.astype(complex), format="csr")

@@ -215,6 +215,16 @@ def stationary_vector(A: np.ndarray, trace: np.ndarray, x0: np.ndarray | None = 
     return x, float(np.linalg.norm(A @ x)), kernel_dim
 
 
+def fixed_point(A: np.ndarray, trace: np.ndarray, options=None):
+    """The unique x with A x = 0 and trace . x = 1, as ``(x, 1)``; ``(None, k)`` when dim ker A = k != 1."""
+    try:
+        x, _, k = stationary_vector(A, trace, None, options)
+    except WorkbenchError:
+        right, _ = _null_spaces(A, options or DEFAULT_OPTIONS)
+        return None, right.shape[1]
+    return x, k
+
+
 def _null_spaces(A, options):
     """Orthonormal bases of ker A and ker A^dag (columns) from one SVD."""
     U, s, Vh = la.svd(A)
@@ -719,3 +729,22 @@ def von_neumann(rho, support_tol: float = 1e-15) -> float:
     """S(rho) = -Tr[rho ln rho] of a (trusted) density matrix; eigenvalues <= `support_tol` count as 0."""
     p = np.linalg.eigvalsh(0.5 * (rho + np.conj(rho).T))
     return entropy_of_spectrum(np.where(p <= support_tol, 0.0, p))
+
+
+def trace_log(X: np.ndarray, p: np.ndarray, V: np.ndarray, tol: float) -> tuple[float, float]:
+    """Tr[X ln A] for A = V diag(p) V^dag (p >= 0), split into its finite part and the weight of X on ker A.
+
+    Returns ``(finite, kernel)`` with finite = sum_{p_k > 0} ln p_k <k|X|k> and kernel = Tr[P_0 X]
+    (zeroed when |kernel| <= `tol`).  Tr[X ln A] is `finite` if kernel = 0 and -inf * sign(kernel)
+    otherwise (ln 0 = -inf): the matrix logarithm taken on the support of A.
+    """
+    diag = np.real(np.einsum("ik,ij,jk->k", V.conj(), X, V))
+    support = p > 0
+    finite = float(np.sum(np.log(p[support]) * diag[support]))
+    kernel = float(np.sum(diag[~support]))
+    return finite, (kernel if abs(kernel) > tol else 0.0)
+
+
+def log_trace_value(finite: float, kernel: float) -> float:
+    """Tr[X ln A] from the ``(finite, kernel)`` pair of `trace_log`."""
+    return finite if kernel == 0 else -math.copysign(math.inf, kernel)

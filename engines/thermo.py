@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 
-from engines import _kernels
+from engines import _kernels, linalg
 from engines.checks import ThermodynamicsWarning
 
 __all__ = [
@@ -397,3 +397,105 @@ def json_number(x):
         return None
     x = float(x)
     return x if math.isfinite(x) else str(x)
+
+
+# ----------------------------------------------------------------------------------------------
+# per-bath entropy ledger (Spohn)
+
+#: Largest medium dimension for which the fixed point of a local dissipator is found from its dense
+#: (d^2, d^2) superoperator; above it the per-bath ledger of a local engine is reported as unavailable.
+FIXED_POINT_DENSE_MAX_DIM = 32
+
+
+def bath_fixed_points(generator, options=None) -> tuple:
+    """Per dissipator D_a, its fixed point pi_a (D_a(pi_a) = 0, generator basis) and why it is missing.
+
+    Returns a tuple of ``(pi_a, reason)``: ``(ndarray, None)`` when D_a alone has one fixed state,
+    ``(None, reason)`` otherwise (several, e.g. a local dissipator leaves the other sites free, or a
+    reservoir with zero rates), never an invented one.  For global (Davies) dissipators the kernel is
+    sought in the zero-frequency sector, where D_a's states are (D_a is covariant: it maps that
+    sector to itself); pi_a is then the Gibbs state of H at T_a (mu_a for leads), Davies' detailed
+    balance.  Local dissipators are solved on their dense superoperator for d <=
+    `FIXED_POINT_DENSE_MAX_DIM`.
+    """
+    out = []
+    d = generator.dim
+    for a, D in enumerate(generator.dissipators):
+        name = D.reservoir.name
+        if generator.davies is not None:
+            spec = generator.davies.spectrum
+            M = generator.davies.zero_frequency_generator(a)
+            x, k = linalg.fixed_point(M, generator.davies.sector_trace(), options)
+            pi = None if x is None else spec.from_sector(x)
+        elif d > FIXED_POINT_DENSE_MAX_DIM:
+            out.append(
+                (
+                    None,
+                    f"reservoir {name!r}: fixed point of a local dissipator not sought for d = {d} "
+                    f"> {FIXED_POINT_DENSE_MAX_DIM}",
+                )
+            )
+            continue
+        else:
+            A = linalg.to_dense(D.superoperator(dense=True)) if D.jumps else np.zeros((d * d, d * d))
+            x, k = linalg.fixed_point(A, linalg.trace_vector(d), options)
+            pi = None if x is None else linalg.unvec(x, d)
+        if pi is None:
+            out.append(
+                (
+                    None,
+                    f"reservoir {name!r}: its dissipator alone has {k} independent fixed points, "
+                    "so its Spohn term is not defined",
+                )
+            )
+        else:
+            pi = 0.5 * (pi + pi.conj().T)
+            out.append((pi, None))
+    return tuple(out)
+
+
+def spectrum_on_support(rho, support_tol: float = 1e-12):
+    """Eigen-decomposition (p, V) of a trusted density matrix, eigenvalues <= `support_tol` set to 0."""
+    p, V = np.linalg.eigh(0.5 * (rho + np.conj(rho).T))
+    return np.where(p <= support_tol, 0.0, p), V
+
+
+def bath_entropy_rates(generator, rho, rho_spectrum, fixed, reference_spectrum=None, *, rtol=1e-10):
+    """Spohn's per-bath entropy production of the state `rho` (generator basis) and its housekeeping part.
+
+    For each dissipator D_a with fixed point pi_a (`bath_fixed_points`, as eigen-decompositions
+    ``fixed`` = tuple of (p, V) or None):
+
+    * sigma_a = -Tr[D_a(rho)(ln rho - ln pi_a)] >= 0 (H. Spohn, J. Math. Phys. 19, 1227 (1978));
+    * sigma_hk_a = -Tr[D_a(rho)(ln pi - ln pi_a)], pi the NESS (`reference_spectrum`), so that
+      sum_a sigma_hk_a = sigma_hk; at rho = pi it is sigma_a.
+
+    Returns a list of ``(sigma_a, sigma_hk_a, reason)`` with None where pi_a is missing and inf / nan
+    where a logarithm is infinite on a kernel (``reason`` says which).
+    """
+    out = []
+    for D, fp in zip(generator.dissipators, fixed):
+        if fp is None:
+            out.append((None, None, None))
+            continue
+        X = np.asarray(D.apply(rho))
+        X = 0.5 * (X + X.conj().T)
+        tol = rtol * max(float(np.max(np.abs(X), initial=0.0)), np.finfo(float).tiny)
+        reasons = []
+        log_pi_a = linalg.log_trace_value(*linalg.trace_log(X, *fp, tol))
+        log_rho = linalg.log_trace_value(*linalg.trace_log(X, *rho_spectrum, tol))
+        with np.errstate(invalid="ignore"):
+            sigma = float(-log_rho + log_pi_a)
+        hk = None
+        if reference_spectrum is not None:
+            log_pi = linalg.log_trace_value(*linalg.trace_log(X, *reference_spectrum, tol))
+            with np.errstate(invalid="ignore"):
+                hk = float(-log_pi + log_pi_a)
+        for label, v in (("sigma", sigma), ("sigma_hk", hk)):
+            if v is not None and not math.isfinite(v):
+                reasons.append(
+                    f"{label}_{D.reservoir.name} is {v}: D_a(rho) has weight on the kernel "
+                    "of a singular state"
+                )
+        out.append((sigma, hk, "; ".join(reasons) or None))
+    return out

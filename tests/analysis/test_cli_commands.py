@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import systems
 
@@ -34,7 +35,7 @@ def _qhe(*args, cwd=ROOT):
 def test_version_and_help_with_examples():
     code, out, _ = _qhe("--version")
     assert code == 0 and out.startswith("qhe ")
-    for command in ("run", "sweep", "table", "compare", "plot", "transport"):
+    for command in ("run", "entropy", "sweep", "table", "compare", "plot", "transport"):
         code, out, _ = _qhe(command, "--help")
         assert code == 0 and "Example:" in out, command
 
@@ -125,6 +126,36 @@ def test_transport_bonds_of_the_chain_and_rectification_of_the_two_qubit_chain()
     assert code == 2 and "LEFT:RIGHT" in err
 
 
+def test_entropy_ledger_of_two_baths(tmp_path):
+    """`qhe entropy` on the two-bath qubit: its table, figure and JSON agree with `relaxation` from Python.
+
+    Independent check: at long times the per-bath Spohn terms sum to the NESS value -sum_a J_a / T_a of
+    `qhe run --json`, which lists the same per-bath terms.
+    """
+    figure, table = tmp_path / "sigma.png", tmp_path / "ledger.csv"
+    design = EXAMPLES / "qubit_two_baths.toml"
+    code, text, err = _qhe(
+        "entropy", design, "--initial", "0", "--until", "400", "--plot", figure, "--out", table
+    )
+    assert code == 0, err
+    assert "sigma_hot" in text and figure.stat().st_size > 1000
+    frame = pd.read_csv(table, index_col="t")
+    code, text, err = _qhe("run", design, "--json")
+    assert code == 0, err
+    ness = json.loads(text)
+    last = frame.iloc[-1]
+    for name, value in ness["spohn_rates"].items():
+        assert last[f"sigma_{name}"] == pytest.approx(value, rel=1e-6)
+    assert last["sigma_hot"] + last["sigma_cold"] == pytest.approx(ness["entropy_production_rate"], rel=1e-6)
+    code, text, err = _qhe("entropy", design, "--initial", "gibbs:1", "--until", "10", "--json")
+    assert code == 0, err
+    payload = json.loads(text)
+    assert payload["converged"] and payload["ledger"]["t"][0] == 0.0
+    assert payload["ledger"]["Sigma_na"][-1] == pytest.approx(
+        payload["ledger"]["D"][0] - payload["ledger"]["D"][-1]
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [
@@ -138,6 +169,19 @@ def test_transport_bonds_of_the_chain_and_rectification_of_the_two_qubit_chain()
         pytest.param(["run", "maser.toml", "--set", "drive.strength=x"], "--set", id="set-value"),
         pytest.param(["table", "missing.parquet"], "missing.parquet", id="table-file"),
         pytest.param(["transport", "otto_qubit.toml"], "continuous machine", id="transport-cycle"),
+        pytest.param(
+            ["entropy", "otto_qubit.toml", "--initial", "0", "--until", "1"], "is a cycle", id="entropy-cycle"
+        ),
+        pytest.param(
+            ["entropy", "maser.toml", "--initial", "0", "--until", "-1"],
+            "`until` must be",
+            id="entropy-until",
+        ),
+        pytest.param(
+            ["entropy", "maser.toml", "--initial", "9", "--until", "1"],
+            "qhe entropy: `--initial`",
+            id="entropy-state",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args, words):
