@@ -16,7 +16,7 @@ from engines.checks import choice, fail, mapping
 from engines.generators import FLAVOURS, Drive, build_generator, check_reservoirs
 from engines.media import Medium
 from engines.options import Options
-from engines.reservoirs import FermionicLead
+from engines.reservoirs import ChannelReservoir, FermionicLead
 from engines.steady import SOLVERS, solve_steady_state
 from engines.values import Value
 
@@ -44,9 +44,9 @@ class SteadyState:
         `resolution` (a `ThermodynamicsWarning` says which).
     efficiency, cop : float or None
         Efficiency of an engine or heat transformer; COP of a refrigerator or heat pump.
-    entropy_production_rate : float
+    entropy_production_rate : float or None
         -sum_a J_a / T_a in nats per unit time: the housekeeping rate at the NESS (>= 0 for a
-        consistent model).
+        consistent model); None with a non-thermal reservoir (see `undefined`).
     resolution : float
         Numerical resolution delta of the heat currents and the power: it bounds the error of any
         sum of them (`engines.thermo.current_resolution`).
@@ -54,6 +54,10 @@ class SteadyState:
         ||L rho|| (Frobenius norm).
     solver, flavour, bookkeeping : str
         How it was computed; `bookkeeping` names the Hamiltonian heat was booked against.
+    undefined : str or None
+        Why the temperature-based figures (Carnot efficiency, entropy production rate, the mode
+        rules that compare temperatures) are None: a reservoir is not thermal
+        (`engines.thermo.clausius_undefined`).  `temperatures` then lists the thermal ones only.
     """
 
     rho: np.ndarray = field(repr=False)
@@ -64,12 +68,13 @@ class SteadyState:
     mode: str
     efficiency: float | None
     cop: float | None
-    entropy_production_rate: float
+    entropy_production_rate: float | None
     resolution: float
     residual: float
     solver: str
     flavour: str
     bookkeeping: str
+    undefined: str | None = None
 
     def __post_init__(self):
         for name in ("heat_currents", "particle_currents", "temperatures"):
@@ -78,7 +83,9 @@ class SteadyState:
 
     @property
     def carnot_efficiency(self) -> float | None:
-        """1 - T_cold / T_hot of the reservoirs."""
+        """1 - T_cold / T_hot of the reservoirs (None when a reservoir is not thermal: `undefined`)."""
+        if self.undefined is not None:
+            return None
         return thermo.carnot_efficiency(self.temperatures)
 
     def to_dict(self) -> dict:
@@ -91,6 +98,7 @@ class SteadyState:
             "cop": num(self.cop),
             "carnot_efficiency": num(self.carnot_efficiency),
             "entropy_production_rate": num(self.entropy_production_rate),
+            "undefined": self.undefined,
             "heat_currents": {k: num(v) for k, v in self.heat_currents.items()},
             "particle_currents": {k: num(v) for k, v in self.particle_currents.items()},
             "temperatures": {k: num(v) for k, v in self.temperatures.items()},
@@ -127,6 +135,7 @@ class SteadyState:
             solver=self.solver,
             flavour=self.flavour,
             bookkeeping=self.bookkeeping,
+            undefined=self.undefined,
         )
         return pd.Series(data, dtype=object)
 
@@ -306,9 +315,33 @@ class Engine(Value):
         names = [r.name for r in self.reservoirs]
         heat = dict(zip(names, thermo.resolved(heat_raw, delta).tolist()))
         number = thermo.resolved(sol.particle_currents, particle_delta).tolist()
-        particles = {r.name: n for r, n in zip(self.reservoirs, number) if isinstance(r, FermionicLead)}
-        temperatures = {r.name: r.T for r in self.reservoirs}
+        particles = {
+            r.name: n
+            for r, n in zip(self.reservoirs, number)
+            if isinstance(r, FermionicLead) or (isinstance(r, ChannelReservoir) and r.particles is not None)
+        }
+        temperatures = {r.name: r.T for r in self.reservoirs if r.thermal}
         power = float(thermo.resolved(heat_raw.sum(), delta))
+        undefined = thermo.clausius_undefined(self.reservoirs)
+        if undefined is not None:
+            mode, eta, cop = thermo.classify_nonthermal(power, heat, delta)
+            return SteadyState(
+                rho=rho,
+                heat_currents=heat,
+                particle_currents=particles,
+                temperatures=temperatures,
+                power=power,
+                mode=mode,
+                efficiency=eta,
+                cop=cop,
+                entropy_production_rate=None,
+                resolution=delta,
+                residual=sol.residual,
+                solver=sol.solver,
+                flavour=gen.flavour,
+                bookkeeping=gen.bookkeeping,
+                undefined=undefined,
+            )
         # depth 2: the warnings point at the caller of steady_state
         mode, eta, cop = thermo._classify_one(power, heat, temperatures, delta, self.work_source, depth=2)
         sigma = thermo.entropy_production(heat, temperatures, resolution=delta)
