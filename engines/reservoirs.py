@@ -467,7 +467,9 @@ class ChannelReservoir(Reservoir):
         space, a name of the medium's operators (``"sigma_plus"``; ``"sigma_plus_0"`` or
         ``("sigma_plus", 0)`` for a site of a multi-site medium).
     energy : str, ndarray (d, d) or None
-        The Hamiltonian the energy current Tr[H D(rho)] is booked against (None: the medium's).
+        The Hamiltonian the energy current Tr[H D(rho)] is booked against (None: the medium's, the
+        Hamiltonian the jumps act under).  Another operator makes the reported current Tr[E D(rho)];
+        the first law P = sum_a J_a then no longer relates it to the others.
     particles : str, ndarray (d, d) or None
         A number operator N: the particle current Tr[N D(rho)] is reported (e.g. ``"magnetisation"``
         on a spin chain is sum_s sigma_z_s / 2, or any matrix).
