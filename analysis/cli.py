@@ -844,7 +844,9 @@ def _cycle_report(design, result) -> str:
 
     table = [("reservoir", "type", "T", "heat per cycle Q")]
     for r in design.reservoirs:
-        table.append((r.name, _reservoir_kind(r), _num(r.T) if r.thermal else "-", _num(result.heat[r.name], res)))
+        table.append(
+            (r.name, _reservoir_kind(r), _num(r.T) if r.thermal else "-", _num(result.heat[r.name], res))
+        )
     lines.append("")
     lines += _table(table, left=2)
     lines.append("  (Q > 0: heat flows from the reservoir into the medium; W > 0: work done on the medium;")

@@ -785,7 +785,9 @@ class _Builder:
         for k, t in enumerate(tables):
             t = self.table(t, f"{where} jumps[{k}]", _JUMP_KEYS, _JUMP_KEYS)
             if not isinstance(t["operator"], str):
-                fail(f"{self.source}: {where} jumps[{k}]", "operator", t["operator"], "a medium operator name")
+                fail(
+                    f"{self.source}: {where} jumps[{k}]", "operator", t["operator"], "a medium operator name"
+                )
             jumps.append((t["operator"], t["rate"]))
         for key in ("energy", "particles"):
             if key in r and not isinstance(r[key], str):

@@ -113,8 +113,7 @@ class CycleResult:
 
     @property
     def carnot_efficiency(self) -> float | None:
-        """1 - T_cold / T_hot of the cycle's reservoirs (None with fewer than two temperatures, or
-        when a reservoir is not thermal: `undefined`)."""
+        """1 - T_cold / T_hot of the reservoirs (None: fewer than two temperatures, or `undefined`)."""
         if self.undefined is not None:
             return None
         return thermo.carnot_efficiency(self.temperatures)

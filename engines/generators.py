@@ -578,7 +578,14 @@ def _engineered(medium, reservoirs, flavour, drive, bookkeeping, controls, tol) 
             made[r.name] = _channel_dissipator(medium, r, reference)
     dissipators = tuple(made[r.name] for r in reservoirs)
     return Generator(
-        coherent, reference, dissipators, flavour, base.bookkeeping if base else "full", None, None, drive is not None
+        coherent,
+        reference,
+        dissipators,
+        flavour,
+        base.bookkeeping if base else "full",
+        None,
+        None,
+        drive is not None,
     )
 
 
@@ -589,7 +596,9 @@ def _in_medium_basis(gen: Generator, D: Dissipator) -> Dissipator:
     sectors = gen.davies.spectrum.sectors
 
     def build():
-        jumps = [sp.csr_array(linalg.from_eigenbasis(gen.basis, sectors, linalg.to_dense(J))) for J in D.jumps]
+        jumps = [
+            sp.csr_array(linalg.from_eigenbasis(gen.basis, sectors, linalg.to_dense(J))) for J in D.jumps
+        ]
         for J in jumps:
             J.eliminate_zeros()
         return jumps, list(D.particles)
@@ -629,10 +638,9 @@ def squeezed_lowering(medium, bath, controls, tol) -> tuple[np.ndarray, float]:
 
 
 def _squeezed_dissipator(medium, bath, controls, tol) -> Dissipator:
-    """gamma (n+1) D[B] + gamma n D[B^dag], B = A cosh r + A^dag e^{i phi} sinh r (`SqueezedBath`)."""
+    """The dissipator gamma (n+1) D[B] + gamma n D[B^dag], B = A cosh r + A^dag e^{i phi} sinh r."""
     A, omega = squeezed_lowering(medium, bath, controls, tol)
-    gamma, N, M = bath.moments(omega)
-    n = 0.0 if bath.T == 0.0 else 1.0 / np.expm1(omega / bath.T)
+    gamma, n = bath.moments(omega)[0], bath.occupation(omega)
     B = np.cosh(bath.r) * A + np.exp(1j * bath.phi) * np.sinh(bath.r) * A.conj().T
 
     def build():
@@ -661,7 +669,9 @@ def _channel_operator(medium, owner, spec, field_, dim):
     known_names(owner, field_, [op], medium.operator_names)
     n_sites = len(medium.site_dims)
     if n_sites > 1 and site is None:
-        fail(owner, field_, spec, f"an operator with its site, e.g. '{op}_0' (the medium has {n_sites} sites)")
+        fail(
+            owner, field_, spec, f"an operator with its site, e.g. '{op}_0' (the medium has {n_sites} sites)"
+        )
     if site is not None and site >= n_sites:
         fail(owner, field_, spec, f"a site index below {n_sites} (the medium's number of sites)")
     return np.asarray(medium.operator(op, site if n_sites > 1 else None), dtype=complex)
@@ -684,7 +694,11 @@ def _channel_dissipator(medium, res, reference) -> Dissipator:
     number = None
     if res.particles is not None:
         number = matrix(
-            owner, "particles", _channel_operator(medium, owner, res.particles, "particles", d), dim=d, hermitian=True
+            owner,
+            "particles",
+            _channel_operator(medium, owner, res.particles, "particles", d),
+            dim=d,
+            hermitian=True,
         )
     plain = Dissipator(res, d, lambda: (jumps, [0] * len(jumps)))
 

@@ -427,19 +427,25 @@ class SqueezedBath(Reservoir):
 
     def __repr__(self):
         return (
-            f"SqueezedBath({self.name!r}, T={self.T}, r={self.r}, phi={self.phi}, "
-            f"coupling={self.coupling})"
+            f"SqueezedBath({self.name!r}, T={self.T}, r={self.r}, phi={self.phi}, coupling={self.coupling})"
         )
 
     def moments(self, omega: float) -> tuple[float, float, complex]:
         """(gamma, N, M) at the mode frequency `omega` > 0: gamma = J(w), N = <a^dag a>, M = <a a>."""
         w = float(omega)
         gamma = float(self.bare.spectral_density(np.array([w]))[0])
-        n = 0.0 if self.T == 0.0 else 1.0 / math.expm1(w / self.T)
+        n = self.occupation(w)
         c, s = math.cosh(self.r), math.sinh(self.r)
         N = n * (c * c + s * s) + s * s
         M = -(2.0 * n + 1.0) * complex(math.cos(self.phi), math.sin(self.phi)) * c * s
         return gamma, N, M
+
+    def occupation(self, omega: float) -> float:
+        """n_th(w) = 1/(exp(w/T) - 1) of the unsqueezed bath (0 at T = 0)."""
+        if self.T == 0.0:
+            return 0.0
+        x = float(omega) / self.T
+        return math.exp(-x) / -math.expm1(-x)  # 1/(e^x - 1) without overflow at large x
 
     def channels(self):
         """The unsqueezed bath's channel (its rates at the mode frequency; no particle exchange)."""
@@ -447,8 +453,11 @@ class SqueezedBath(Reservoir):
 
 
 def _jump_spec(owner, spec, k):
-    """One jump operator of a `ChannelReservoir`: a medium operator name (``"sigma_plus_0"`` or
-    ``("sigma_plus", 0)``) or a matrix (checked against the medium's dimension when built)."""
+    """One jump operator of a `ChannelReservoir`, checked as far as it can be without the medium.
+
+    A medium operator name (``"sigma_plus_0"`` or ``("sigma_plus", 0)``) or a matrix (its dimension is
+    checked against the medium's when the generator is built).
+    """
     if isinstance(spec, str):
         return spec
     if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
@@ -500,7 +509,9 @@ class ChannelReservoir(Reservoir):
         self.jumps = tuple(items)
         self.energy = energy if energy is None or isinstance(energy, str) else _operator_matrix(owner, energy)
         self.particles = (
-            particles if particles is None or isinstance(particles, str) else _operator_matrix(owner, particles)
+            particles
+            if particles is None or isinstance(particles, str)
+            else _operator_matrix(owner, particles)
         )
         self.T = math.nan  # no temperature describes the reservoir; never used as one
         self.coupling = max(rate for _, rate in items)
@@ -508,7 +519,12 @@ class ChannelReservoir(Reservoir):
         self.site = None
 
     def _arguments(self):
-        return {"name": self.name, "jumps": list(self.jumps), "energy": self.energy, "particles": self.particles}
+        return {
+            "name": self.name,
+            "jumps": list(self.jumps),
+            "energy": self.energy,
+            "particles": self.particles,
+        }
 
     def __repr__(self):
         return f"ChannelReservoir({self.name!r}, {len(self.jumps)} jumps)"

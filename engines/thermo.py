@@ -417,7 +417,9 @@ def clausius_undefined(reservoirs) -> str | None:
     if not names:
         return None
     return (
-        "reservoir" + ("s " if len(names) > 1 else " ") + ", ".join(repr(n) for n in names)
+        "reservoir"
+        + ("s " if len(names) > 1 else " ")
+        + ", ".join(repr(n) for n in names)
         + " not thermal (no temperature describes a squeezed or engineered bath): Carnot efficiency, "
         "Clausius entropy production and the temperature-based mode rules are undefined; the energy "
         "currents and the relative-entropy form are reported"

@@ -86,7 +86,9 @@ def test_squeezed_otto_efficiency_at_maximum_power():
             method="bounded",
             options={"xatol": 1e-10},
         ).x
-        errors.append(abs((1 - exact / w_h) - squeezed_otto_max_power_efficiency(scale * T_h, scale * T_c, r)))
+        errors.append(
+            abs((1 - exact / w_h) - squeezed_otto_max_power_efficiency(scale * T_h, scale * T_c, r))
+        )
     assert errors[1] < errors[0] / 4 and errors[1] < 2e-3
 
 
@@ -106,7 +108,9 @@ def test_squeezed_cycle_sweep_refused_with_the_reason():
     """The vectorised sweep table needs temperatures: refused, naming the reservoir."""
     osc = HarmonicOscillator(omega=1.0, n_max=10)
     hot = SqueezedBath("hot", 0.5, 0.3, 0.0, 0.1, "x")
-    c = cycles.otto(osc, hot, BosonicBath("cold", 0.3, 0.1, "x"), low=1.0, high=2.0, tau_hot=5.0, tau_cold=5.0)
+    c = cycles.otto(
+        osc, hot, BosonicBath("cold", 0.3, 0.1, "x"), low=1.0, high=2.0, tau_hot=5.0, tau_cold=5.0
+    )
     with pytest.raises(WorkbenchError, match="thermal reservoirs"):
         c.sweep({"hot": [1.0, 2.0]})
     assert math.isfinite(c.limit_cycle().work)

@@ -13,7 +13,15 @@ import numpy as np
 import pytest
 import qutip
 
-from engines import BosonicBath, ChannelReservoir, Engine, HarmonicOscillator, Qubit, SqueezedBath, WorkbenchError
+from engines import (
+    BosonicBath,
+    ChannelReservoir,
+    Engine,
+    HarmonicOscillator,
+    Qubit,
+    SqueezedBath,
+    WorkbenchError,
+)
 from tests.systems import boundary_driven_chain
 
 TOL = 1e-9

@@ -104,7 +104,9 @@ def test_squeezed_heat_current_closed_form_and_first_law():
 def test_clausius_figures_are_undefined_with_the_reason():
     """Carnot efficiency, entropy production rate and T-based modes are None, with the reason; no T_eff."""
     osc = HarmonicOscillator(omega=1.0, n_max=20)
-    ss = Engine(osc, [SqueezedBath("hot", 1.0, 0.5, 0.0, 0.1, "x"), BosonicBath("cold", 0.2, 0.1, "x")]).steady_state()
+    ss = Engine(
+        osc, [SqueezedBath("hot", 1.0, 0.5, 0.0, 0.1, "x"), BosonicBath("cold", 0.2, 0.1, "x")]
+    ).steady_state()
     assert ss.carnot_efficiency is None
     assert ss.entropy_production_rate is None
     assert ss.mode == "non-thermal"
