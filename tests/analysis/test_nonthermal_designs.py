@@ -139,3 +139,15 @@ def test_nonthermal_bad_input_is_one_line_and_exit_2(capsys, tmp_path, text, fie
     assert out == ""
     assert err.startswith("qhe: error: ") and err.count("\n") == 1, err
     assert field in err
+
+
+def test_sweep_over_squeezing_reports_the_reason_per_point():
+    """A sweep of `reservoirs.hot.r` runs point by point: heat currents, NaN Carnot columns and the reason."""
+    from analysis.sweep import Grid, run_sweep
+
+    grid = Grid(("reservoirs.hot.r",), np.array([[0.0], [0.3]]))
+    table = run_sweep(SQUEEZED_ENGINE, grid).to_frame()
+    assert list(table["mode"]) == ["non-thermal", "non-thermal"]
+    assert table["J_hot"].iloc[1] > table["J_hot"].iloc[0] > 0
+    assert table["carnot_efficiency"].isna().all()
+    assert table["undefined"].str.contains("not thermal").all()

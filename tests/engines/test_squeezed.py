@@ -167,3 +167,22 @@ def test_squeezed_bath_is_an_immutable_value():
         s.replace(r=-1.0)
     with pytest.raises(AttributeError):
         s.r = 0.3
+
+
+def test_batch_and_sweep_plan_refuse_the_kernel_path():
+    """The batched Davies kernel cannot hold a squeezed bath: Batch refuses, a sweep goes point by point."""
+    from analysis.sweep import plan
+    from engines import Batch
+
+    osc = HarmonicOscillator(omega=1.0, n_max=8)
+    eng = Engine(osc, [SqueezedBath("hot", 0.3, 0.2, 0.0, 0.1, "x"), BosonicBath("cold", 0.2, 0.1, "x")])
+    with pytest.raises(WorkbenchError, match=r"Batch: `engine\.reservoirs`"):
+        Batch(eng, ["hot.T"])
+    data = {
+        "medium": {"type": "HarmonicOscillator", "omega": 1.0, "n_max": 8},
+        "reservoirs": [
+            {"name": "hot", "type": "squeezed", "T": 0.3, "r": 0.2, "coupling": 0.1, "operator": "x"},
+            {"name": "cold", "type": "bosonic", "T": 0.2, "coupling": 0.1, "operator": "x"},
+        ],
+    }
+    assert plan(data, ["reservoirs.hot.T"])[0] == "per-point"
