@@ -115,7 +115,8 @@ class SteadyState:
 
         Index: mode, power, efficiency, cop, carnot_efficiency, entropy_production_rate, J_<name>
         per reservoir, I_<name> per particle-exchanging reservoir, resolution, residual, solver,
-        flavour, bookkeeping.  Undefined figures are None.
+        flavour, bookkeeping, and ``undefined`` (the reason) with a non-thermal reservoir.  Undefined
+        figures are None.
         """
         import pandas as pd
 
@@ -135,8 +136,9 @@ class SteadyState:
             solver=self.solver,
             flavour=self.flavour,
             bookkeeping=self.bookkeeping,
-            undefined=self.undefined,
         )
+        if self.undefined is not None:  # a non-thermal reservoir: why the T-based figures are None
+            data["undefined"] = self.undefined
         return pd.Series(data, dtype=object)
 
 
