@@ -217,7 +217,7 @@ def squeezed_moments(w, T, r, phi):
 
     N = n (cosh^2 r + sinh^2 r) + sinh^2 r = n cosh 2r + sinh^2 r and
     M = -(2n + 1) e^{i phi} cosh r sinh r, n = n_th(w, T) (Breuer & Petruccione, *The Theory of Open
-    Quantum Systems*, OUP 2002, Sec. 3.4.3, Eqs. 3.306-3.307; Scully & Zubairy, *Quantum Optics*, 1997).
+    Quantum Systems*, OUP 2002, Sec. 3.4.3; Scully & Zubairy, *Quantum Optics*, 1997).
     The master equation's stationary state has <a^dag a> = N and <a a> = M.
     """
     n = bose(w, T)
@@ -232,7 +232,7 @@ def squeezed_otto_work(w_h, w_c, T_h, T_c, r):
     hot stroke <n>_h = N(w_h, T_h, r) = n_th(T_h) cosh 2r + sinh^2 r (`squeezed_moments`), after the
     cold one <n>_c = n_th(w_c, T_c).  W = (w_h - w_c)(<n>_c - <n>_h), Q_h = w_h (<n>_h - <n>_c), so the
     machine is an engine (W < 0) iff <n>_h > <n>_c, at efficiency 1 - w_c/w_h (Rossnagel, Abah,
-    Schmidt-Kaler, Singer, Lutz, PRL 112, 030602 (2014), Eqs. 2-4).
+    Schmidt-Kaler, Singer, Lutz, PRL 112, 030602 (2014)).
     """
     n_h = squeezed_moments(w_h, T_h, r, 0.0)[0]
     return (w_h - w_c) * (bose(w_c, T_c) - n_h)
@@ -254,7 +254,8 @@ def squeezed_otto_max_power_efficiency(T_h, T_c, r):
     For T >> w, n_th(w, T) = T/w - 1/2 + O(w/T) and <n>_h = (T_h/w_h)(1 + 2 sinh^2 r) - 1/2 + O(w/T), so
     -W = (w_h - w_c)(T_h (1 + 2 sinh^2 r)/w_h - T_c/w_c) (the 1/2 cancels); at fixed w_h it is largest at
     w_c / w_h = sqrt(T_c / (T_h (1 + 2 sinh^2 r))), the efficiency
-    eta* = 1 - sqrt(T_c / (T_h (1 + 2 sinh^2 r))) (Rossnagel et al., PRL 112, 030602 (2014), Eq. 7).
+    eta* = 1 - sqrt(T_c / (T_h (1 + 2 sinh^2 r))), the high-temperature result of Rossnagel et al.,
+    PRL 112, 030602 (2014).
     """
     return 1.0 - math.sqrt(T_c / (T_h * (1.0 + 2.0 * math.sinh(r) ** 2)))
 

@@ -20,7 +20,7 @@ TOL = 1e-9
 
 
 def _qutip_squeezed_liouvillian(a, gamma, N, M):
-    """B&P 3.307 from QuTiP's operators: gamma (N+1) D[a] + gamma N D[a^dag] - gamma M D'[a^dag] - c.c.
+    """B&P Sec. 3.4.3 from QuTiP's operators: gamma (N+1) D[a] + gamma N D[a^dag] - gamma M D'[a^dag] - c.c.
 
     D'[x] rho = x rho x - (1/2){x x, rho}, in the frame rotating with the mode (no Hamiltonian).
     """
@@ -38,7 +38,7 @@ def _qutip_squeezed_liouvillian(a, gamma, N, M):
 
 @pytest.mark.parametrize(("T", "r", "phi"), [(0.0, 0.5, 0.0), (0.7, 0.3, 1.1), (0.5, 0.4, -2.0)])
 def test_squeezed_oscillator_ness_matches_qutip_master_equation(T, r, phi):
-    """NESS of an oscillator (coupling x = (a + a^dag)/sqrt 2) equals QuTiP's for B&P Eq. 3.307.
+    """NESS of an oscillator (coupling x = (a + a^dag)/sqrt 2) equals QuTiP's for the B&P 3.4.3 form.
 
     The lowering part of x is a/sqrt 2, so QuTiP's rate is kappa/2; its Liouvillian is written term
     by term with N, M of Breuer & Petruccione (not the Bogoliubov jumps the workbench uses).
