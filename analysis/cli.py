@@ -1008,8 +1008,8 @@ def report(design, result, initial: str | None = None) -> str:
         table.append(
             (
                 r.name,
-                "fermionic" if fermionic else "bosonic",
-                _num(r.T),
+                _reservoir_kind(r),
+                _num(r.T) if r.thermal else "-",
                 _num(r.mu) if fermionic else "-",
                 _num(result.heat_currents[r.name], res),
                 _num(result.particle_currents.get(r.name)),
@@ -1018,6 +1018,8 @@ def report(design, result, initial: str | None = None) -> str:
     lines.append("")
     lines += _table(table, left=2)
     lines.append("  (J > 0: heat flows from the reservoir into the medium; P = sum of J, > 0 for an engine)")
+    if getattr(result, "undefined", None):
+        lines.append(f"  undefined: {result.undefined}")
     lines.append("")
     lines.append(f"  solver {result.solver}, residual {result.residual:.2e}")
     lines.append(f"  flavour {result.flavour}, bookkeeping {result.bookkeeping}")
@@ -1058,16 +1060,17 @@ def _cycle_report(design, result) -> str:
     width = max(len(k) for k, _ in rows)
     lines += [f"  {k:<{width}}  {v}" for k, v in rows]
 
-    from engines import FermionicLead
-
     table = [("reservoir", "type", "T", "heat per cycle Q")]
     for r in design.reservoirs:
-        kind = "fermionic" if isinstance(r, FermionicLead) else "bosonic"
-        table.append((r.name, kind, _num(r.T), _num(result.heat[r.name], res)))
+        table.append(
+            (r.name, _reservoir_kind(r), _num(r.T) if r.thermal else "-", _num(result.heat[r.name], res))
+        )
     lines.append("")
     lines += _table(table, left=2)
     lines.append("  (Q > 0: heat flows from the reservoir into the medium; W > 0: work done on the medium;")
     lines.append("   W + W_chem + sum of Q = 0, W_chem the chemical work of fermionic leads)")
+    if result.undefined:
+        lines.append(f"  undefined: {result.undefined}")
 
     columns = list(result.strokes[0]) if result.strokes else []
     table = [tuple(columns)]
@@ -1084,6 +1087,17 @@ def _cycle_report(design, result) -> str:
     lines += _table(table, left=1)
     lines.append("  (work and heat booked during each stroke; energy and entropy of the medium at its end)")
     return "\n".join(lines)
+
+
+def _reservoir_kind(r) -> str:
+    """The reservoir's type for the report tables (a squeezed bath with its bare T and r)."""
+    from engines import ChannelReservoir, FermionicLead, SqueezedBath
+
+    if isinstance(r, SqueezedBath):
+        return f"squeezed (T={_num(r.T)}, r={_num(r.r)})"
+    if isinstance(r, ChannelReservoir):
+        return "channel"
+    return "fermionic" if isinstance(r, FermionicLead) else "bosonic"
 
 
 if __name__ == "__main__":  # pragma: no cover

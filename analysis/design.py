@@ -221,9 +221,17 @@ RESERVOIRS = {
         ("name", "T", "coupling", "operator", "site", "spectrum", "cutoff", "w0", "dephasing"),
     ),
     "fermionic": (engines.FermionicLead, ("name", "T", "coupling", "operator", "site", "mu")),
+    "squeezed": (
+        engines.SqueezedBath,
+        ("name", "T", "r", "phi", "coupling", "operator", "site", "spectrum", "cutoff", "w0"),
+    ),
+    "channel": (engines.ChannelReservoir, ("name", "jumps", "energy", "particles")),
 }
 RESERVOIR_TYPES = tuple(RESERVOIRS)
 _RESERVOIR_REQUIRED = ("name", "type", "T", "coupling", "operator")
+#: Required keys of the reservoir types that differ from `_RESERVOIR_REQUIRED`.
+_REQUIRED = {"squeezed": (*_RESERVOIR_REQUIRED, "r"), "channel": ("name", "type", "jumps")}
+_JUMP_KEYS = ("operator", "rate")
 #: difflib similarity above which an unknown key is offered its closest allowed key.
 _CLOSE_MATCH = 0.7
 #: Keys that shape the ohmic spectrum only: `engines.BosonicBath` accepts and ignores them for the
@@ -741,7 +749,9 @@ class _Builder:
         kind = self.typed(value, where, RESERVOIR_TYPES)
         cls, keys = RESERVOIRS[kind]
         allowed = ("name", "type", *keys[1:])
-        r = self.table(value, f"{where} (type {kind!r})", allowed, _RESERVOIR_REQUIRED)
+        r = self.table(value, f"{where} (type {kind!r})", allowed, _REQUIRED.get(kind, _RESERVOIR_REQUIRED))
+        if kind == "channel":
+            return self.channel(r, where)
         if not isinstance(r["operator"], str):  # a design names operators; matrices are for Python
             fail(
                 f"{self.source}: {where}",
@@ -752,6 +762,8 @@ class _Builder:
         args = {k: v for k, v in r.items() if k != "type"}
         if kind == "fermionic":
             args.setdefault("mu", 0.0)
+        if kind == "squeezed":
+            args.setdefault("phi", 0.0)
         reservoir = self.check(where, lambda: cls(**args))
         if getattr(reservoir, "spectrum", None) == "flat":
             for key in _OHMIC_ONLY:
@@ -765,6 +777,23 @@ class _Builder:
         # an error names this reservoir rather than surfacing later from the engine.
         self.check(where, lambda: medium.local_operator(reservoir.operator, reservoir.site))
         return reservoir
+
+    def channel(self, r: Mapping, where: str) -> engines.ChannelReservoir:
+        """A ``type = "channel"`` reservoir: ``jumps`` = [{operator = NAME, rate = X}, ...]."""
+        tables = self.array(r["jumps"], where, "jumps", "jumps")
+        jumps = []
+        for k, t in enumerate(tables):
+            t = self.table(t, f"{where} jumps[{k}]", _JUMP_KEYS, _JUMP_KEYS)
+            if not isinstance(t["operator"], str):
+                fail(
+                    f"{self.source}: {where} jumps[{k}]", "operator", t["operator"], "a medium operator name"
+                )
+            jumps.append((t["operator"], t["rate"]))
+        for key in ("energy", "particles"):
+            if key in r and not isinstance(r[key], str):
+                fail(f"{self.source}: {where}", key, r[key], "a medium operator name")
+        args = {"name": r["name"], "jumps": jumps, "energy": r.get("energy"), "particles": r.get("particles")}
+        return self.check(where, lambda: engines.ChannelReservoir(**args))
 
     # ------------------------------------------------------------------------------------ drive
     def drive(self, value, medium) -> engines.Drive:

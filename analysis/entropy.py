@@ -237,7 +237,8 @@ class _Accounting:
         self.pi_g = pi_g
         self.reservoirs = engine.reservoirs
         self.thermal = all(getattr(r, "thermal", True) for r in self.reservoirs)
-        self.temperatures = {r.name: r.T for r in self.reservoirs}
+        # only thermal reservoirs have a temperature (a squeezed bath's T is not one of its state)
+        self.temperatures = {r.name: r.T for r in self.reservoirs if getattr(r, "thermal", True)}
         self.secular = self.gen.secular
         self.blocks = self.gen.davies.spectrum.starts if self.secular else None
         self.fixed = [

@@ -290,6 +290,8 @@ def plan(data: Mapping, names, *, source: str = "<design>") -> tuple[str, str]:
         resolve(data, name, source=source)
     design = built(data, source)
     if design.kind == "cycle":
+        if not all(r.thermal for r in design.reservoirs):
+            return "per-point", "a non-thermal reservoir (the cycle-sweep table needs temperatures)"
         if _stroke_durations(data, names) is not None:
             return "cycle-sweep", "every swept name is a relaxation or isotherm duration"
         return "per-point", "a swept name changes the cycle's strokes, controls or reservoirs"
@@ -427,6 +429,8 @@ def result_row(result) -> dict:
     row["eta_over_carnot"] = _float(
         None if result.efficiency is None or not carnot else result.efficiency / carnot
     )
+    if getattr(result, "undefined", None) is not None:  # a non-thermal reservoir: why T-figures are NaN
+        row["undefined"] = result.undefined
     row["error"] = None
     return row
 

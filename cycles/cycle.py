@@ -133,8 +133,8 @@ class CycleResult:
     mode : str
     efficiency, cop : float or None
         From the output work -(W + W_chem) and the heats (docs/physics.md, Sections 5 and 6).
-    entropy_per_cycle : float
-        -sum_a Q_a / T_a, the entropy produced per cycle (nats).
+    entropy_per_cycle : float or None
+        -sum_a Q_a / T_a, the entropy produced per cycle (nats); None with a non-thermal reservoir.
     fixed_point_residual : float
         || M(rho*) - rho* ||: distance of the fixed point from one more applied cycle.
     resolution : float
@@ -143,6 +143,10 @@ class CycleResult:
         Section 7); every W, W_chem and Q within it is reported as exactly 0.0.
     rho : ndarray (d, d)
         The state at the start of the first stroke (read-only).
+    undefined : str or None
+        Why the temperature-based figures (Carnot efficiency, entropy per cycle, the mode rules that
+        compare temperatures) are None: a reservoir is not thermal (`engines.thermo.clausius_undefined`);
+        `temperatures` then lists the thermal ones only.
 
     Notes
     -----
@@ -160,21 +164,26 @@ class CycleResult:
     mode: str
     efficiency: float | None
     cop: float | None
-    entropy_per_cycle: float
+    entropy_per_cycle: float | None
     fixed_point_residual: float
     resolution: float
     rho: np.ndarray = field(repr=False)
+    undefined: str | None = None
 
     @property
-    def entropy_production_rate(self) -> float:
-        """entropy_per_cycle / period, nats per unit time; 0 for an infinite period."""
+    def entropy_production_rate(self) -> float | None:
+        """entropy_per_cycle / period, nats per unit time; 0 for an infinite period (None: `undefined`)."""
+        if self.entropy_per_cycle is None:
+            return None
         if not 0 < self.period < math.inf:
             return 0.0
         return self.entropy_per_cycle / self.period
 
     @property
     def carnot_efficiency(self) -> float | None:
-        """1 - T_cold / T_hot of the cycle's reservoirs (None with fewer than two temperatures)."""
+        """1 - T_cold / T_hot of the reservoirs (None: fewer than two temperatures, or `undefined`)."""
+        if self.undefined is not None:
+            return None
         return thermo.carnot_efficiency(self.temperatures)
 
     def to_frame(self):
@@ -199,6 +208,7 @@ class CycleResult:
             "carnot_efficiency": num(self.carnot_efficiency),
             "entropy_per_cycle": num(self.entropy_per_cycle),
             "entropy_production_rate": num(self.entropy_production_rate),
+            "undefined": self.undefined,
             "fixed_point_residual": self.fixed_point_residual,
             "resolution": self.resolution,
             "strokes": [
@@ -528,15 +538,20 @@ class Cycle:
         chemical_total = _clean(run["chemical"][0].sum(), delta)
         heat = {k: _clean(v, delta) for k, v in heat.items()}
         period = float(sum(durations))
-        temperatures = {name: r.T for name, r in self.reservoirs.items()}
+        temperatures = {name: r.T for name, r in self.reservoirs.items() if r.thermal}
         output = -(work_total + chemical_total)
         power = output / period if 0 < period < math.inf else 0.0
-        # Per-cycle quantities classify like rates (same signs and ratios), also for infinite periods.
-        mode, eta, cop = thermo.classify(
-            output, heat, temperatures, resolution=delta, work_source=self.work_source
-        )
-        sigma = thermo.entropy_production(heat, temperatures)
-        thermo.warn_if_second_law_broken(sigma, heat, temperatures, f"the limit cycle of {self!r}")
+        undefined = thermo.clausius_undefined(self.reservoirs.values())
+        if undefined is not None:
+            mode, eta, cop = thermo.classify_nonthermal(output, heat, delta)
+            sigma = None
+        else:
+            # Per-cycle quantities classify like rates (same signs and ratios), also for infinite periods.
+            mode, eta, cop = thermo.classify(
+                output, heat, temperatures, resolution=delta, work_source=self.work_source
+            )
+            sigma = thermo.entropy_production(heat, temperatures)
+            thermo.warn_if_second_law_broken(sigma, heat, temperatures, f"the limit cycle of {self!r}")
         return CycleResult(
             strokes=tuple(rows),
             work=work_total,
@@ -553,6 +568,7 @@ class Cycle:
             fixed_point_residual=float(run["residual"][0]),
             resolution=delta,
             rho=rho0,
+            undefined=undefined,
         )
 
     def _check_isotherm_accuracy(self, result):
@@ -639,6 +655,15 @@ class Cycle:
         period = taus.sum(axis=0)
         T = np.array([self.reservoirs[k].T for k in names_res])
         temperatures = np.broadcast_to(T, heat.shape)
+        undefined = thermo.clausius_undefined(self.reservoirs.values())
+        if undefined is not None:
+            fail(
+                "Cycle.sweep",
+                "reservoirs",
+                [k for k, r in self.reservoirs.items() if not r.thermal],
+                "thermal reservoirs (the sweep table's entropy and mode columns need temperatures; "
+                "use limit_cycle per point for a non-thermal one)",
+            )
         mode, eta, cop = thermo.classify_many(
             output, heat, temperatures, resolution=delta, work_source=self.work_source
         )

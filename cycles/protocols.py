@@ -123,6 +123,15 @@ def carnot(
     proportional to the control (qubit, oscillator, spin) a Gibbs state at T_h stays a Gibbs state at
     T_c; the quasi-static limit then reaches eta_C = 1 - T_c/T_h.
     """
+    for field_, bath in (("hot", hot), ("cold", cold)):
+        if not getattr(bath, "thermal", True):
+            fail(
+                "carnot",
+                field_,
+                bath,
+                "a thermal reservoir: the adiabats scale the control by T_c / T_h, and a squeezed or "
+                "channel reservoir has no temperature",
+            )
     if not hot.T > 0:
         fail("carnot", "hot.T", hot.T, "> 0 (the adiabats scale the control by T_c / T_h)")
     ratio = cold.T / hot.T

@@ -73,7 +73,7 @@ class Stroke:
                 f"{type(self).__name__} {self.name}".strip(),
                 "bath",
                 self.bath,
-                "a Reservoir (BosonicBath, FermionicLead)",
+                "a Reservoir (BosonicBath, FermionicLead, SqueezedBath, ChannelReservoir)",
             )
 
 
@@ -214,6 +214,15 @@ class Isotherm(Stroke):
     def __post_init__(self):
         self._check_bath()
         owner = self._named(f"isotherm {self.bath.name}")
+        if not self.bath.thermal:
+            # dQ = T dS along the stroke needs a bath temperature; a squeezed or engineered bath has none.
+            fail(
+                owner,
+                "bath",
+                self.bath,
+                "a thermal reservoir (BosonicBath, FermionicLead): an isotherm needs a temperature, and a "
+                "squeezed or channel reservoir has none (use it in a Thermalize stroke)",
+            )
         object.__setattr__(self, "start", _controls(owner, "start", self.start))
         object.__setattr__(self, "end", _controls(owner, "end", self.end))
         object.__setattr__(self, "duration", real(owner, "duration", self.duration, minimum=0.0, strict=True))

@@ -10,12 +10,13 @@ from engines.engine import Engine, SteadyState
 from engines.generators import Drive, Generator, build_generator
 from engines.media import Composite, Custom, HarmonicOscillator, Levels, Medium, Qubit, Spin, SpinChain
 from engines.options import Options
-from engines.reservoirs import BosonicBath, FermionicLead, Reservoir
+from engines.reservoirs import BosonicBath, ChannelReservoir, FermionicLead, Reservoir, SqueezedBath
 
 __all__ = [
     "Batch",
     "BatchResult",
     "BosonicBath",
+    "ChannelReservoir",
     "Composite",
     "Custom",
     "Drive",
@@ -30,6 +31,7 @@ __all__ = [
     "Reservoir",
     "Spin",
     "SpinChain",
+    "SqueezedBath",
     "SteadyState",
     "ThermodynamicsWarning",
     "UserCodeError",

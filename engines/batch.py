@@ -160,6 +160,15 @@ class Batch:
 
     def __init__(self, engine, parameters):
         gen = engine.generator
+        engineered = [r.name for r in engine.reservoirs if not r.thermal]
+        if engineered:
+            fail(
+                "Batch",
+                "engine.reservoirs",
+                engineered,
+                "thermal reservoirs (the batched kernel builds Davies generators; solve squeezed or "
+                "channel reservoirs one by one)",
+            )
         if gen.flavour != "global":
             fail(
                 "Batch",

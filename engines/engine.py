@@ -16,7 +16,7 @@ from engines.checks import choice, fail, mapping
 from engines.generators import FLAVOURS, Drive, build_generator, check_reservoirs
 from engines.media import Medium
 from engines.options import Options
-from engines.reservoirs import FermionicLead
+from engines.reservoirs import ChannelReservoir, FermionicLead
 from engines.steady import SOLVERS, solve_steady_state
 from engines.values import Value
 
@@ -44,9 +44,9 @@ class SteadyState:
         `resolution` (a `ThermodynamicsWarning` says which).
     efficiency, cop : float or None
         Efficiency of an engine or heat transformer; COP of a refrigerator or heat pump.
-    entropy_production_rate : float
+    entropy_production_rate : float or None
         -sum_a J_a / T_a in nats per unit time: the housekeeping rate at the NESS (>= 0 for a
-        consistent model).
+        consistent model); None with a non-thermal reservoir (see `undefined`).
     resolution : float
         Numerical resolution delta of the heat currents and the power: it bounds the error of any
         sum of them (`engines.thermo.current_resolution`).
@@ -63,6 +63,10 @@ class SteadyState:
         -J_a / T_a, the entropy flow into reservoir a (+-inf for a current into a T = 0 reservoir).
     ledger_reason : str or None
         Why a Spohn term is missing or infinite.
+    undefined : str or None
+        Why the temperature-based figures (Carnot efficiency, entropy production rate, the mode
+        rules that compare temperatures) are None: a reservoir is not thermal
+        (`engines.thermo.clausius_undefined`).  `temperatures` then lists the thermal ones only.
     """
 
     rho: np.ndarray = field(repr=False)
@@ -73,7 +77,7 @@ class SteadyState:
     mode: str
     efficiency: float | None
     cop: float | None
-    entropy_production_rate: float
+    entropy_production_rate: float | None
     resolution: float
     residual: float
     solver: str
@@ -82,6 +86,7 @@ class SteadyState:
     spohn_rates: Mapping = field(default_factory=dict)
     entropy_flows: Mapping = field(default_factory=dict)
     ledger_reason: str | None = None
+    undefined: str | None = None
 
     def __post_init__(self):
         for name in ("heat_currents", "particle_currents", "temperatures", "entropy_flows"):
@@ -92,7 +97,9 @@ class SteadyState:
 
     @property
     def carnot_efficiency(self) -> float | None:
-        """1 - T_cold / T_hot of the reservoirs."""
+        """1 - T_cold / T_hot of the reservoirs (None when a reservoir is not thermal: `undefined`)."""
+        if self.undefined is not None:
+            return None
         return thermo.carnot_efficiency(self.temperatures)
 
     def to_dict(self) -> dict:
@@ -105,6 +112,7 @@ class SteadyState:
             "cop": num(self.cop),
             "carnot_efficiency": num(self.carnot_efficiency),
             "entropy_production_rate": num(self.entropy_production_rate),
+            "undefined": self.undefined,
             "heat_currents": {k: num(v) for k, v in self.heat_currents.items()},
             "particle_currents": {k: num(v) for k, v in self.particle_currents.items()},
             "temperatures": {k: num(v) for k, v in self.temperatures.items()},
@@ -124,7 +132,8 @@ class SteadyState:
 
         Index: mode, power, efficiency, cop, carnot_efficiency, entropy_production_rate, J_<name>
         per reservoir, I_<name> per particle-exchanging reservoir, resolution, residual, solver,
-        flavour, bookkeeping.  Undefined figures are None.
+        flavour, bookkeeping, and ``undefined`` (the reason) with a non-thermal reservoir.  Undefined
+        figures are None.
         """
         import pandas as pd
 
@@ -145,6 +154,8 @@ class SteadyState:
             flavour=self.flavour,
             bookkeeping=self.bookkeeping,
         )
+        if self.undefined is not None:  # a non-thermal reservoir: why the T-based figures are None
+            data["undefined"] = self.undefined
         return pd.Series(data, dtype=object)
 
 
@@ -318,14 +329,40 @@ class Engine(Value):
         mu = np.array([r.mu for r in self.reservoirs])
         heat_raw = sol.energy_currents - mu * sol.particle_currents
         mismatch = abs(float(np.sum(sol.energy_currents)) - sol.mechanical_power)
+        if any(isinstance(r, ChannelReservoir) and r.energy is not None for r in self.reservoirs):
+            mismatch = 0.0  # a current booked against the user's own operator is outside the first law
         delta = thermo.current_resolution(sol.residual, sol.scale, sol.observable_norms, gen.dim, mismatch)
         particle_delta = thermo.current_resolution(sol.residual, sol.scale, sol.particle_norms, gen.dim)
         names = [r.name for r in self.reservoirs]
         heat = dict(zip(names, thermo.resolved(heat_raw, delta).tolist()))
         number = thermo.resolved(sol.particle_currents, particle_delta).tolist()
-        particles = {r.name: n for r, n in zip(self.reservoirs, number) if isinstance(r, FermionicLead)}
-        temperatures = {r.name: r.T for r in self.reservoirs}
+        particles = {
+            r.name: n
+            for r, n in zip(self.reservoirs, number)
+            if isinstance(r, FermionicLead) or (isinstance(r, ChannelReservoir) and r.particles is not None)
+        }
+        temperatures = {r.name: r.T for r in self.reservoirs if r.thermal}
         power = float(thermo.resolved(heat_raw.sum(), delta))
+        undefined = thermo.clausius_undefined(self.reservoirs)
+        if undefined is not None:
+            mode, eta, cop = thermo.classify_nonthermal(power, heat, delta)
+            return SteadyState(
+                rho=rho,
+                heat_currents=heat,
+                particle_currents=particles,
+                temperatures=temperatures,
+                power=power,
+                mode=mode,
+                efficiency=eta,
+                cop=cop,
+                entropy_production_rate=None,
+                resolution=delta,
+                residual=sol.residual,
+                solver=sol.solver,
+                flavour=gen.flavour,
+                bookkeeping=gen.bookkeeping,
+                undefined=undefined,
+            )
         # depth 2: the warnings point at the caller of steady_state
         mode, eta, cop = thermo._classify_one(power, heat, temperatures, delta, self.work_source, depth=2)
         sigma = thermo.entropy_production(heat, temperatures, resolution=delta)

@@ -365,6 +365,8 @@ def build_generator(
         fail("Engine", "drive", drive, "a Drive or None")
     controls = dict(controls or {})
     tol = options.degeneracy_tol
+    if not all(r.thermal for r in reservoirs):
+        return _engineered(medium, reservoirs, flavour, drive, bookkeeping, controls, tol)
     if flavour == "global":
         return _global(medium, reservoirs, drive, controls, tol)
     return _local(medium, reservoirs, drive, bookkeeping, controls, tol)
@@ -378,7 +380,12 @@ def check_reservoirs(reservoirs) -> tuple:
     seen = set()
     for r in reservoirs:
         if not isinstance(r, Reservoir):
-            fail("Engine", "reservoirs", r, "Reservoir objects (BosonicBath, FermionicLead)")
+            fail(
+                "Engine",
+                "reservoirs",
+                r,
+                "Reservoir objects (BosonicBath, FermionicLead, SqueezedBath, ChannelReservoir)",
+            )
         if r.name in seen:
             fail("Engine", "reservoirs", r.name, "unique reservoir names")
         seen.add(r.name)
@@ -519,3 +526,202 @@ def _local(medium, reservoirs, drive, bookkeeping, controls, tol) -> Generator:
     return Generator(
         coherent, reference, tuple(dissipators), "local", bookkeeping, None, None, drive is not None
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# non-thermal reservoirs (engines.reservoirs.SqueezedBath, ChannelReservoir)
+
+
+def _engineered(medium, reservoirs, flavour, drive, bookkeeping, controls, tol) -> Generator:
+    """A generator with non-thermal reservoirs, in the medium's basis (no eigenbasis tables).
+
+    The thermal reservoirs' dissipators come from the flavour's own construction (`_global` or
+    `_local`), moved to the medium's basis; a `ChannelReservoir` adds its jumps as given.  A
+    `SqueezedBath` is secular only in the frame rotating with the medium's Hamiltonian H (its
+    two-photon correlations oscillate at twice the mode frequency; Breuer & Petruccione 2002,
+    3.4.3): there every Davies dissipator is unchanged (they commute with the rotation), the
+    coherent part H - H vanishes and energies Tr[H rho] are those of the lab frame.
+    """
+    from engines.reservoirs import ChannelReservoir, SqueezedBath
+
+    squeezed = [r for r in reservoirs if isinstance(r, SqueezedBath)]
+    if squeezed:
+        owner = squeezed[0]._owner()
+        if len(medium.site_dims) > 1:
+            fail(
+                owner,
+                "medium",
+                type(medium).__name__,
+                "a single-site medium with one Bohr frequency in the coupling (an oscillator, a qubit)",
+            )
+        if drive is not None:
+            fail(owner, "drive", drive, "None: a squeezed bath's rotating frame leaves no room for a drive")
+        others = [r.name for r in reservoirs if isinstance(r, ChannelReservoir)]
+        if others:
+            fail(
+                owner,
+                "reservoirs",
+                others,
+                "no ChannelReservoir next to a squeezed bath (its jumps act in the lab frame, the squeezed "
+                "dissipator in the frame rotating with H)",
+            )
+    thermal = [r for r in reservoirs if r.thermal]
+    base = None
+    if thermal:
+        base = (
+            _global(medium, thermal, drive, controls, tol)
+            if flavour == "global"
+            else _local(medium, thermal, drive, bookkeeping, controls, tol)
+        )
+    d = medium.dim
+    H = np.asarray(medium.hamiltonian(**controls), dtype=complex)
+    if base is None:
+        coherent, reference = (drive.rotating_hamiltonian(H) if drive is not None else H), H
+    elif base.basis is None:
+        coherent, reference = base.hamiltonian, base.reference
+    else:
+        coherent = base.to_medium_basis(linalg.to_dense(base.hamiltonian))
+        coherent = 0.5 * (coherent + coherent.conj().T)
+        reference = H
+    if squeezed:
+        coherent = np.zeros((d, d), dtype=complex)
+    made = {}
+    if base is not None:
+        for D in base.dissipators:
+            made[D.reservoir.name] = _in_medium_basis(base, D)
+    for r in reservoirs:
+        if isinstance(r, SqueezedBath):
+            made[r.name] = _squeezed_dissipator(medium, r, controls, tol)
+        elif isinstance(r, ChannelReservoir):
+            made[r.name] = _channel_dissipator(medium, r, reference)
+    dissipators = tuple(made[r.name] for r in reservoirs)
+    return Generator(
+        coherent,
+        reference,
+        dissipators,
+        flavour,
+        base.bookkeeping if base else "full",
+        None,
+        None,
+        drive is not None,
+    )
+
+
+def _in_medium_basis(gen: Generator, D: Dissipator) -> Dissipator:
+    """Dissipator `D` of `gen` with its jumps in the medium's basis."""
+    if gen.basis is None:
+        return D
+    sectors = gen.davies.spectrum.sectors
+
+    def build():
+        jumps = [
+            sp.csr_array(linalg.from_eigenbasis(gen.basis, sectors, linalg.to_dense(J))) for J in D.jumps
+        ]
+        for J in jumps:
+            J.eliminate_zeros()
+        return jumps, list(D.particles)
+
+    return Dissipator(D.reservoir, D.dim, build)
+
+
+def squeezed_lowering(medium, bath, controls, tol) -> tuple[np.ndarray, float]:
+    """The lowering part A = A(w) of a squeezed bath's coupling (medium's basis) and its frequency w.
+
+    Refuses couplings with more than one Bohr frequency w > 0 or a zero-frequency part: the
+    squeezed dissipator is defined for one mode (docs/physics.md, Section 2).
+    """
+    owner = bath._owner()
+    H = np.asarray(medium.hamiltonian(**controls), dtype=complex)
+    spec = davies.spectrum(H, tol)
+    X = coupling_operator(medium, bath, local=False)[0]
+    Xe = linalg.to_eigenbasis(spec.basis, spec.sectors, X)
+    w = spec.frequencies[spec.bohr_ids]  # w[m, k] = E_k - E_m: the jump k -> m gives w to the bath
+    amp = np.abs(Xe)
+    mask = amp > davies.AMPLITUDE_CUTOFF * max(1.0, float(np.max(amp, initial=0.0)))
+    present = np.unique(spec.bohr_ids[mask])
+    positive = [f for f in spec.frequencies[present] if f > 0]
+    zero = [f for f in spec.frequencies[present] if f == 0 or abs(f) <= tol]
+    if len(positive) != 1 or zero:
+        found = ", ".join(f"{f:.6g}" for f in sorted(set(np.abs(spec.frequencies[present]).round(12))))
+        fail(
+            owner,
+            "operator",
+            f"a coupling with Bohr frequencies {found or 'none'}",
+            "a coupling with a single Bohr frequency w > 0 and no zero-frequency part (an oscillator's x, "
+            "a qubit's sigma_x)",
+        )
+    omega = float(positive[0])
+    lower = np.where(mask & (w > 0), Xe, 0.0)
+    return linalg.from_eigenbasis(spec.basis, spec.sectors, lower), omega
+
+
+def _squeezed_dissipator(medium, bath, controls, tol) -> Dissipator:
+    """The dissipator gamma (n+1) D[B] + gamma n D[B^dag], B = A cosh r + A^dag e^{i phi} sinh r."""
+    A, omega = squeezed_lowering(medium, bath, controls, tol)
+    gamma, n = bath.moments(omega)[0], bath.occupation(omega)
+    B = np.cosh(bath.r) * A + np.exp(1j * bath.phi) * np.sinh(bath.r) * A.conj().T
+
+    def build():
+        jumps = []
+        for rate, L in ((gamma * (n + 1.0), B), (gamma * n, B.conj().T)):
+            if rate > 0:
+                J = sp.csr_array(np.sqrt(rate) * L)
+                J.eliminate_zeros()
+                jumps.append(J)
+        return jumps, [0] * len(jumps)
+
+    return Dissipator(bath, medium.dim, build)
+
+
+def _channel_operator(medium, owner, spec, field_, dim):
+    """A `ChannelReservoir` operator: a medium operator name (with a ``_<site>`` suffix) or a matrix."""
+    if isinstance(spec, tuple):
+        op, site = spec
+    elif isinstance(spec, str):
+        op, site = spec, None
+        head, _, tail = spec.rpartition("_")
+        if spec not in medium.operator_names and head and tail.isdigit():
+            op, site = head, int(tail)
+    else:
+        return matrix(owner, field_, spec, dim=dim)
+    known_names(owner, field_, [op], medium.operator_names)
+    n_sites = len(medium.site_dims)
+    if n_sites > 1 and site is None:
+        fail(
+            owner, field_, spec, f"an operator with its site, e.g. '{op}_0' (the medium has {n_sites} sites)"
+        )
+    if site is not None and site >= n_sites:
+        fail(owner, field_, spec, f"a site index below {n_sites} (the medium's number of sites)")
+    return np.asarray(medium.operator(op, site if n_sites > 1 else None), dtype=complex)
+
+
+def _channel_dissipator(medium, res, reference) -> Dissipator:
+    """sum_j rate_j D[L_j] of a `ChannelReservoir`, with its energy and particle observables."""
+    owner = res._owner()
+    d = medium.dim
+    jumps = []
+    for k, (op, rate) in enumerate(res.jumps):
+        L = _channel_operator(medium, owner, op, f"jumps[{k}] operator", d)
+        if rate > 0:
+            J = sp.csr_array(np.sqrt(rate) * L)
+            J.eliminate_zeros()
+            jumps.append(J)
+    energy = reference if res.energy is None else _channel_operator(medium, owner, res.energy, "energy", d)
+    if res.energy is not None:
+        matrix(owner, "energy", energy, dim=d, hermitian=True)
+    number = None
+    if res.particles is not None:
+        number = matrix(
+            owner,
+            "particles",
+            _channel_operator(medium, owner, res.particles, "particles", d),
+            dim=d,
+            hermitian=True,
+        )
+    plain = Dissipator(res, d, lambda: (jumps, [0] * len(jumps)))
+
+    def observables():
+        N = sp.csr_array((d, d), dtype=complex) if number is None else plain.adjoint_apply(number)
+        return plain.adjoint_apply(energy), N
+
+    return Dissipator(res, d, lambda: (jumps, [0] * len(jumps)), observables)

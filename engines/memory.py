@@ -246,6 +246,8 @@ def _local_jumps(medium, reservoirs, options) -> int:
     total = 0
     spectra: dict = {}
     for r in reservoirs:
+        if not r.thermal:  # built in the medium's basis from its own jumps (engines.generators)
+            continue
         site = r.site or 0
         ds = medium.site_dims[site] if site < len(medium.site_dims) else d
         if ds <= SMALL_SITE:

@@ -30,9 +30,10 @@ from engines import _kernels
 from engines.checks import UserCodeError, choice, fail, integer, name, read_only, real
 from engines.values import Value
 
-__all__ = ["BosonicBath", "FermionicLead", "Reservoir"]
+__all__ = ["BosonicBath", "ChannelReservoir", "FermionicLead", "Reservoir", "SqueezedBath"]
 
 SPECTRA = ("flat", "ohmic")
+_check_name = name
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class Reservoir(Value):
     and a matrix `operator` is held as a read-only copy.
     """
 
+    #: Whether the reservoir is a Gibbs bath (a temperature describes it); False for engineered ones.
     thermal = True
     mu = 0.0
 
@@ -352,3 +354,181 @@ class FermionicLead(Reservoir):
                 kernel=_kernels.RATE_FERMI_IN,
             ),
         )
+
+
+class SqueezedBath(Reservoir):
+    """A squeezed thermal bosonic bath (temperature T, squeezing r, phase phi) on one Bohr frequency.
+
+    Parameters
+    ----------
+    name, T, coupling, operator, spectrum, cutoff, w0, site
+        As for `BosonicBath`: gamma = J(w) at the mode's frequency w, n = n_th(w, T).
+    r : float
+        Squeezing parameter, >= 0 (r = 0 is the thermal `BosonicBath`).
+    phi : float
+        Squeezing phase.
+
+    Notes
+    -----
+    For the lowering part A = A(w) of the coupling (the medium's only Bohr frequency w > 0 in it:
+    an oscillator's x, a qubit's sigma_x) the secular dissipator in the frame rotating with the
+    medium's Hamiltonian is (Breuer & Petruccione, *The Theory of Open Quantum Systems*, OUP 2002,
+    Sec. 3.4.3; Scully & Zubairy, *Quantum Optics*, CUP 1997, ch. 8)
+
+        gamma (N+1) D[A] + gamma N D[A^dag] - gamma M D'[A^dag] - gamma M* D'[A],
+        D'[X] rho = X rho X - (1/2){X X, rho},
+        N = n (cosh^2 r + sinh^2 r) + sinh^2 r,   M = -(2n + 1) e^{i phi} cosh r sinh r,
+
+    equal to gamma (n+1) D[B] + gamma n D[B^dag] for the Bogoliubov operator
+    B = A cosh r + A^dag e^{i phi} sinh r.  Its fixed point is a squeezed thermal state, not a Gibbs
+    state: no temperature describes the bath (``thermal = False``), so Clausius quantities are
+    undefined and only relative-entropy ones are reported (docs/physics.md, Section 2).
+    """
+
+    thermal = False
+
+    def __init__(
+        self,
+        name,
+        T,
+        r,
+        phi,
+        coupling,
+        operator,
+        spectrum="flat",
+        *,
+        cutoff=math.inf,
+        w0=1.0,
+        site=None,
+    ):
+        super().__init__(name, T, coupling, operator, site)
+        owner = self._owner()
+        self.r = real(owner, "r", r, minimum=0.0)
+        self.phi = real(owner, "phi", phi)
+        # The rates at the mode's frequency are those of the unsqueezed bath (one definition).
+        self.bare = BosonicBath(
+            self.name, self.T, self.coupling, operator, spectrum, cutoff=cutoff, w0=w0, site=site
+        )
+        self.spectrum, self.cutoff, self.w0 = self.bare.spectrum, self.bare.cutoff, self.bare.w0
+
+    def _arguments(self):
+        return {
+            "name": self.name,
+            "T": self.T,
+            "r": self.r,
+            "phi": self.phi,
+            "coupling": self.coupling,
+            "operator": self.operator,
+            "spectrum": self.spectrum,
+            "cutoff": self.cutoff,
+            "w0": self.w0,
+            "site": self.site,
+        }
+
+    def __repr__(self):
+        return (
+            f"SqueezedBath({self.name!r}, T={self.T}, r={self.r}, phi={self.phi}, coupling={self.coupling})"
+        )
+
+    def moments(self, omega: float) -> tuple[float, float, complex]:
+        """(gamma, N, M) at the mode frequency `omega` > 0: gamma = J(w), N = <a^dag a>, M = <a a>."""
+        w = float(omega)
+        gamma = float(self.bare.spectral_density(np.array([w]))[0])
+        n = self.occupation(w)
+        c, s = math.cosh(self.r), math.sinh(self.r)
+        N = n * (c * c + s * s) + s * s
+        M = -(2.0 * n + 1.0) * complex(math.cos(self.phi), math.sin(self.phi)) * c * s
+        return gamma, N, M
+
+    def occupation(self, omega: float) -> float:
+        """n_th(w) = 1/(exp(w/T) - 1) of the unsqueezed bath (0 at T = 0)."""
+        if self.T == 0.0:
+            return 0.0
+        x = float(omega) / self.T
+        return math.exp(-x) / -math.expm1(-x)  # 1/(e^x - 1) without overflow at large x
+
+    def channels(self):
+        """The unsqueezed bath's channel (its rates at the mode frequency; no particle exchange)."""
+        return self.bare.channels()
+
+
+def _jump_spec(owner, spec, k):
+    """One jump operator of a `ChannelReservoir`, checked as far as it can be without the medium.
+
+    A medium operator name (``"sigma_plus_0"`` or ``("sigma_plus", 0)``) or a matrix (its dimension is
+    checked against the medium's when the generator is built).
+    """
+    if isinstance(spec, str):
+        return spec
+    if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], str):
+        return (spec[0], integer(owner, f"jumps[{k}] site", spec[1], minimum=0))
+    return _operator_matrix(owner, spec)
+
+
+class ChannelReservoir(Reservoir):
+    """A user reservoir given by its jump operators and rates (as QuTiP's ``c_ops``).
+
+    Parameters
+    ----------
+    name : str
+    jumps : sequence of (operator, rate)
+        D(rho) = sum_j rate_j D[L_j](rho), rate_j >= 0 finite; an operator is a matrix on the medium's
+        space, a name of the medium's operators (``"sigma_plus"``; ``"sigma_plus_0"`` or
+        ``("sigma_plus", 0)`` for a site of a multi-site medium).
+    energy : str, ndarray (d, d) or None
+        The Hamiltonian the energy current Tr[H D(rho)] is booked against (None: the medium's, the
+        Hamiltonian the jumps act under).  Another operator makes the reported current Tr[E D(rho)];
+        the first law P = sum_a J_a then no longer relates it to the others.
+    particles : str, ndarray (d, d) or None
+        A number operator N: the particle current Tr[N D(rho)] is reported (e.g. ``"magnetisation"``
+        on a spin chain is sum_s sigma_z_s / 2, or any matrix).
+
+    Notes
+    -----
+    Engineered or boundary-driven baths (Prosen, PRL 107, 137201 (2011)) have no temperature:
+    ``thermal = False``, entropy production in the relative-entropy form only
+    (docs/physics.md, Section 8).  The jumps act in the medium's basis (no secular approximation).
+    """
+
+    thermal = False
+
+    def __init__(self, name, jumps, energy=None, particles=None):
+        owner = type(self).__name__
+        self.name = _check_name(owner, "name", name)
+        owner = self._owner()
+        if isinstance(jumps, (str, bytes)) or not hasattr(jumps, "__iter__"):
+            fail(owner, "jumps", jumps, "a sequence of (operator, rate) pairs")
+        items = []
+        for k, item in enumerate(jumps):
+            if not isinstance(item, (tuple, list)) or len(item) != 2:
+                fail(owner, f"jumps[{k}]", item, "an (operator, rate) pair")
+            op, rate = item
+            items.append((_jump_spec(owner, op, k), real(owner, f"jumps[{k}] rate", rate, minimum=0.0)))
+        if not items:
+            fail(owner, "jumps", jumps, "at least one (operator, rate) pair")
+        self.jumps = tuple(items)
+        self.energy = energy if energy is None or isinstance(energy, str) else _operator_matrix(owner, energy)
+        self.particles = (
+            particles
+            if particles is None or isinstance(particles, str)
+            else _operator_matrix(owner, particles)
+        )
+        self.T = math.nan  # no temperature describes the reservoir; never used as one
+        self.coupling = max(rate for _, rate in items)
+        self.operator = None
+        self.site = None
+
+    def _arguments(self):
+        return {
+            "name": self.name,
+            "jumps": list(self.jumps),
+            "energy": self.energy,
+            "particles": self.particles,
+        }
+
+    def __repr__(self):
+        return f"ChannelReservoir({self.name!r}, {len(self.jumps)} jumps)"
+
+    def channels(self):
+        """No Davies channels: the jumps are the dissipator."""
+        return ()

@@ -27,6 +27,8 @@ __all__ = [
     "carnot_efficiency",
     "classify",
     "classify_many",
+    "classify_nonthermal",
+    "clausius_undefined",
     "current_resolution",
     "entropy_production",
     "entropy_production_many",
@@ -45,6 +47,7 @@ MODES = (
     "equilibrium",
     "second-law violation",
     "undetermined",
+    "non-thermal",
 )
 
 #: c in delta = (||L rho|| / ||L|| + c eps) sum_a ||O_a||: the round-off of a steady-state solve and of
@@ -499,3 +502,42 @@ def bath_entropy_rates(generator, rho, rho_spectrum, fixed, reference_spectrum=N
                 )
         out.append((sigma, hk, "; ".join(reasons) or None))
     return out
+# non-thermal reservoirs
+
+
+def clausius_undefined(reservoirs) -> str | None:
+    """Why temperature-based figures are undefined for `reservoirs`, or None when all are thermal.
+
+    A squeezed or engineered reservoir's fixed point is no Gibbs state, so no temperature describes
+    it: Carnot efficiency, eta / eta_C, -sum_a J_a / T_a and the mode rules that compare temperatures
+    have no meaning (docs/physics.md, Sections 2 and 8).  No effective temperature is made up.
+    """
+    names = [r.name for r in reservoirs if not getattr(r, "thermal", True)]
+    if not names:
+        return None
+    return (
+        "reservoir"
+        + ("s " if len(names) > 1 else " ")
+        + ", ".join(repr(n) for n in names)
+        + " not thermal (no temperature describes a squeezed or engineered bath): Carnot efficiency, "
+        "Clausius entropy production and the temperature-based mode rules are undefined; the energy "
+        "currents and the relative-entropy form are reported"
+    )
+
+
+def classify_nonthermal(power, heat, resolution):
+    """Mode, efficiency and COP of a machine with a non-thermal reservoir (no temperatures).
+
+    Only what needs no temperature is classified: P > resolution with heat taken in is an "engine"
+    with efficiency P / (sum of the heats J_a > 0) (W / Q_in of Rossnagel et al., PRL 112, 030602
+    (2014)); everything else is "non-thermal" (which reservoir is cold is not defined).
+
+    Returns
+    -------
+    (mode, efficiency, cop) : (str, float or None, None)
+    """
+    delta = float(resolution)
+    given = sum(J for J in heat.values() if J > delta)
+    if power > delta and given > delta:
+        return "engine", float(power / given), None
+    return "non-thermal", None, None

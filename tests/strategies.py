@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from engines import BosonicBath, Custom, Engine
+from engines import BosonicBath, ChannelReservoir, Custom, Engine, HarmonicOscillator, Qubit, SqueezedBath
 
 #: Smallest spacing of drawn levels (relative to their range): keeps spectra non-degenerate.
 MIN_GAP = 0.05
@@ -77,3 +77,49 @@ def density_matrices(draw, d, rank=None):
     z += 0.1 * np.eye(d, k)  # never the zero matrix, and full rank when k = d
     rho = z @ z.conj().T
     return rho / np.trace(rho).real
+
+
+@st.composite
+def squeezed_machines(draw):
+    """A qubit (sigma_x) or a small oscillator (x) with a squeezed bath and, maybe, a thermal one."""
+    if draw(st.booleans()):
+        medium, op = Qubit(omega=draw(st.floats(0.5, 3.0))), "sigma_x"
+        T_max, r_max = 10.0, 1.5
+    else:  # low T and weak squeezing keep the squeezed state's Fock tail inside n_max = 24
+        medium, op = HarmonicOscillator(omega=draw(st.floats(0.5, 2.0)), n_max=24), "x"
+        T_max, r_max = 0.4, 0.3
+    baths = [
+        SqueezedBath(
+            "sq",
+            draw(st.floats(0.0, T_max)),
+            draw(st.floats(0.0, r_max)),
+            draw(st.floats(-np.pi, np.pi)),
+            draw(couplings),
+            op,
+        )
+    ]
+    if draw(st.booleans()):
+        baths.append(BosonicBath("th", draw(st.floats(0.05, T_max)), draw(couplings), op))
+    return Engine(medium, baths)
+
+
+@st.composite
+def channel_machines(draw, min_dim=2, max_dim=4):
+    """A generic Hamiltonian with one or two channel reservoirs of drawn jump matrices and rates."""
+    d = draw(st.integers(min_dim, max_dim))
+    H = draw(generic_hamiltonians(d))
+    n = draw(st.integers(1, 2))
+    reservoirs = []
+    for a in range(n):
+        k = draw(st.integers(1, 3))
+        jumps = [
+            (draw(hermitian_matrices(d)) + 1j * draw(hermitian_matrices(d)), draw(couplings))
+            for _ in range(k)
+        ]
+        reservoirs.append(ChannelReservoir(f"c{a}", jumps))
+    # a thermal bath coupling all levels keeps the NESS unique whatever the drawn jumps
+    _, V = np.linalg.eigh(H)
+    reservoirs.append(
+        BosonicBath("th", draw(temperatures), draw(couplings), V @ draw(connected_couplings(d)) @ V.conj().T)
+    )
+    return Engine(Custom(lambda: H), reservoirs)
