@@ -502,6 +502,8 @@ def bath_entropy_rates(generator, rho, rho_spectrum, fixed, reference_spectrum=N
                 )
         out.append((sigma, hk, "; ".join(reasons) or None))
     return out
+
+
 # non-thermal reservoirs
 
 

@@ -228,6 +228,8 @@ def two_state_counting(up_a, down_a, up_b, down_b, nu=1.0):
     mean = nu * (forward - backward) / S
     variance = nu**2 * (forward + backward) / S - 2 * nu**2 * (forward - backward) ** 2 / S**3
     return mean, variance
+
+
 # squeezed thermal baths
 
 
