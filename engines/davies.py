@@ -26,9 +26,17 @@ import numpy as np
 import scipy.sparse as sp
 
 from engines import _kernels
-from engines.linalg import eigh_sectors
+from engines.linalg import eigh_sectors, snap_degenerate
 
-__all__ = ["ChannelTable", "DaviesTables", "Spectrum", "current_observables", "jumps", "spectrum"]
+__all__ = [
+    "ChannelTable",
+    "DaviesTables",
+    "Spectrum",
+    "coarse_grained",
+    "current_observables",
+    "jumps",
+    "spectrum",
+]
 
 #: Jump amplitudes below this fraction of the largest are dropped from jump operators.
 AMPLITUDE_CUTOFF = 1e-14
@@ -103,6 +111,19 @@ def spectrum(H, tol: float) -> Spectrum:
     E, starts, V, sectors = eigh_sectors(H, tol)
     ids, reps = _bohr_clusters(E, tol)
     return Spectrum(E, starts, V, sectors, ids, reps)
+
+
+def coarse_grained(spec: Spectrum, width: float, tol: float) -> Spectrum:
+    """`spec` with levels closer than `width` (absolute, single linkage) snapped to their cluster mean.
+
+    The result is the spectrum of the coarse-grained Hamiltonian H_TD of the unified flavour: same
+    eigenvectors, levels E~_k = mean of their cluster, Bohr frequencies E~_k - E~_m grouped at `tol`.
+    Each Bohr frequency of H_TD is the mean of the Bohr frequencies of H it groups.
+    """
+    scale = max(1.0, float(np.max(np.abs(spec.energies), initial=0.0)))
+    E, starts = snap_degenerate(spec.energies, max(tol, width / scale))
+    ids, reps = _bohr_clusters(E, tol)
+    return Spectrum(E, starts, spec.basis, spec.sectors, ids, reps)
 
 
 def _bohr_clusters(E: np.ndarray, tol: float):

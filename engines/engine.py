@@ -12,8 +12,8 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from engines import linalg, memory, thermo
-from engines.checks import choice, fail, mapping
-from engines.generators import FLAVOURS, Drive, build_generator, check_reservoirs
+from engines.checks import WorkbenchError, choice, fail, mapping
+from engines.generators import ENGINE_FLAVOURS, Drive, build_generator, check_reservoirs
 from engines.media import Medium
 from engines.options import Options
 from engines.reservoirs import FermionicLead
@@ -138,8 +138,8 @@ class Engine(Value):
     ----------
     medium : engines.media.Medium
     reservoirs : sequence of Reservoir
-    flavour : {"global", "local"}
-        Dissipator construction (see `engines.generators`).
+    flavour : {"global", "local", "unified", "redfield"}
+        Dissipator construction (see `engines.generators`; "redfield": `engines.redfield`).
     drive : Drive, optional
         Resonant classical field, treated in its rotating frame.
     bookkeeping : {"bare", "full"}, optional
@@ -178,7 +178,7 @@ class Engine(Value):
             fail("Engine", "medium", medium, "a working medium (an engines.media.Medium)")
         self.medium = medium
         self.reservoirs = check_reservoirs(reservoirs)
-        self.flavour = choice("Engine", "flavour", flavour, FLAVOURS)
+        self.flavour = choice("Engine", "flavour", flavour, ENGINE_FLAVOURS)
         if drive is not None and not isinstance(drive, Drive):
             fail("Engine", "drive", drive, "a Drive or None")
         self.drive = drive
@@ -258,6 +258,11 @@ class Engine(Value):
                 "pip install qutip (or the project's dev extra, pip install -e '.[dev]')."
             ) from e
         gen = self.generator
+        if gen.flavour == "redfield":
+            raise WorkbenchError(
+                "Engine.to_qutip: the redfield flavour has no jump operators (it is not GKLS); build "
+                "QuTiP's own qutip.bloch_redfield_tensor from the Hamiltonian and the baths' spectra."
+            )
         dims = [list(self.medium.site_dims), list(self.medium.site_dims)]
         if gen.basis is None:
             H = gen.hamiltonian

@@ -191,7 +191,7 @@ def build(medium, reservoirs, flavour: str, drive=None, options=None, jumps: boo
     """
     d = medium.dim
     has_sparse = medium._sparse_entries() is not None
-    if flavour == "global":
+    if flavour != "local":  # global, unified, redfield: an eigendecomposition of H
         sparse = has_sparse and d > SPARSE_HAMILTONIAN_DIM and drive is None
         eig = REAL if medium._real else COMPLEX
         n_ch = _channels(reservoirs)
