@@ -11,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from engines import linalg, memory, thermo
+from engines import linalg, memory, thermo, validity
 from engines.checks import WorkbenchError, choice, fail, mapping
 from engines.generators import ENGINE_FLAVOURS, Drive, build_generator, check_reservoirs
 from engines.media import Medium
@@ -289,12 +289,16 @@ class Engine(Value):
 
         Warns
         -----
+        ModelValidityWarning
+            When the global or local flavour is used far outside its regime (`engines.validity`),
+            or a redfield steady state is not positive.
         ThermodynamicsWarning
             When the mode is undetermined (a value it hinges on is below the numerical resolution)
             or the entropy production is negative (the model breaks the second law).
         """
         gen = self.generator
         choice("steady_state", "solver", solver, SOLVERS)
+        validity.warn_if_out_of_regime(self, stacklevel=3)
         memory.check_solve(self, gen, solver, self.options)
         # the library's thread policy (engines.steady) also covers the basis change back
         with threadpool_limits(limits=self.options.blas_threads, user_api="blas"):
