@@ -19,6 +19,7 @@ Reference: E. B. Davies, Commun. Math. Phys. 39, 91 (1974); H. Spohn, J. Math. P
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -26,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from engines import _kernels
-from engines.linalg import eigh_sectors, snap_degenerate
+from engines.linalg import eigh_sectors
 
 __all__ = [
     "ChannelTable",
@@ -113,17 +114,44 @@ def spectrum(H, tol: float) -> Spectrum:
     return Spectrum(E, starts, V, sectors, ids, reps)
 
 
-def coarse_grained(spec: Spectrum, width: float, tol: float) -> Spectrum:
-    """`spec` with levels closer than `width` (absolute, single linkage) snapped to their cluster mean.
+def coarse_grained(spec: Spectrum, width: float, tol: float, couplings) -> tuple[Spectrum, np.ndarray]:
+    """The spectrum of the coarse-grained Hamiltonian H_TD of the unified flavour, and its level order.
 
-    The result is the spectrum of the coarse-grained Hamiltonian H_TD of the unified flavour: same
-    eigenvectors, levels E~_k = mean of their cluster, Bohr frequencies E~_k - E~_m grouped at `tol`.
-    Each Bohr frequency of H_TD is the mean of the Bohr frequencies of H it groups.
+    Levels k and l are grouped when |E_k - E_l| <= `width` and a reservoir feeds their coherence
+    (sum_a (|X_a| |X_a|^T)_kl above 1e-10 of its largest entry: some state m jumps to both, so the
+    non-secular term A(w) rho A(w')^dag with w - w' = E_k - E_l is kept), closed transitively; degenerate
+    levels stay
+    together.  Each group's levels are set to its mean, so every Bohr frequency of H_TD is the mean of
+    the Bohr frequencies of H it stands for.  The eigenvectors are reordered so that groups are
+    contiguous: `order` maps new positions to old ones (apply it to eigenbasis operators as
+    ``X[np.ix_(order, order)]``).  Bohr frequencies of H_TD are grouped at `tol` as usual.
     """
-    scale = max(1.0, float(np.max(np.abs(spec.energies), initial=0.0)))
-    E, starts = snap_degenerate(spec.energies, max(tol, width / scale))
-    ids, reps = _bohr_clusters(E, tol)
-    return Spectrum(E, starts, spec.basis, spec.sectors, ids, reps)
+    from engines.linalg import connected_components
+
+    E = spec.energies
+    d = E.size
+    scale = max(1.0, float(np.max(np.abs(E), initial=0.0)))
+    feed = np.zeros((d, d))
+    for X in couplings:
+        a = np.abs(np.asarray(X))
+        feed += a @ a.T
+    close = np.abs(E[:, None] - E[None, :]) <= width
+    linked = (close & (feed > 1e-10 * max(1.0, float(feed.max(initial=0.0))))) | (
+        np.abs(E[:, None] - E[None, :]) <= tol * scale
+    )
+    _, labels = connected_components(sp.csr_array(linked), directed=False)
+    means = np.bincount(labels, weights=E) / np.bincount(labels)
+    order = np.lexsort((E, labels, means[labels]))
+    levels = means[labels][order]
+    breaks = np.flatnonzero(np.diff(levels) > tol * scale) + 1
+    starts = np.concatenate(([0], breaks, [d])).astype(np.int64)
+    for a, b in itertools.pairwise(starts):
+        levels[a:b] = levels[a:b].mean()
+    position = np.empty(d, dtype=np.int64)
+    position[order] = np.arange(d)
+    sectors = tuple((rows, np.sort(position[cols])) for rows, cols in spec.sectors)
+    ids, reps = _bohr_clusters(levels, tol)
+    return Spectrum(levels, starts, np.ascontiguousarray(spec.basis[:, order]), sectors, ids, reps), order
 
 
 def _bohr_clusters(E: np.ndarray, tol: float):

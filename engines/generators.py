@@ -18,7 +18,8 @@ Two flavours (docs/physics.md, "Flavours of the dissipator"):
 ``"unified"``
     Partial-secular GKLS (Trushechkin, PRA 103, 062226 (2021); Potts, Kalaee, Wacker, NJP 23,
     123013 (2021)): levels closer than a width (``Options.unified_width`` times the largest Davies
-    decay rate) are grouped into a coarse-grained Hamiltonian H_TD, and the dissipators are the
+    decay rate) whose coherence a reservoir feeds are grouped into a coarse-grained Hamiltonian H_TD
+    (`engines.davies.coarse_grained`), and the dissipators are the
     Davies dissipators of H_TD (one jump per Bohr frequency of H_TD, rate at that frequency, the mean
     of the Bohr frequencies of H it groups) while the coherent part stays H.  Heat is booked against
     H_TD; the Gibbs state of H_TD is a fixed point of each dissipator and of L.
@@ -472,9 +473,10 @@ def _global(medium, reservoirs, drive, controls, tol, unified_width=None) -> Gen
         V = spec.basis
         true_levels = np.real(np.einsum("ij,ij->j", V.conj(), H @ V))
         width = unified_width * largest_decay_rate(tables)
-        spec = davies.coarse_grained(spec, width, tol)
+        spec, order = davies.coarse_grained(spec, width, tol, couplings)
+        couplings = [np.ascontiguousarray(X[np.ix_(order, order)]) for X in couplings]
         tables = davies.DaviesTables.build(spec, reservoirs, couplings)
-        coherent = sp.diags_array(true_levels.astype(complex), format="csr")
+        coherent = sp.diags_array(true_levels[order].astype(complex), format="csr")
         flavour = "unified"
     dissipators = tuple(
         Dissipator(r, d, _global_jumps(spec, channels), _global_observables(spec, channels))
