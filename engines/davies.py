@@ -119,8 +119,8 @@ def coarse_grained(spec: Spectrum, width: float, tol: float, couplings) -> tuple
 
     Levels k and l are grouped when |E_k - E_l| <= `width` and a reservoir feeds their coherence
     (sum_a (|X_a| |X_a|^T)_kl above 1e-10 of its largest entry: some state m jumps to both, so the
-    non-secular term A(w) rho A(w')^dag with w - w' = E_k - E_l is kept), closed transitively; degenerate
-    levels stay
+    non-secular term A(w) rho A(w')^dag with w - w' = E_k - E_l is kept), closed transitively and
+    then split, in energy order, into groups whose spread is at most `width`; degenerate levels stay
     together.  Each group's levels are set to its mean, so every Bohr frequency of H_TD is the mean of
     the Bohr frequencies of H it stands for.  The eigenvectors are reordered so that groups are
     contiguous: `order` maps new positions to old ones (apply it to eigenbasis operators as
@@ -139,7 +139,21 @@ def coarse_grained(spec: Spectrum, width: float, tol: float, couplings) -> tuple
     linked = (close & (feed > 1e-10 * max(1.0, float(feed.max(initial=0.0))))) | (
         np.abs(E[:, None] - E[None, :]) <= tol * scale
     )
-    _, labels = connected_components(sp.csr_array(linked), directed=False)
+    _, linked_labels = connected_components(sp.csr_array(linked), directed=False)
+    # A chain of links can span far more than the width: split each component, in energy order, into
+    # groups whose spread stays within the width (the rates are taken at the group's mean).
+    labels = np.empty(d, dtype=np.int64)
+    count = 0
+    for c in np.unique(linked_labels):
+        idx = np.flatnonzero(linked_labels == c)
+        idx = idx[np.argsort(E[idx], kind="stable")]
+        first = E[idx[0]]
+        for k in idx:
+            if E[k] - first > max(width, tol * scale):
+                count += 1
+                first = E[k]
+            labels[k] = count
+        count += 1
     means = np.bincount(labels, weights=E) / np.bincount(labels)
     order = np.lexsort((E, labels, means[labels]))
     levels = means[labels][order]

@@ -290,9 +290,9 @@ def resolve_solver(generator, solver: str, options) -> str:
     """The solver ``"auto"`` picks (the rule of `engines.steady.solve_steady_state`)."""
     if solver != "auto":
         return solver
-    if generator.secular:
-        return "pauli"
-    return "dense" if generator.dim <= options.dense_max_dim else "iterative"
+    from engines.steady import auto_solver
+
+    return auto_solver(generator, options)
 
 
 def _jumps_built(generator) -> bool:

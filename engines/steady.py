@@ -42,7 +42,14 @@ from engines.linalg import _Progress as _progress
 from engines.linalg import stationary_vector, unvec, vec
 from engines.options import Options
 
-__all__ = ["SOLVERS", "Solution", "generator_scale", "population_sector", "solve_steady_state"]
+__all__ = [
+    "SOLVERS",
+    "Solution",
+    "auto_solver",
+    "generator_scale",
+    "population_sector",
+    "solve_steady_state",
+]
 
 SOLVERS = ("auto", "pauli", "dense", "sparse", "iterative")
 
@@ -86,10 +93,7 @@ def solve_steady_state(generator, solver="auto", initial=None, options=None) -> 
             matrix("steady_state", "initial", initial, dim=d, hermitian=True)
         )
     if solver == "auto":
-        if generator.secular:
-            solver = "pauli"
-        else:
-            solver = "dense" if d <= options.dense_max_dim else "iterative"
+        solver = auto_solver(generator, options)
     if solver == "pauli" and not generator.secular:
         raise WorkbenchError(
             "steady_state: `solver` 'pauli' needs an undriven global (secular) generator; "
@@ -111,6 +115,21 @@ def solve_steady_state(generator, solver="auto", initial=None, options=None) -> 
         if solver == "iterative":
             return _iterative(generator, initial, options)
         return _sparse(generator, initial, options)
+
+
+def auto_solver(generator, options) -> str:
+    """The solver ``"auto"`` picks.
+
+    Pauli for a secular generator whose zero-frequency sector is small (for the unified flavour, whose
+    level groups can be large: at most max(8 d, 4096) unknowns, a dense LU of at most 270 MB), else
+    dense up to ``options.dense_max_dim``, else iterative.
+    """
+    d = generator.dim
+    if generator.secular:
+        starts = generator.davies.spectrum.starts
+        if generator.flavour != "unified" or int(np.sum(np.diff(starts) ** 2)) <= max(8 * d, 4096):
+            return "pauli"
+    return "dense" if d <= options.dense_max_dim else "iterative"
 
 
 def _verified(generator, rho, solver, residual, kernel_dim, options, eigenvalues=None) -> Solution:

@@ -149,7 +149,8 @@ def test_redfield_secular_limit_is_davies():
 
 def _coarse_grained_levels(engine):
     """H_TD's levels from numpy's eigh and the documented rule: levels within the width whose coherence a
-    bath feeds ((|X| |X|^T)_kl > 0 in the eigenbasis) share their group's mean, closed transitively."""
+    bath feeds ((|X| |X|^T)_kl > 0 in the eigenbasis) are linked, components are split in energy order
+    into groups of spread <= width, and each group's levels share its mean."""
     from scipy.sparse.csgraph import connected_components
 
     H = np.asarray(engine.medium.hamiltonian(), dtype=complex)
@@ -159,7 +160,16 @@ def _coarse_grained_levels(engine):
         np.abs(V.conj().T @ r.operator @ V) @ np.abs(V.conj().T @ r.operator @ V).T for r in engine.reservoirs
     )
     linked = (np.abs(E[:, None] - E[None, :]) <= width) & (feed > 1e-20 * feed.max())
-    _, labels = connected_components(linked, directed=False)
+    _, linked_labels = connected_components(linked, directed=False)
+    labels, count = np.empty(E.size, dtype=int), 0
+    for c in np.unique(linked_labels):
+        members = np.flatnonzero(linked_labels == c)  # eigh sorts E: members are in energy order
+        first = E[members[0]]
+        for k in members:
+            if E[k] - first > width:
+                count, first = count + 1, E[k]
+            labels[k] = count
+        count += 1
     means = np.bincount(labels, weights=E) / np.bincount(labels)
     return means[labels], V
 
