@@ -54,7 +54,8 @@ Hermitian conjugate is added when the product is not Hermitian)::
     strength = 0.1
     factors = [["sigma_plus", 0], ["sigma_minus", 1]]
 
-``[engine]`` (optional): ``flavour`` = ``"global"`` (default) or ``"local"``; ``bookkeeping`` =
+``[engine]`` (optional): ``flavour`` = ``"global"`` (default), ``"local"``, ``"unified"`` or
+``"redfield"`` (docs/physics.md, Section 3); ``bookkeeping`` =
 ``"bare"`` (default) or ``"full"`` for the local flavour (the global flavour always books heat
 against the full Hamiltonian, so it accepts only ``"full"``); ``solver`` = ``"auto"``
 (default), ``"pauli"``, ``"dense"``, ``"sparse"`` or ``"iterative"``.
