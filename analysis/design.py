@@ -54,7 +54,8 @@ Hermitian conjugate is added when the product is not Hermitian)::
     strength = 0.1
     factors = [["sigma_plus", 0], ["sigma_minus", 1]]
 
-``[engine]`` (optional): ``flavour`` = ``"global"`` (default) or ``"local"``; ``bookkeeping`` =
+``[engine]`` (optional): ``flavour`` = ``"global"`` (default), ``"local"``, ``"unified"`` or
+``"redfield"`` (docs/physics.md, Section 3); ``bookkeeping`` =
 ``"bare"`` (default) or ``"full"`` for the local flavour (the global flavour always books heat
 against the full Hamiltonian, so it accepts only ``"full"``); ``solver`` = ``"auto"``
 (default), ``"pauli"``, ``"dense"``, ``"sparse"`` or ``"iterative"``.
@@ -153,6 +154,7 @@ sector_tol      1e-13     leakage below which a cycle step keeps diagonal states
 fixed_point_tol 1e-8      largest accepted fixed-point residual of a swept limit cycle
 memory_limit    80 % RAM  bytes one build or solve may use (refused beforehand)
 blas_threads    1         BLAS threads inside the iterative steady-state solver
+unified_width   1         unified flavour: levels closer than this x the largest decay rate group
 =============== ========= ==================================================================
 
 ``[sweep]`` (optional): the grid ``qhe sweep`` solves when no ``--grid`` is given, one entry per

@@ -5,12 +5,13 @@ leaves the medium as work (definitions and sign rules: docs/physics.md).
 """
 
 from engines.batch import Batch, BatchResult
-from engines.checks import ThermodynamicsWarning, UserCodeError, WorkbenchError
+from engines.checks import ModelValidityWarning, ThermodynamicsWarning, UserCodeError, WorkbenchError
 from engines.engine import Engine, SteadyState
 from engines.generators import Drive, Generator, build_generator
 from engines.media import Composite, Custom, HarmonicOscillator, Levels, Medium, Qubit, Spin, SpinChain
 from engines.options import Options
 from engines.reservoirs import BosonicBath, ChannelReservoir, FermionicLead, Reservoir, SqueezedBath
+from engines.validity import Validity, validity
 
 __all__ = [
     "Batch",
@@ -26,6 +27,7 @@ __all__ = [
     "HarmonicOscillator",
     "Levels",
     "Medium",
+    "ModelValidityWarning",
     "Options",
     "Qubit",
     "Reservoir",
@@ -35,6 +37,8 @@ __all__ = [
     "SteadyState",
     "ThermodynamicsWarning",
     "UserCodeError",
+    "Validity",
     "WorkbenchError",
     "build_generator",
+    "validity",
 ]

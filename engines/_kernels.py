@@ -766,6 +766,18 @@ def add_decay_diagonal(X, R, out):
             out[k] += R[m, k] * (a.real * a.real + a.imag * a.imag)
 
 
+@njit
+def mark_coupled_clusters(X, ids, cutoff, out):
+    """out[ids[m, k]] = True where |X[m, k]| > cutoff: the Bohr-frequency clusters a coupling reaches."""
+    d = X.shape[0]
+    c2 = cutoff * cutoff
+    for m in range(d):
+        for k in range(d):
+            a = X[m, k]
+            if a.real * a.real + a.imag * a.imag > c2:
+                out[ids[m, k]] = True
+
+
 #: Mode codes of `classify_points`, in the order of `engines.thermo.MODES`.
 (
     MODE_ENGINE,

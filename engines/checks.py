@@ -14,6 +14,7 @@ from types import MappingProxyType
 import numpy as np
 
 __all__ = [
+    "ModelValidityWarning",
     "ThermodynamicsWarning",
     "UserCodeError",
     "WorkbenchError",
@@ -39,6 +40,16 @@ class UserCodeError(Exception):
 
 class ThermodynamicsWarning(UserWarning):
     """A model breaks a law of thermodynamics beyond tolerance (reported, never clipped)."""
+
+
+class ModelValidityWarning(UserWarning):
+    """A master equation is used far outside its regime of validity, or its result is unphysical.
+
+    Raised at solve time (global flavour with bath rates far above a Bohr-frequency spacing it must
+    resolve, local flavour with internal couplings far above the bath rates; the message names the
+    regime and the flavour that fits) and for a Redfield steady state that is not positive (the
+    message gives its most negative eigenvalue).  See docs/physics.md, Section 3.
+    """
 
 
 def fail(owner: str, field: str, value, allowed: str):

@@ -19,6 +19,7 @@ Reference: E. B. Davies, Commun. Math. Phys. 39, 91 (1974); H. Spohn, J. Math. P
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -28,7 +29,15 @@ import scipy.sparse as sp
 from engines import _kernels
 from engines.linalg import eigh_sectors
 
-__all__ = ["ChannelTable", "DaviesTables", "Spectrum", "current_observables", "jumps", "spectrum"]
+__all__ = [
+    "ChannelTable",
+    "DaviesTables",
+    "Spectrum",
+    "coarse_grained",
+    "current_observables",
+    "jumps",
+    "spectrum",
+]
 
 #: Jump amplitudes below this fraction of the largest are dropped from jump operators.
 AMPLITUDE_CUTOFF = 1e-14
@@ -103,6 +112,60 @@ def spectrum(H, tol: float) -> Spectrum:
     E, starts, V, sectors = eigh_sectors(H, tol)
     ids, reps = _bohr_clusters(E, tol)
     return Spectrum(E, starts, V, sectors, ids, reps)
+
+
+def coarse_grained(spec: Spectrum, width: float, tol: float, couplings) -> tuple[Spectrum, np.ndarray]:
+    """The spectrum of the coarse-grained Hamiltonian H_TD of the unified flavour, and its level order.
+
+    Levels k and l are grouped when |E_k - E_l| <= `width` and a reservoir feeds their coherence
+    (sum_a (|X_a| |X_a|^T)_kl above 1e-10 of its largest entry: some state m jumps to both, so the
+    non-secular term A(w) rho A(w')^dag with w - w' = E_k - E_l is kept), closed transitively and
+    then split, in energy order, into groups whose spread is at most `width`; degenerate levels stay
+    together.  Each group's levels are set to its mean, so every Bohr frequency of H_TD is the mean of
+    the Bohr frequencies of H it stands for.  The eigenvectors are reordered so that groups are
+    contiguous: `order` maps new positions to old ones (apply it to eigenbasis operators as
+    ``X[np.ix_(order, order)]``).  Bohr frequencies of H_TD are grouped at `tol` as usual.
+    """
+    from engines.linalg import connected_components
+
+    E = spec.energies
+    d = E.size
+    scale = max(1.0, float(np.max(np.abs(E), initial=0.0)))
+    feed = np.zeros((d, d))
+    for X in couplings:
+        a = np.abs(np.asarray(X))
+        feed += a @ a.T
+    close = np.abs(E[:, None] - E[None, :]) <= width
+    linked = (close & (feed > 1e-10 * max(1.0, float(feed.max(initial=0.0))))) | (
+        np.abs(E[:, None] - E[None, :]) <= tol * scale
+    )
+    _, linked_labels = connected_components(sp.csr_array(linked), directed=False)
+    # A chain of links can span far more than the width: split each component, in energy order, into
+    # groups whose spread stays within the width (the rates are taken at the group's mean).
+    labels = np.empty(d, dtype=np.int64)
+    count = 0
+    for c in np.unique(linked_labels):
+        idx = np.flatnonzero(linked_labels == c)
+        idx = idx[np.argsort(E[idx], kind="stable")]
+        first = E[idx[0]]
+        for k in idx:
+            if E[k] - first > max(width, tol * scale):
+                count += 1
+                first = E[k]
+            labels[k] = count
+        count += 1
+    means = np.bincount(labels, weights=E) / np.bincount(labels)
+    order = np.lexsort((E, labels, means[labels]))
+    levels = means[labels][order]
+    breaks = np.flatnonzero(np.diff(levels) > tol * scale) + 1
+    starts = np.concatenate(([0], breaks, [d])).astype(np.int64)
+    for a, b in itertools.pairwise(starts):
+        levels[a:b] = levels[a:b].mean()
+    position = np.empty(d, dtype=np.int64)
+    position[order] = np.arange(d)
+    sectors = tuple((rows, np.sort(position[cols])) for rows, cols in spec.sectors)
+    ids, reps = _bohr_clusters(levels, tol)
+    return Spectrum(levels, starts, np.ascontiguousarray(spec.basis[:, order]), sectors, ids, reps), order
 
 
 def _bohr_clusters(E: np.ndarray, tol: float):

@@ -11,9 +11,9 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from engines import linalg, memory, thermo
-from engines.checks import choice, fail, mapping
-from engines.generators import FLAVOURS, Drive, build_generator, check_reservoirs
+from engines import linalg, memory, thermo, validity
+from engines.checks import WorkbenchError, choice, fail, mapping
+from engines.generators import ENGINE_FLAVOURS, Drive, build_generator, check_reservoirs
 from engines.media import Medium
 from engines.options import Options
 from engines.reservoirs import ChannelReservoir, FermionicLead
@@ -166,8 +166,8 @@ class Engine(Value):
     ----------
     medium : engines.media.Medium
     reservoirs : sequence of Reservoir
-    flavour : {"global", "local"}
-        Dissipator construction (see `engines.generators`).
+    flavour : {"global", "local", "unified", "redfield"}
+        Dissipator construction (see `engines.generators`; "redfield": `engines.redfield`).
     drive : Drive, optional
         Resonant classical field, treated in its rotating frame.
     bookkeeping : {"bare", "full"}, optional
@@ -206,7 +206,7 @@ class Engine(Value):
             fail("Engine", "medium", medium, "a working medium (an engines.media.Medium)")
         self.medium = medium
         self.reservoirs = check_reservoirs(reservoirs)
-        self.flavour = choice("Engine", "flavour", flavour, FLAVOURS)
+        self.flavour = choice("Engine", "flavour", flavour, ENGINE_FLAVOURS)
         if drive is not None and not isinstance(drive, Drive):
             fail("Engine", "drive", drive, "a Drive or None")
         self.drive = drive
@@ -286,6 +286,11 @@ class Engine(Value):
                 "pip install qutip (or the project's dev extra, pip install -e '.[dev]')."
             ) from e
         gen = self.generator
+        if gen.flavour == "redfield":
+            raise WorkbenchError(
+                "Engine.to_qutip: the redfield flavour has no jump operators (it is not GKLS); build "
+                "QuTiP's own qutip.bloch_redfield_tensor from the Hamiltonian and the baths' spectra."
+            )
         dims = [list(self.medium.site_dims), list(self.medium.site_dims)]
         if gen.basis is None:
             H = gen.hamiltonian
@@ -312,12 +317,16 @@ class Engine(Value):
 
         Warns
         -----
+        ModelValidityWarning
+            When the global or local flavour is used far outside its regime (`engines.validity`),
+            or a redfield steady state is not positive.
         ThermodynamicsWarning
             When the mode is undetermined (a value it hinges on is below the numerical resolution)
             or the entropy production is negative (the model breaks the second law).
         """
         gen = self.generator
         choice("steady_state", "solver", solver, SOLVERS)
+        validity.warn_if_out_of_regime(self, stacklevel=3)
         memory.check_solve(self, gen, solver, self.options)
         # the library's thread policy (engines.steady) also covers the basis change back
         with threadpool_limits(limits=self.options.blas_threads, user_api="blas"):

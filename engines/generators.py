@@ -15,6 +15,17 @@ Two flavours (docs/physics.md, "Flavours of the dissipator"):
     NJP 20, 113024 (2018)) or against the full H (``"full"``; this exposes the second-law
     violation of Levy & Kosloff, EPL 107, 20004 (2014)).
 
+``"unified"``
+    Partial-secular GKLS (Trushechkin, PRA 103, 062226 (2021); Potts, Kalaee, Wacker, NJP 23,
+    123013 (2021)): levels closer than a width (``Options.unified_width`` times the largest Davies
+    decay rate) whose coherence a reservoir feeds are grouped into a coarse-grained Hamiltonian H_TD
+    (`engines.davies.coarse_grained`), and the dissipators are the
+    Davies dissipators of H_TD (one jump per Bohr frequency of H_TD, rate at that frequency, the mean
+    of the Bohr frequencies of H it groups) while the coherent part stays H.  Heat is booked against
+    H_TD; the Gibbs state of H_TD is a fixed point of each dissipator and of L.
+``"redfield"``
+    Bloch-Redfield (`engines.redfield`): not GKLS; its steady state may not be positive.
+
 A `Drive` adds a resonant classical field in its rotating frame; the dissipators stay those of
 the bare Hamiltonian and heat is booked against it, so P = sum_a J_a is the power the field
 carries away (Scovil & Schulz-DuBois, PRL 2, 262 (1959)).
@@ -30,7 +41,7 @@ from functools import cached_property, partial
 import numpy as np
 import scipy.sparse as sp
 
-from engines import davies, linalg
+from engines import _kernels, davies, linalg
 from engines.checks import HERMITIAN_TOL, choice, fail, integer, known_names, matrix, real
 from engines.options import Options
 from engines.reservoirs import Reservoir
@@ -38,6 +49,7 @@ from engines.values import frozen_delattr, frozen_setattr
 
 __all__ = [
     "BOOKKEEPINGS",
+    "ENGINE_FLAVOURS",
     "FLAVOURS",
     "Dissipator",
     "Drive",
@@ -47,7 +59,10 @@ __all__ = [
     "coupling_operator",
 ]
 
+#: Flavours of the dissipators of strokes and cycles (GKLS, built from jump operators).
 FLAVOURS = ("global", "local")
+#: Flavours of a continuous machine (`engines.Engine`).
+ENGINE_FLAVOURS = ("global", "local", "unified", "redfield")
 BOOKKEEPINGS = ("bare", "full")
 
 
@@ -160,6 +175,14 @@ class Dissipator:
     def particles(self) -> tuple:
         """Particle-number change of a jump of each operator in `jumps`."""
         return self._jump_list[1]
+
+    @property
+    def signs(self) -> tuple:
+        """Weight of each jump's D[L] term: +1 for a GKLS dissipator (Redfield has -1 terms too)."""
+        return (1.0,) * len(self.jumps)
+
+    #: Hermitian part of the dissipator acting as -i[shift, rho] (None for a GKLS dissipator).
+    shift = None
 
     @cached_property
     def decay(self) -> sp.csr_array:
@@ -338,9 +361,10 @@ def build_generator(
     medium : engines.media.Medium
     reservoirs : sequence of Reservoir
         Names must be unique.
-    flavour : {"global", "local"}
+    flavour : {"global", "local", "unified", "redfield"}
     drive : Drive, optional
-        Resonant classical field (rotating frame); needs a diagonal Hamiltonian.
+        Resonant classical field (rotating frame); needs a diagonal Hamiltonian (not with
+        "unified").
     bookkeeping : {"bare", "full"}, optional
         Hamiltonian heat is booked against; only for the local flavour (default "bare").
     controls : dict, optional
@@ -353,10 +377,10 @@ def build_generator(
     Generator
     """
     options = Options.coerce(options)
-    flavour = choice("Engine", "flavour", flavour, FLAVOURS)
-    if flavour == "global":
+    flavour = choice("Engine", "flavour", flavour, ENGINE_FLAVOURS)
+    if flavour != "local":
         if bookkeeping not in (None, "full"):
-            fail("Engine", "bookkeeping", bookkeeping, "'full' (or unset) for the global flavour")
+            fail("Engine", "bookkeeping", bookkeeping, f"'full' (or unset) for the {flavour} flavour")
         bookkeeping = "full"
     else:
         bookkeeping = choice("Engine", "bookkeeping", bookkeeping or "bare", BOOKKEEPINGS)
@@ -369,6 +393,14 @@ def build_generator(
         return _engineered(medium, reservoirs, flavour, drive, bookkeeping, controls, tol)
     if flavour == "global":
         return _global(medium, reservoirs, drive, controls, tol)
+    if flavour == "unified":
+        if drive is not None:
+            fail("Engine", "drive", drive, "None for the unified flavour (use 'global' or 'redfield')")
+        return _global(medium, reservoirs, None, controls, tol, unified_width=options.unified_width)
+    if flavour == "redfield":
+        from engines import redfield
+
+        return redfield.build(medium, reservoirs, drive, controls, tol)
     return _local(medium, reservoirs, drive, bookkeeping, controls, tol)
 
 
@@ -422,19 +454,49 @@ def coupling_operator(medium, reservoir, *, local: bool):
     return X, site
 
 
-def _global(medium, reservoirs, drive, controls, tol) -> Generator:
+def full_hamiltonian(medium, controls, drive=None):
+    """The medium's H: sparse for a large medium that has a sparse form (undriven), else dense."""
     sparse_h = getattr(medium, "hamiltonian_sparse", None)
     if sparse_h is not None and medium.dim > linalg.SPARSE_HAMILTONIAN_DIM and drive is None:
-        H = sp.csr_array(sparse_h(**controls))
-    else:
-        H = np.asarray(medium.hamiltonian(**controls), dtype=complex)
-    spec = davies.spectrum(H, tol)
-    couplings = [
+        return sp.csr_array(sparse_h(**controls))
+    return np.asarray(medium.hamiltonian(**controls), dtype=complex)
+
+
+def eigenbasis_couplings(medium, reservoirs, spec) -> list:
+    """Each reservoir's coupling operator on the full space, in the eigenbasis of `spec`."""
+    return [
         linalg.to_eigenbasis(spec.basis, spec.sectors, coupling_operator(medium, r, local=False)[0])
         for r in reservoirs
     ]
+
+
+def largest_decay_rate(tables) -> float:
+    """max_k Gamma_kk of the Davies dissipators in `tables`: the fastest relaxation rate of a level."""
+    decay = np.zeros(tables.spectrum.dim)
+    for channels in tables.channels:
+        for c in channels:
+            _kernels.add_decay_diagonal(c.X, c.R, decay)
+    return float(decay.max(initial=0.0))
+
+
+def _global(medium, reservoirs, drive, controls, tol, unified_width=None) -> Generator:
+    H = full_hamiltonian(medium, controls, drive)
+    spec = davies.spectrum(H, tol)
+    couplings = eigenbasis_couplings(medium, reservoirs, spec)
     tables = davies.DaviesTables.build(spec, reservoirs, couplings)
     d = spec.dim
+    flavour = "global"
+    coherent = None
+    if unified_width is not None:
+        # Unified: the true levels stay in the coherent part, the dissipators are those of H_TD.
+        V = spec.basis
+        true_levels = np.real(np.einsum("ij,ij->j", V.conj(), H @ V))
+        width = unified_width * largest_decay_rate(tables)
+        spec, order = davies.coarse_grained(spec, width, tol, couplings)
+        couplings = [np.ascontiguousarray(X[np.ix_(order, order)]) for X in couplings]
+        tables = davies.DaviesTables.build(spec, reservoirs, couplings)
+        coherent = sp.diags_array(true_levels[order].astype(complex), format="csr")
+        flavour = "unified"
     dissipators = tuple(
         Dissipator(
             r,
@@ -449,9 +511,9 @@ def _global(medium, reservoirs, drive, controls, tol) -> Generator:
     if drive is not None:
         # The basis is a permutation here (H diagonal): the rotating-frame H in the sorted basis.
         coherent = spec.basis.conj().T @ drive.rotating_hamiltonian(H) @ spec.basis
-    else:
+    elif coherent is None:
         coherent = energies
-    return Generator(coherent, energies, dissipators, "global", "full", spec.basis, tables, drive is not None)
+    return Generator(coherent, energies, dissipators, flavour, "full", spec.basis, tables, drive is not None)
 
 
 def _global_jumps(spec, channels):

@@ -191,7 +191,7 @@ def build(medium, reservoirs, flavour: str, drive=None, options=None, jumps: boo
     """
     d = medium.dim
     has_sparse = medium._sparse_entries() is not None
-    if flavour == "global":
+    if flavour != "local":  # global, unified, redfield: an eigendecomposition of H
         sparse = has_sparse and d > SPARSE_HAMILTONIAN_DIM and drive is None
         eig = REAL if medium._real else COMPLEX
         n_ch = _channels(reservoirs)
@@ -292,9 +292,9 @@ def resolve_solver(generator, solver: str, options) -> str:
     """The solver ``"auto"`` picks (the rule of `engines.steady.solve_steady_state`)."""
     if solver != "auto":
         return solver
-    if generator.secular:
-        return "pauli"
-    return "dense" if generator.dim <= options.dense_max_dim else "iterative"
+    from engines.steady import auto_solver
+
+    return auto_solver(generator, options)
 
 
 def _jumps_built(generator) -> bool:

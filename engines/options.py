@@ -60,6 +60,10 @@ class Options:
     memory_limit : float
         Bytes a single build or solve may use; larger problems are refused before anything is
         allocated, with the estimate (default: 80 % of the machine's physical memory).
+    unified_width : float
+        Unified flavour: levels closer than ``unified_width`` times the largest total decay rate of
+        a level (the Davies Gamma_kk, the bath's relaxation scale) are grouped, and so are the Bohr
+        frequencies between them (default 1: coherences that relax faster than they rotate are kept).
     blas_threads : int
         BLAS threads inside steady-state solves and the eigendecompositions of Hamiltonian blocks
         below 2048 levels.  Multi-threaded BLAS slows their many small products down, many times
@@ -80,6 +84,7 @@ class Options:
     fixed_point_tol: float = 1e-8
     memory_limit: float = dataclasses.field(default_factory=lambda: 0.8 * _physical_memory())
     blas_threads: int = 1
+    unified_width: float = 1.0
 
     def __post_init__(self):
         for f in dataclasses.fields(self):

@@ -28,6 +28,7 @@ projector onto the kernel of L, P = R (Lt^dag R)^{-1} Lt^dag (right and left nul
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,12 +37,19 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from engines import _kernels, linalg
-from engines.checks import WorkbenchError, choice, matrix
+from engines.checks import ModelValidityWarning, WorkbenchError, choice, matrix
 from engines.linalg import _Progress as _progress
 from engines.linalg import stationary_vector, unvec, vec
 from engines.options import Options
 
-__all__ = ["SOLVERS", "Solution", "generator_scale", "population_sector", "solve_steady_state"]
+__all__ = [
+    "SOLVERS",
+    "Solution",
+    "auto_solver",
+    "generator_scale",
+    "population_sector",
+    "solve_steady_state",
+]
 
 SOLVERS = ("auto", "pauli", "dense", "sparse", "iterative")
 
@@ -85,10 +93,7 @@ def solve_steady_state(generator, solver="auto", initial=None, options=None) -> 
             matrix("steady_state", "initial", initial, dim=d, hermitian=True)
         )
     if solver == "auto":
-        if generator.secular:
-            solver = "pauli"
-        else:
-            solver = "dense" if d <= options.dense_max_dim else "iterative"
+        solver = auto_solver(generator, options)
     if solver == "pauli" and not generator.secular:
         raise WorkbenchError(
             "steady_state: `solver` 'pauli' needs an undriven global (secular) generator; "
@@ -112,6 +117,21 @@ def solve_steady_state(generator, solver="auto", initial=None, options=None) -> 
         return _sparse(generator, initial, options)
 
 
+def auto_solver(generator, options) -> str:
+    """The solver ``"auto"`` picks.
+
+    Pauli for a secular generator whose zero-frequency sector is small (for the unified flavour, whose
+    level groups can be large: at most max(8 d, 4096) unknowns, a dense LU of at most 270 MB), else
+    dense up to ``options.dense_max_dim``, else iterative.
+    """
+    d = generator.dim
+    if generator.secular:
+        starts = generator.davies.spectrum.starts
+        if generator.flavour != "unified" or int(np.sum(np.diff(starts) ** 2)) <= max(8 * d, 4096):
+            return "pauli"
+    return "dense" if d <= options.dense_max_dim else "iterative"
+
+
 def _verified(generator, rho, solver, residual, kernel_dim, options, eigenvalues=None) -> Solution:
     """Check Hermiticity, trace and positivity; return a Solution with the currents, or raise."""
     scale = max(1.0, float(np.max(np.abs(rho))))
@@ -129,7 +149,17 @@ def _verified(generator, rho, solver, residual, kernel_dim, options, eigenvalues
     if trace > options.state_tol:
         problems.append(f"trace off by {trace:.2e}")
     if lowest < -options.state_tol:
-        problems.append(f"not positive (lowest eigenvalue {lowest:.2e})")
+        if generator.flavour == "redfield":
+            # Redfield is not completely positive: report the violation, do not fail.
+            warnings.warn(
+                f"steady_state: the redfield steady state is not positive: its most negative "
+                f"eigenvalue is {lowest:.3e}; the bath coupling is too strong for the Born-Markov "
+                "approximation here (the 'unified' flavour is GKLS and keeps positivity).",
+                ModelValidityWarning,
+                stacklevel=4,
+            )
+        else:
+            problems.append(f"not positive (lowest eigenvalue {lowest:.2e})")
     size = generator_scale(generator)
     if not residual <= options.residual_tol * size:
         problems.append(
@@ -218,6 +248,11 @@ def _pauli(generator, initial, options) -> Solution:
     tables = generator.davies
     spec = tables.spectrum
     M = tables.zero_frequency_generator()
+    # The coherent part inside the sector: zero for the global flavour (degenerate levels), the true
+    # level differences inside each level cluster for the unified flavour.
+    h = np.real(sp.csr_array(generator.hamiltonian).diagonal())
+    rows, cols = spec.block_entries
+    M[np.diag_indices_from(M)] += -1j * (h[rows] - h[cols])
     x0 = None if initial is None else spec.to_sector(initial)
     x, res, k = stationary_vector(M, tables.sector_trace(), x0, options)
     rho = spec.from_sector(x)
@@ -252,6 +287,8 @@ def _sectors(generator) -> _Sectors:
     pattern = abs(sp.csr_array(generator.hamiltonian)) > 0
     for D in generator.dissipators:
         pattern = pattern + (abs(sp.csr_array(D.decay)) > 0)
+        if D.shift is not None:
+            pattern = pattern + (abs(sp.csr_array(D.shift)) > 0)
     nb, label = linalg.connected_components(pattern, directed=False)
     blocks = tuple(np.flatnonzero(label == c) for c in range(nb))
     onehot = sp.csr_array((np.ones(d), (np.arange(d), label)), shape=(d, nb))
@@ -338,7 +375,11 @@ def _iterative(generator, initial, options) -> Solution:
     sec = _sectors(generator)
     H = sp.csr_array(generator.hamiltonian)
     jumps = [sp.csr_array(L) for D in generator.dissipators for L in D.jumps]
+    signs = [s for D in generator.dissipators for s in D.signs]
     decay = sum((sp.csr_array(D.decay) for D in generator.dissipators), sp.csr_array(H.shape, dtype=complex))
+    for D in generator.dissipators:
+        if D.shift is not None:  # Redfield: its Hermitian part joins the no-jump evolution
+            H = H + sp.csr_array(D.shift)
     K = (H - 0.5j * decay).tocsr()
     schur = []
     for idx in sec.blocks:
@@ -351,8 +392,8 @@ def _iterative(generator, initial, options) -> Solution:
     shapes = [(sec.blocks[c].size, sec.blocks[c2].size) for c, c2 in sec.pairs]
     offsets = np.concatenate(([0], np.cumsum([a * b for a, b in shapes])))
     # Jump operators between blocks, in Schur coordinates: Lt[a, c] = Q_a^dag L[a, c] Q_c.
-    moves = []  # (target pair, source pair, Lt_ket, Lt_bra)
-    for L in jumps:
+    moves = []  # (target pair, source pair, sign * Lt_ket, Lt_bra)
+    for L, sign in zip(jumps, signs):
         pieces = {}
         for c, idx in enumerate(sec.blocks):
             col = L[:, idx]
@@ -361,7 +402,7 @@ def _iterative(generator, initial, options) -> Solution:
         for (a, c), Lk in pieces.items():
             for (b, c2), Lb in pieces.items():
                 if (c, c2) in pair_index:
-                    moves.append((pair_index[a, b], pair_index[c, c2], Lk, Lb))
+                    moves.append((pair_index[a, b], pair_index[c, c2], sign * Lk, Lb))
     trsyl = la.get_lapack_funcs("trsyl", (schur[0][0],))
     n = int(offsets[-1])
 

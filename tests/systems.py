@@ -305,3 +305,84 @@ def boundary_driven_chain(n, Delta, G, mu, J=1.0):
         "right", [(f"sigma_plus_{last}", G * (1 - mu)), (f"sigma_minus_{last}", G * (1 + mu))], particles=M
     )
     return Engine(chain, [left, right])
+
+
+# two coupled oscillators between two baths (linear bosonic network)
+
+
+def coupled_oscillators(g, flavour, w=2.0, T_h=0.5, T_c=0.25, kappa=0.01, n_max=7):
+    """Two resonant oscillators H = w (a^dag a + b^dag b) + g (a^dag b + b^dag a), each on its own flat bath.
+
+    The baths couple through x = a + a^dag (hot, site 0) and b + b^dag (cold, site 1) with J(w) = kappa.
+    n_max = 7 keeps the top Fock level below 1e-6 for the occupations used (n <= 0.16).
+    """
+    from engines import HarmonicOscillator
+
+    medium = Composite(
+        [HarmonicOscillator(w, n_max), HarmonicOscillator(w, n_max)], [(g, [("a_dag", 0), ("a", 1)])]
+    )
+    baths = [BosonicBath("hot", T_h, kappa, "a", site=0), BosonicBath("cold", T_c, kappa, "a", site=1)]
+    return Engine(medium, baths, flavour)
+
+
+def coupled_oscillators_exact_heat(g, w=2.0, T_h=0.5, T_c=0.25, kappa=0.01):
+    """Exact NESS heat current from the hot bath for two coupled oscillators (Landauer formula).
+
+    For an excitation-conserving linear network whose oscillators j exchange excitations with
+    wide-band baths of rate kappa (quantum Langevin equations da_j/dt = -i[a_j, H] - (kappa/2) a_j
+    - sqrt(kappa) b_in,j, <b_in,j^dag(w) b_in,j(w')> = n_j(w) delta(w - w'); C. W. Gardiner and
+    M. J. Collett, Phys. Rev. A 31, 3761 (1985)), the stationary solution a(w) = -sqrt(kappa) G(w)
+    b_in(w) with G(w) = (w - h + i kappa/2)^{-1}, h = [[w, g], [g, w]], gives the energy current
+    from bath 1 (the Landauer-like form of Hofer et al., NJP 19, 123037 (2017), Sec. 5):
+
+        J_h = int dw/(2 pi) w kappa^2 |G_12(w)|^2 [n_h(w) - n_c(w)]
+
+    The integral is taken over 0 < w < w + g + 2 + 60 T_h (the wide band's w < 0 part and the tail
+    beyond, suppressed by kappa^2 / w^4 and exp(-60), are below 1e-9 of J here).  This is
+    exact in g and kappa (no Born, Markov or secular step); the master equations approximate it to
+    first order in kappa.
+    """
+    from scipy.integrate import quad
+
+    h = np.array([[w, g], [g, w]])
+
+    def integrand(x):
+        G = np.linalg.inv(x * np.eye(2) - h + 0.5j * kappa * np.eye(2))
+        return x * kappa**2 * abs(G[0, 1]) ** 2 * (bose(x, T_h) - bose(x, T_c)) / (2 * np.pi)
+
+    peaks = sorted({w - g, w + g})
+    top = w + g + 2.0 + 60.0 * T_h
+    return quad(integrand, 1e-12, top, points=peaks, limit=1000, epsabs=0.0, epsrel=1e-11)[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# a three-level machine whose Redfield steady state is not positive
+
+
+def redfield_nonpositive(flavour="redfield"):
+    """Three levels 0.017, 0.041, 0.270 strongly coupled (kappa = 0.70) to two baths (T = 0.05 and 0).
+
+    Bath couplings comparable to all the level spacings: Born-Markov fails, and the Redfield steady
+    state has a negative eigenvalue of order one (found by a random search; QuTiP's Redfield tensor
+    gives the same state).
+    """
+    from engines import Custom
+
+    H = np.diag([0.016527635528529094, 0.04097352393619469, 0.2697867137638703])
+    A = np.array(
+        [
+            [-1.071338746322222, 1.308676018038727, 0.680725582592785],
+            [1.308676018038727, -1.4074704716139852, -1.224095491698809],
+            [0.680725582592785, -1.224095491698809, -4.650061549277669],
+        ]
+    )
+    B = np.array(
+        [
+            [-0.43758332786509146, -1.790169930110375, 0.310246014739226],
+            [-1.790169930110375, -0.6326003127383091, 0.28309587343009857],
+            [0.310246014739226, 0.28309587343009857, 2.7329269410993717],
+        ]
+    )
+    kappa = 0.7035619732242673
+    baths = [BosonicBath("h", 0.05, kappa, A, "ohmic"), BosonicBath("c", 0.0, kappa, B, "flat")]
+    return Engine(Custom(lambda: H), baths, flavour), H, A, B, kappa

@@ -30,6 +30,7 @@ PROGRAMS = {
     "chain_scaling": ("global", "local"),
     "cycle_table": ("part1", "part2"),
     "sweep_throughput": ("sweep",),
+    "master_equations": ("redfield", "unified"),
 }
 STAMP_KEYS = {
     "git",

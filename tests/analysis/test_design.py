@@ -355,7 +355,8 @@ BAD = [
     ),
     pytest.param(
         _set("engine.flavour", "regional"),
-        r"\[engine\]: Engine: `flavour` must be one of 'global', 'local', got 'regional'",
+        r"\[engine\]: Engine: `flavour` must be one of 'global', 'local', 'unified', 'redfield', "
+        r"got 'regional'",
         id="unknown-flavour",
     ),
     pytest.param(
