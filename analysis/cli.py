@@ -47,6 +47,10 @@ that reads a design.
     A figure of a sweep table (`analysis.plots`): two columns (a heat map for two swept parameters
     with ``--color``), or the efficiency-power plot when no columns are given.
 
+``qhe audit DESIGN.toml [--json]``
+    Which master equation to trust (`analysis.audit`): findings with severities and the machine in
+    every flavour; exit status 0 when clean, 1 with findings, 2 on bad input.
+
 ``qhe transport DESIGN.toml [--noise] [--onsager [--reference NAME]] [--bonds]
 [--rectify LEFT:RIGHT [--bias SPEC]] [--json]``
     Each reservoir's currents, with ``--noise`` their counting statistics and TUR ratio, with
@@ -324,6 +328,20 @@ def _parser() -> argparse.ArgumentParser:
     transport.add_argument("--json", action="store_true", help="print JSON")
     _add_set(transport)
     transport.set_defaults(func=_transport)
+
+    audit = sub.add_parser(
+        "audit",
+        help="which master equation to trust: regime, laws, resolution and every flavour side by side",
+        description="Audit a continuous machine: its regime (bath rates against Bohr-frequency spacings and "
+        "internal couplings) and the flavour that fits, the uniqueness of its NESS, the first and second "
+        "laws, the numerical resolution of its currents, and the same machine in every flavour with the "
+        "spread of their currents. Exit status 0: clean; 1: findings; 2: bad input.",
+        epilog="Example: qhe audit examples/two_qubit_chain.toml --json",
+    )
+    audit.add_argument("design", metavar="DESIGN.toml", help="design file of a continuous machine")
+    audit.add_argument("--json", action="store_true", help="print JSON")
+    _add_set(audit)
+    audit.set_defaults(func=_audit)
     return parser
 
 
@@ -757,9 +775,41 @@ def _transport(args) -> int:
     return 0
 
 
+#: Exit status of `qhe audit` when it has findings (errors or warnings).
+EXIT_FINDINGS = 1
+
+
+def _audit(args) -> int:
+    from analysis.audit import audit
+    from engines.checks import WorkbenchError
+
+    design, _ = _design(args.design, args.set)
+    if design.kind != "engine":
+        raise WorkbenchError(
+            f"{args.design}: `qhe audit` needs a continuous machine ([engine]), not a cycle."
+        )
+    result = audit(design.engine)
+    status = 0 if result.clean else EXIT_FINDINGS
+    if args.json:
+        print(_dumps(result.to_dict()))
+        return status
+    print(f"{design.name} ({args.design}): {'clean' if result.clean else 'findings'}")
+    for f in result.findings:
+        print(f"  {f.severity:<8} {f.topic:<13} {f.message}")
+    columns = list(dict.fromkeys(k for row in result.flavours for k in row if k != "error"))
+    table = [columns, *([_cell(row.get(k)) for k in columns] for row in result.flavours)]
+    print("\n".join(_table(table, left=3)))
+    for row in result.flavours:
+        if row.get("error"):
+            print(f"  {row['flavour']}: {row['error']}")
+    return status
+
+
 def _cell(value) -> str:
     if value is None:
         return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     return (value or "-") if isinstance(value, str) else f"{value:.6g}"
 
 

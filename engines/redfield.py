@@ -121,6 +121,6 @@ def build(medium, reservoirs, drive, controls, tol):
         K = A @ lam
         S = sp.csr_array((K - K.conj().T) / 2j)
         jumps = [plus, minus]
-        dissipators.append(RedfieldDissipator(r, d, lambda jumps=jumps: (jumps, [0, 0]), None, S))
+        dissipators.append(RedfieldDissipator(r, d, lambda jumps=jumps: (jumps, [0, 0]), shift=S))
     coherent = drive.rotating_hamiltonian(H_dense) if drive is not None else H
     return Generator(coherent, H, tuple(dissipators), "redfield", "full", None, None, drive is not None)
