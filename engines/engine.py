@@ -352,24 +352,27 @@ class Engine(Value):
         }
         temperatures = {r.name: r.T for r in self.reservoirs if r.thermal}
         power = float(thermo.resolved(heat_raw.sum(), delta))
+        common = {
+            "rho": rho,
+            "heat_currents": heat,
+            "particle_currents": particles,
+            "temperatures": temperatures,
+            "power": power,
+            "resolution": delta,
+            "residual": sol.residual,
+            "solver": sol.solver,
+            "flavour": gen.flavour,
+            "bookkeeping": gen.bookkeeping,
+        }
         undefined = thermo.clausius_undefined(self.reservoirs)
         if undefined is not None:
             mode, eta, cop = thermo.classify_nonthermal(power, heat, delta)
             return SteadyState(
-                rho=rho,
-                heat_currents=heat,
-                particle_currents=particles,
-                temperatures=temperatures,
-                power=power,
+                **common,
                 mode=mode,
                 efficiency=eta,
                 cop=cop,
                 entropy_production_rate=None,
-                resolution=delta,
-                residual=sol.residual,
-                solver=sol.solver,
-                flavour=gen.flavour,
-                bookkeeping=gen.bookkeeping,
                 undefined=undefined,
             )
         # depth 2: the warnings point at the caller of steady_state
@@ -395,23 +398,14 @@ class Engine(Value):
             k: thermo.entropy_production({k: heat[k]}, {k: temperatures[k]}, resolution=delta) for k in names
         }
         return SteadyState(
-            spohn_rates=spohn,
-            entropy_flows=flows,
-            ledger_reason="; ".join(reasons) or None,
-            rho=rho,
-            heat_currents=heat,
-            particle_currents=particles,
-            temperatures=temperatures,
-            power=power,
+            **common,
             mode=mode,
             efficiency=eta,
             cop=cop,
             entropy_production_rate=sigma,
-            resolution=delta,
-            residual=sol.residual,
-            solver=sol.solver,
-            flavour=gen.flavour,
-            bookkeeping=gen.bookkeeping,
+            spohn_rates=spohn,
+            entropy_flows=flows,
+            ledger_reason="; ".join(reasons) or None,
         )
 
     @cached_property
