@@ -110,6 +110,13 @@ def audit(engine) -> Audit:
     if not isinstance(engine, Engine):
         fail("audit", "engine", engine, "an engines.Engine (a continuous machine)")
     findings: list[Finding] = []
+    if not all(r.thermal for r in engine.reservoirs):
+        fail(
+            "audit",
+            "engine",
+            repr(engine),
+            "a machine of thermal reservoirs (a non-thermal one has no regime rule)",
+        )
     regime = validity(engine)
     findings.append(
         Finding(

@@ -31,7 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from engines import _kernels, davies, linalg
-from engines.checks import ModelValidityWarning
+from engines.checks import ModelValidityWarning, fail
 from engines.generators import coupling_operator, eigenbasis_couplings, full_hamiltonian, largest_decay_rate
 
 __all__ = ["FACTOR", "Validity", "validity", "warn_if_out_of_regime"]
@@ -99,7 +99,21 @@ def validity(engine) -> Validity:
 
     For a global (or unified) engine the numbers come from its own eigenbasis tables; otherwise H is
     diagonalised once here.
+
+    Raises
+    ------
+    WorkbenchError
+        For a machine with a non-thermal reservoir (squeezed or channel): the regime rule compares
+        thermal Davies rates, which such a reservoir does not have.
     """
+    nonthermal = [r.name for r in engine.reservoirs if not r.thermal]
+    if nonthermal:
+        fail(
+            "validity",
+            "engine",
+            f"a machine with the non-thermal reservoirs {nonthermal}",
+            "a machine of thermal reservoirs (the regime of an engineered or squeezed bath is not assessed)",
+        )
     gen = engine.generator
     tables = gen.davies if gen.flavour == "global" else None
     if tables is None:
@@ -120,7 +134,7 @@ def validity(engine) -> Validity:
 
 def warn_if_out_of_regime(engine, stacklevel: int = 3) -> None:
     """Warn with `ModelValidityWarning` when `engine`'s global or local flavour is far outside its regime."""
-    if engine.flavour not in ("global", "local"):
+    if engine.flavour not in ("global", "local") or not all(r.thermal for r in engine.reservoirs):
         return
     v = validity(engine)
     if not v.valid:

@@ -59,9 +59,14 @@ def test_every_flavour_side_by_side():
     assert all("J_left" in r or r["error"] for r in result.flavours)
 
 
-def test_audit_refuses_what_is_not_an_engine():
+def test_audit_refuses_what_is_not_an_engine_or_has_no_regime_rule():
+    from engines import HarmonicOscillator, SqueezedBath
+
     with pytest.raises(WorkbenchError, match="`engine`"):
         audit("maser.toml")
+    squeezed = Engine(HarmonicOscillator(1.0, 20), [SqueezedBath("hot", 1.0, 0.3, 0.0, 0.01, "x")])
+    with pytest.raises(WorkbenchError, match="non-thermal"):
+        audit(squeezed)
 
 
 def test_qhe_audit_exit_status_and_json(tmp_path):
