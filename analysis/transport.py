@@ -31,6 +31,8 @@ symmetric (Onsager reciprocity) and positive semidefinite.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 
@@ -133,14 +135,20 @@ class _Sector:
         return out
 
 
-def _sector(generator, jumps=()) -> _Sector:
+@functools.lru_cache(maxsize=8)
+def _generator_sector(generator) -> _Sector:
+    """The population sector of an (immutable) generator with L restricted to it, built once."""
     index = population_sector(generator)
+    base = _Sector(
+        index, sp.csr_array((index.size,) * 2, dtype=complex), (), trace_vector(generator.dim)[index]
+    )
+    return dataclasses.replace(base, L=base.restrict(generator.superoperator()))
 
-    def restrict(m):
-        return sp.csr_array(sp.csr_array(m)[index][:, index])
 
-    K = tuple(restrict(sp.kron(J.conj(), J, format="csr")) for J in jumps)
-    return _Sector(index, restrict(generator.superoperator()), K, trace_vector(generator.dim)[index])
+def _sector(generator, jumps=()) -> _Sector:
+    base = _generator_sector(generator)
+    K = tuple(base.restrict(sp.kron(J.conj(), J, format="csr")) for J in jumps)
+    return dataclasses.replace(base, K=K)
 
 
 def _drazin_solver(sector: _Sector, rho_vec):
