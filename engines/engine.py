@@ -83,17 +83,31 @@ class SteadyState:
     solver: str
     flavour: str
     bookkeeping: str
-    spohn_rates: Mapping = field(default_factory=dict)
     entropy_flows: Mapping = field(default_factory=dict)
-    ledger_reason: str | None = None
     undefined: str | None = None
+    #: () -> ({name: sigma_a or None}, reason or None): the per-bath ledger, computed on first use
+    #: (it costs more than the solve for large d, and most callers never read it).
+    _ledger: object = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         for name in ("heat_currents", "particle_currents", "temperatures", "entropy_flows"):
             value = getattr(self, name)
             object.__setattr__(self, name, MappingProxyType({k: float(v) for k, v in value.items()}))
-        spohn = {k: None if v is None else float(v) for k, v in self.spohn_rates.items()}
-        object.__setattr__(self, "spohn_rates", MappingProxyType(spohn))
+
+    @cached_property
+    def _spohn(self) -> tuple:
+        spohn, reason = ({}, None) if self._ledger is None else self._ledger()
+        return MappingProxyType({k: None if v is None else float(v) for k, v in spohn.items()}), reason
+
+    @property
+    def spohn_rates(self) -> Mapping:
+        """Per-bath Spohn terms (see the class docstring), computed on first access."""
+        return self._spohn[0]
+
+    @property
+    def ledger_reason(self) -> str | None:
+        """Why a Spohn term is missing or infinite (None when all are defined)."""
+        return self._spohn[1]
 
     @property
     def carnot_efficiency(self) -> float | None:
@@ -387,13 +401,21 @@ class Engine(Value):
                 resolution=delta,
                 stacklevel=4,
             )
-        spohn, reasons = {}, [r for _, r in self.bath_fixed_points if r is not None]
-        fixed = [None if pi is None else thermo.spectrum_on_support(pi) for pi, _ in self.bath_fixed_points]
-        pi_spec = thermo.spectrum_on_support(np.asarray(sol.rho))
-        for r, (s_a, _, why) in zip(self.reservoirs, thermo.bath_entropy_rates(gen, sol.rho, pi_spec, fixed)):
-            spohn[r.name] = s_a
-            if why:
-                reasons.append(why)
+
+        def ledger():
+            spohn, reasons = {}, [r for _, r in self.bath_fixed_points if r is not None]
+            fixed = [
+                None if pi is None else thermo.spectrum_on_support(pi) for pi, _ in self.bath_fixed_points
+            ]
+            pi_spec = thermo.spectrum_on_support(np.asarray(sol.rho))
+            for r, (s_a, _, why) in zip(
+                self.reservoirs, thermo.bath_entropy_rates(gen, sol.rho, pi_spec, fixed)
+            ):
+                spohn[r.name] = s_a
+                if why:
+                    reasons.append(why)
+            return spohn, "; ".join(reasons) or None
+
         flows = {
             k: thermo.entropy_production({k: heat[k]}, {k: temperatures[k]}, resolution=delta) for k in names
         }
@@ -403,9 +425,8 @@ class Engine(Value):
             efficiency=eta,
             cop=cop,
             entropy_production_rate=sigma,
-            spohn_rates=spohn,
             entropy_flows=flows,
-            ledger_reason="; ".join(reasons) or None,
+            _ledger=ledger,
         )
 
     @cached_property
