@@ -545,9 +545,15 @@ class _Trajectory:
             gen.superoperator(), acc.engine.options, blocks="auto", conserved=trace_vector(self.d)
         )
 
-    def row(self, tk: float) -> dict:
+    def rows(self, times) -> list[dict]:
+        """The ledger at each of `times`: the states and their integrals from one product per sector."""
+        states = self.prop.trajectory(self.v0, times)
+        integrals = self.prop.trajectory(self.v0, times, "integral")
+        return [self._row(float(tk), v, w) for tk, v, w in zip(times, states, integrals)]
+
+    def _row(self, tk: float, state: np.ndarray, integral: np.ndarray) -> dict:
         acc, gen, d = self.acc, self.acc.gen, self.d
-        rho_g = self.prop.evolve(self.v0, tk).reshape(d, d, order="F")
+        rho_g = state.reshape(d, d, order="F")
         rho_g = 0.5 * (rho_g + rho_g.conj().T)
         spec = _spectrum("relaxation", "rho_t", rho_g)
         r = acc.rates(rho_g, spec)
@@ -573,8 +579,7 @@ class _Trajectory:
         row.update({f"sigmahk_{k}": _none_nan(v) for k, v in r.bath_housekeeping.items()})
         row.update({f"flow_{k}": _none_nan(v) for k, v in r.entropy_flows.items()})
         # exact heat: Q_a(t) = Tr[O_a int_0^t rho_s ds] (the currents are linear in rho)
-        integral = self.prop.integrate(self.v0, tk).reshape(d, d, order="F")
-        energy, number = gen.currents(integral)
+        energy, number = gen.currents(integral.reshape(d, d, order="F"))
         row.update(
             {f"Q_{res.name}": float(e - res.mu * n) for res, e, n in zip(acc.reservoirs, energy, number)}
         )
@@ -607,7 +612,8 @@ def _adaptive_times(traj, until: float, rtol: float) -> tuple[list, bool]:
         geo = np.geomspace(0.1 / fastest, until, INITIAL_POINTS)
     else:
         geo = np.array([])
-    rows = {float(t): traj.row(float(t)) for t in np.unique(np.concatenate([lin, geo]))}
+    grid = np.unique(np.concatenate([lin, geo]))
+    rows = dict(zip(grid.tolist(), traj.rows(grid)))
     keys = [k for k in rows[0.0] if k != "t"]
     heats = [k for k in keys if k.startswith("Q_")]
     values = [k for k in keys if not k.startswith("Q_")]
@@ -624,10 +630,10 @@ def _adaptive_times(traj, until: float, rtol: float) -> tuple[list, bool]:
             spread = high - low  # NaN (inf - inf) for a column without a finite value
         scale = {k: (float(v) if np.isfinite(v) and v > 0 else 0.0) for k, v in zip(keys, spread)}
         refine = []
-        for a, b in flagged:
-            m = 0.5 * (a + b)
-            rows[m] = mid = traj.row(m)
-            ra, rb = rows[a], rows[b]
+        mids = [0.5 * (a + b) for a, b in flagged]
+        rows.update(zip(mids, traj.rows(mids)))
+        for (a, b), m in zip(flagged, mids):
+            ra, rb, mid = rows[a], rows[b], rows[m]
             bad = False
             for k in heats:
                 j = "J_" + k[2:]
@@ -723,7 +729,7 @@ def relaxation(engine, rho0, times=None, *, until=None, rtol=1e-3, steady=None) 
             raise WorkbenchError(
                 f"relaxation: `times` must be a non-empty 1-d array of finite times >= 0, got {times!r}."
             )
-        rows, converged = [traj.row(float(tk)) for tk in t], True
+        rows, converged = traj.rows(t), True
     columns = {k: np.array([row[k] for row in rows], dtype=float) for k in rows[0]}
 
     def per_bath(prefix):

@@ -88,6 +88,28 @@ def test_propagator_against_expm_van_loan_and_the_group_inverse(gen, blocks):
     np.testing.assert_allclose(prop.integrate(eye, math.inf), -group_inverse, rtol=0, atol=1e3 * ROUTE_TOL)
 
 
+@pytest.mark.parametrize("gen", _generators())
+def test_trajectory_equals_the_maps_at_each_time(gen):
+    """`Propagator.trajectory` (all times in one product per sector) = evolve / integrate time by time."""
+    L = gen.superoperator(dense=True)
+    prop = Propagator(L, blocks="auto", conserved=trace_vector(gen.dim))
+    x = np.random.default_rng(SEED).normal(size=L.shape[0]) + 0j
+    times = [0.0, 0.3, 2.0, 17.0, math.inf]
+    for kind, one in (("exp", prop.evolve), ("integral", prop.integrate)):
+        expected = np.stack([one(x, t) for t in times])
+        np.testing.assert_allclose(prop.trajectory(x, times, kind), expected, rtol=0, atol=ROUTE_TOL)
+
+
+def test_trajectory_of_a_defective_generator():
+    """A Jordan block takes the expm route inside `trajectory` too."""
+    L = np.array([[-1.0, 1.0], [0.0, -1.0]], dtype=complex)
+    prop = Propagator(L)
+    x = np.array([0.3, 0.7], dtype=complex)
+    np.testing.assert_allclose(
+        prop.trajectory(x, [0.7, 2.0]), [la.expm(L * t) @ x for t in (0.7, 2.0)], atol=1e-14
+    )
+
+
 def test_integral_is_accurate_for_short_times():
     """phi(lam, t) = (exp(lam t) - 1)/lam loses no digits for |lam t| << 1: the integral is t + L t^2/2.
 
