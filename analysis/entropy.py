@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from engines import thermo
 from engines.checks import WorkbenchError, matrix, real
@@ -714,7 +715,6 @@ def relaxation(engine, rho0, times=None, *, until=None, rtol=1e-3, steady=None) 
             f"relaxation: give exactly one of `times` (a list of times) and `until` (the end of an "
             f"adaptive grid), got times={times!r}, until={until!r}."
         )
-    traj = _Trajectory(acc, rho0)
     if until is not None:
         until = real("relaxation", "until", until)
         if not until > 0 or not math.isfinite(until):
@@ -722,14 +722,19 @@ def relaxation(engine, rho0, times=None, *, until=None, rtol=1e-3, steady=None) 
         rtol = real("relaxation", "rtol", rtol)
         if not 0 < rtol < 1:
             raise WorkbenchError(f"relaxation: `rtol` must be in (0, 1), got {rtol!r}.")
-        rows, converged = _adaptive_times(traj, until, rtol)
     else:
-        t = np.asarray(times, dtype=float)
-        if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)) or np.any(t < 0):
+        times = np.asarray(times, dtype=float)
+        if times.ndim != 1 or times.size == 0 or not np.all(np.isfinite(times)) or np.any(times < 0):
             raise WorkbenchError(
                 f"relaxation: `times` must be a non-empty 1-d array of finite times >= 0, got {times!r}."
             )
-        rows, converged = traj.rows(t), True
+    # the library's thread policy (engines.Options.blas_threads): many small products per time
+    with threadpool_limits(limits=engine.options.blas_threads, user_api="blas"):
+        traj = _Trajectory(acc, rho0)
+        if until is not None:
+            rows, converged = _adaptive_times(traj, until, rtol)
+        else:
+            rows, converged = traj.rows(times), True
     columns = {k: np.array([row[k] for row in rows], dtype=float) for k in rows[0]}
 
     def per_bath(prefix):

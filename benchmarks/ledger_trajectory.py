@@ -16,7 +16,8 @@ bath (T = 0.5) on site 5, flat spectra (kappa = 0.05), coupled through sigma_x, 
   per-bath terms).
 
 Agreement: max over times |D_ours - D_QuTiP| (nats), which must be below 1e-4 (mesolve's default
-tolerances set it) or the program exits with 1.
+tolerances set it) or the program exits with 1; times where QuTiP's ``entropy_relative`` returns NaN
+(round-off eigenvalues of rho_t below 0 near a pure state) are left out and counted.
 
 Run ``python benchmarks/ledger_trajectory.py --help`` for the options; this is a program that prints
 a table, never a test (docs/architecture.md item 14).
@@ -115,7 +116,9 @@ def main(argv=None) -> int:
         for n in args.sizes:
             ours_t, rel = run_ours(n, flavour, times)
             q_t, q_D = run_qutip(n, flavour, times)
-            agreement = float(np.max(np.abs(rel.divergence - q_D)))
+            # QuTiP's entropy_relative is NaN where round-off leaves an eigenvalue of rho_t below 0
+            finite = np.isfinite(q_D)
+            agreement = float(np.max(np.abs(rel.divergence - q_D)[finite]))
             if not agreement <= AGREEMENT_TOL:
                 print(f"ERROR: {flavour} N = {n}: D(rho_t || pi) differs from QuTiP's by {agreement:.2e}")
                 status = 1
@@ -126,7 +129,10 @@ def main(argv=None) -> int:
                     ours_s=ours_t,
                     qutip_s=q_t,
                     agreement=agreement,
-                    extra={"entropy_produced": float(rel.entropy_produced[-1])},
+                    extra={
+                        "entropy_produced": float(rel.entropy_produced[-1]),
+                        "qutip_nan_times": int(np.sum(~finite)),
+                    },
                 )
             )
             printed.append(
@@ -169,7 +175,7 @@ def main(argv=None) -> int:
             agreement_tolerance=AGREEMENT_TOL,
             peak_memory="not measured",
             rows=tuple(flavour_rows),
-            columns=(("entropy_produced", "Sigma(t_end)"),),
+            columns=(("entropy_produced", "Sigma(t_end)"), ("qutip_nan_times", "QuTiP NaN times")),
             caveats=(
                 "QuTiP computes only the states and two entropies per time (no currents, heats or "
                 "per-bath terms): its time is a lower bound for the same ledger.",
