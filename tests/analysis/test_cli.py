@@ -75,6 +75,9 @@ def test_examples_exist():
         "carnot_qubit",
         "stirling",
         "otto_refrigerator",
+        "dot",
+        "double_dot",
+        "coulomb_dot",
     }
 
 
