@@ -78,6 +78,7 @@ def test_examples_exist():
         "dot",
         "double_dot",
         "coulomb_dot",
+        "dot_thermoelectric",
     }
 
 
