@@ -69,6 +69,22 @@ multi-site media (SpinChain, Composite) and optional (0) otherwise.  Bosonic bat
 the zero-frequency rate of the flat spectrum).  Fermionic leads (`engines.FermionicLead`) take
 ``mu`` (default 0).  TOML writes infinity as ``inf`` (no quotes).
 
+An ``operator`` (of a reservoir, or of a channel reservoir's ``jumps``, ``energy`` or ``particles``)
+is either a name of the medium's operators or a matrix written out as an array of rows, each row an
+array of entries; an entry is a number or, for a complex one, an ``[re, im]`` pair of numbers.  The
+matrix is square, finite and d x d, d the medium's dimension; on a multi-site medium a reservoir's
+matrix acts on its ``site`` (required, as for a name) and is that site's d_s x d_s matrix, while a
+channel's matrices act on the whole space.  The spinful dot's annihilator
+d_dn = |0><dn| - |up><2| on the basis |0>, |up>, |dn>, |2> (``examples/coulomb_dot.toml``)::
+
+    operator = [[0, 0, 1, 0],
+                [0, 0, 0, -1],
+                [0, 0, 0, 0],
+                [0, 0, 0, 0]]
+    operator = [[0, [0, 1]], [0, 0]]      # i |0><1|: complex entries as [re, im]
+
+Matrices are not parameters: a sweep cannot address their entries.
+
 ``[drive]`` (optional, a resonant classical field, `engines.Drive`): ``levels`` (two basis-state
 indices), ``strength``, ``detuning`` (default 0).  The medium's Hamiltonian must be diagonal.
 
@@ -187,6 +203,8 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePath
+
+import numpy as np
 
 import cycles
 import engines
@@ -753,15 +771,9 @@ class _Builder:
         allowed = ("name", "type", *keys[1:])
         r = self.table(value, f"{where} (type {kind!r})", allowed, _REQUIRED.get(kind, _RESERVOIR_REQUIRED))
         if kind == "channel":
-            return self.channel(r, where)
-        if not isinstance(r["operator"], str):  # a design names operators; matrices are for Python
-            fail(
-                f"{self.source}: {where}",
-                "operator",
-                r["operator"],
-                "a string naming an operator of the medium",
-            )
+            return self.channel(r, where, medium)
         args = {k: v for k, v in r.items() if k != "type"}
+        args["operator"] = self.operator(r["operator"], where, "operator", medium)
         if kind == "fermionic":
             args.setdefault("mu", 0.0)
         if kind == "squeezed":
@@ -775,27 +787,93 @@ class _Builder:
                         f"{where} (type 'bosonic', spectrum 'flat')",
                         [k for k in allowed if k not in _OHMIC_ONLY],
                     )
-        # The operator on its site now (the medium checks both, on the site's own space, cheaply), so
-        # an error names this reservoir rather than surfacing later from the engine.
-        self.check(where, lambda: medium.local_operator(reservoir.operator, reservoir.site))
+        # The operator on its site now (the medium checks a name and the site on the site's own space,
+        # cheaply; a matrix's shape is checked against the site's and the medium's dimension), so an
+        # error names this reservoir rather than surfacing later from the engine.
+        if isinstance(reservoir.operator, str):
+            self.check(where, lambda: medium.local_operator(reservoir.operator, reservoir.site))
+        else:
+            self.check_shape(reservoir.operator, where, "operator", medium, reservoir.site, on_site=True)
         return reservoir
 
-    def channel(self, r: Mapping, where: str) -> engines.ChannelReservoir:
+    def channel(self, r: Mapping, where: str, medium) -> engines.ChannelReservoir:
         """A ``type = "channel"`` reservoir: ``jumps`` = [{operator = NAME, rate = X}, ...]."""
         tables = self.array(r["jumps"], where, "jumps", "jumps")
         jumps = []
         for k, t in enumerate(tables):
             t = self.table(t, f"{where} jumps[{k}]", _JUMP_KEYS, _JUMP_KEYS)
-            if not isinstance(t["operator"], str):
-                fail(
-                    f"{self.source}: {where} jumps[{k}]", "operator", t["operator"], "a medium operator name"
-                )
-            jumps.append((t["operator"], t["rate"]))
+            op = self.operator(t["operator"], f"{where} jumps[{k}]", "operator", medium)
+            if not isinstance(op, str):
+                self.check_shape(op, f"{where} jumps[{k}]", "operator", medium)
+            jumps.append((op, t["rate"]))
+        args = {"name": r["name"], "jumps": jumps}
         for key in ("energy", "particles"):
-            if key in r and not isinstance(r[key], str):
-                fail(f"{self.source}: {where}", key, r[key], "a medium operator name")
-        args = {"name": r["name"], "jumps": jumps, "energy": r.get("energy"), "particles": r.get("particles")}
+            args[key] = None
+            if key in r:
+                args[key] = self.operator(r[key], where, key, medium)
+                if not isinstance(args[key], str):
+                    self.check_shape(args[key], where, key, medium)
         return self.check(where, lambda: engines.ChannelReservoir(**args))
+
+    # -------------------------------------------------------------------------------- operators
+    def operator(self, value, where: str, key: str, medium) -> str | np.ndarray:
+        """An operator field: a name (returned as is, for the medium to check) or a TOML matrix.
+
+        A matrix is an array of rows, each an array of entries, an entry a number or an ``[re, im]``
+        pair; it is returned as a complex (d, d) array checked to be square and finite (its
+        dimension against the medium's is `check_shape`'s, which knows the reservoir's site).
+        """
+        if isinstance(value, str):
+            return value
+        owner = f"{self.source}: {where}"
+        allowed = (
+            "an operator name (a string) or a matrix written as an array of rows of numbers "
+            "(complex entries as [re, im] pairs)"
+        )
+        if not isinstance(value, list) or not value or not all(isinstance(row, list) for row in value):
+            fail(owner, key, value, allowed)
+        rows = []
+        for i, row in enumerate(value):
+            entries = []
+            for j, x in enumerate(row):
+                if _is_number(x):
+                    entries.append(complex(x))
+                elif isinstance(x, list) and len(x) == 2 and all(_is_number(v) for v in x):
+                    entries.append(complex(x[0], x[1]))
+                else:
+                    fail(owner, f"{key}[{i}][{j}]", x, "a number or an [re, im] pair of numbers")
+            rows.append(entries)
+        n = len(rows)
+        if any(len(row) != n for row in rows):
+            lengths = ", ".join(str(len(row)) for row in rows)
+            fail(owner, key, f"{n} rows of lengths {lengths}", f"a square matrix ({n} rows of {n} entries)")
+        m = np.array(rows, dtype=np.complex128)
+        if not np.all(np.isfinite(m)):
+            i, j = np.argwhere(~np.isfinite(m))[0]
+            fail(owner, f"{key}[{i}][{j}]", value[i][j], "a finite number (no inf or nan in a matrix)")
+        return m
+
+    def check_shape(self, matrix: np.ndarray, where: str, key: str, medium, site=None, *, on_site=False):
+        """A matrix operator of the medium's dimension, or (`on_site`) of its `site`'s.
+
+        A reservoir's coupling operator (`on_site`) acts on its site's space, so that, as for an
+        operator name, `site` is required on a multi-site medium (the local flavour and the regime
+        check take each reservoir's operator on its own site).  A channel's operators act on the
+        whole space.
+        """
+        owner = f"{self.source}: {where}"
+        n_sites = len(medium.site_dims)
+        d, what = medium.dim, "the medium's dimension"
+        if on_site and n_sites > 1:
+            if site is None or site >= n_sites:
+                fail(
+                    owner, "site", site, f"a site index 0..{n_sites - 1} for a matrix operator on this medium"
+                )
+            d, what = medium.site_dims[site], f"the dimension of site {site}"
+        elif on_site and site not in (None, 0):
+            fail(owner, "site", site, "0 or unset (single-site medium)")
+        if matrix.shape[0] != d:
+            fail(owner, key, f"a matrix of shape {matrix.shape}", f"of shape ({d}, {d}) ({what})")
 
     # ------------------------------------------------------------------------------------ drive
     def drive(self, value, medium) -> engines.Drive:

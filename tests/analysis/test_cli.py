@@ -75,6 +75,10 @@ def test_examples_exist():
         "carnot_qubit",
         "stirling",
         "otto_refrigerator",
+        "dot",
+        "double_dot",
+        "coulomb_dot",
+        "dot_thermoelectric",
     }
 
 

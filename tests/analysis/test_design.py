@@ -344,8 +344,57 @@ BAD = [
     ),
     pytest.param(
         _set("reservoirs.0.operator", 1),
-        r"reservoirs\[0\] \('hot'\): `operator` must be a string naming an operator of the medium, got 1",
+        r"reservoirs\[0\] \('hot'\): `operator` must be an operator name \(a string\) or a matrix written as "
+        r"an array of rows of numbers \(complex entries as \[re, im\] pairs\), got 1\.$",
         id="operator-not-string",
+    ),
+    pytest.param(
+        _set("reservoirs.0.operator", [0.0, 1.0]),
+        r"reservoirs\[0\] \('hot'\): `operator` must be an operator name .*, got \[0.0, 1.0\]\.$",
+        id="operator-matrix-flat-array",
+    ),
+    pytest.param(
+        _set("reservoirs.0.operator", [[0.0, 1.0], [1.0]]),
+        r"reservoirs\[0\] \('hot'\): `operator` must be a square matrix \(2 rows of 2 entries\), "
+        r"got '2 rows of lengths 2, 1'\.$",
+        id="operator-matrix-ragged",
+    ),
+    pytest.param(
+        _set("reservoirs.0.operator", [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]),
+        r"reservoirs\[0\] \('hot'\): `operator` must be of shape \(2, 2\) \(the medium's dimension\), "
+        r"got 'a matrix of shape \(3, 3\)'\.$",
+        id="operator-matrix-dimension",
+    ),
+    pytest.param(
+        _set("reservoirs.0.operator", [[0.0, float("inf")], [1.0, 0.0]]),
+        r"reservoirs\[0\] \('hot'\): `operator\[0\]\[1\]` must be a finite number .*, got inf\.$",
+        id="operator-matrix-inf",
+    ),
+    pytest.param(
+        _set("reservoirs.0.operator", [[0.0, float("nan")], [1.0, 0.0]]),
+        r"`operator\[0\]\[1\]` must be a finite number \(no inf or nan in a matrix\), got nan\.$",
+        id="operator-matrix-nan",
+    ),
+    pytest.param(
+        _set("reservoirs.0.operator", [[0.0, "one"], [1.0, 0.0]]),
+        r"reservoirs\[0\] \('hot'\): `operator\[0\]\[1\]` must be a number or an \[re, im\] pair of "
+        r"numbers, got 'one'\.$",
+        id="operator-matrix-entry",
+    ),
+    pytest.param(
+        _set("reservoirs.0.operator", [[0.0, [1.0, 0.0, 2.0]], [1.0, True]]),
+        r"`operator\[0\]\[1\]` must be a number or an \[re, im\] pair of numbers, got \[1.0, 0.0, 2.0\]",
+        id="operator-matrix-triple",
+    ),
+    pytest.param(
+        _set("reservoirs.0.operator", [[0.0, 1.0], [1.0, True]]),
+        r"`operator\[1\]\[1\]` must be a number or an \[re, im\] pair of numbers, got True",
+        id="operator-matrix-boolean",
+    ),
+    pytest.param(
+        lambda d: d["reservoirs"][0].update(operator=[[0.0, 1.0], [1.0, 0.0]], site=1),
+        r"reservoirs\[0\] \('hot'\): `site` must be 0 or unset \(single-site medium\), got 1\.$",
+        id="operator-matrix-site-out-of-range",
     ),
     pytest.param(_set("reservoirs.0.site", 1), r"`site` must be 0 or None", id="site-out-of-range"),
     pytest.param(
@@ -396,6 +445,166 @@ def test_bad_design_names_the_field(mutate, message):
     with pytest.raises(WorkbenchError, match=message) as info:
         design_from_dict(data, source="bad.toml")
     assert str(info.value).startswith("bad.toml: ")
+
+
+# ------------------------------------------------------------------------------ matrix operators
+_SIGMA_Y = [[0.0, [0.0, -1.0]], [[0.0, 1.0], 0.0]]  # -i |0><1| + i |1><0|, complex entries as [re, im]
+
+
+def _two_qubits(operator, site) -> dict:
+    qubit = {"type": "Qubit", "omega": 1.0}
+    coupling = {"strength": 0.1, "factors": [["sigma_x", 0], ["sigma_x", 1]]}
+    return {
+        "medium": {"type": "Composite", "sites": [qubit, qubit], "couplings": [coupling]},
+        "reservoirs": [
+            {
+                "name": "hot",
+                "type": "bosonic",
+                "T": 2.0,
+                "coupling": 0.01,
+                "operator": operator,
+            }
+            | ({} if site is None else {"site": site}),
+            {"name": "cold", "type": "bosonic", "T": 0.5, "coupling": 0.01, "operator": "sigma_x", "site": 1},
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("by_name", "by_matrix"),
+    [
+        pytest.param(
+            {**_QUBIT["reservoirs"][0], "operator": "sigma_y"},
+            {**_QUBIT["reservoirs"][0], "operator": _SIGMA_Y},
+            id="complex-qubit-sigma_y",
+        ),
+        pytest.param(
+            {
+                "name": "hot",
+                "type": "fermionic",
+                "T": 2.0,
+                "mu": 0.3,
+                "coupling": 0.01,
+                "operator": "jump_0_1",
+            },
+            {
+                "name": "hot",
+                "type": "fermionic",
+                "T": 2.0,
+                "mu": 0.3,
+                "coupling": 0.01,
+                "operator": [[0, 1], [0, 0]],
+            },
+            id="real-lead-annihilator",
+        ),
+    ],
+)
+def test_matrix_operator_is_the_named_operator(by_name, by_matrix):
+    """A matrix written in TOML couples the medium as the operator of that name does (same NESS)."""
+    medium = (
+        {"type": "Levels", "energies": [0.0, 1.0]} if by_name["type"] == "fermionic" else _QUBIT["medium"]
+    )
+    cold = {**by_name, "name": "cold", "T": 0.5}
+    named = design_from_dict({"medium": medium, "reservoirs": [by_name, cold]}).steady_state()
+    design = design_from_dict({"medium": medium, "reservoirs": [by_matrix, cold]})
+    matrix = design.reservoirs[0].operator
+    assert matrix.dtype == np.complex128 and not matrix.flags.writeable
+    np.testing.assert_array_equal(matrix, design.medium.operator(by_name["operator"], None))
+    ness = design.steady_state()
+    assert np.max(np.abs(ness.rho - named.rho)) < 1e-12
+    assert ness.heat_currents["hot"] == pytest.approx(named.heat_currents["hot"], rel=TOL)
+
+
+def test_matrix_operator_on_a_site_is_embedded():
+    """On a Composite, a reservoir's d_s x d_s matrix acts on its `site`, as the operator name does."""
+    named = design_from_dict(_two_qubits("sigma_x", 0)).steady_state()
+    ness = design_from_dict(_two_qubits([[0, 1], [1, 0]], 0)).steady_state()
+    assert np.max(np.abs(ness.rho - named.rho)) < 1e-12
+    assert ness.heat_currents["hot"] == pytest.approx(named.heat_currents["hot"], rel=TOL)
+
+
+@pytest.mark.parametrize(
+    ("operator", "site", "message"),
+    [
+        pytest.param(
+            np.eye(4).tolist(),
+            0,
+            "`operator` must be of shape (2, 2) (the dimension of site 0), got 'a matrix of shape (4, 4)'.",
+            id="full-space-on-a-site",
+        ),
+        pytest.param(
+            np.eye(2).tolist(),
+            None,
+            "`site` must be a site index 0..1 for a matrix operator on this medium, got None.",
+            id="no-site",
+        ),
+        pytest.param(
+            np.eye(2).tolist(),
+            2,
+            "`site` must be a site index 0..1 for a matrix operator on this medium, got 2.",
+            id="site-out-of-range",
+        ),
+    ],
+)
+def test_matrix_operator_on_a_composite_needs_its_site(operator, site, message):
+    with pytest.raises(WorkbenchError) as info:
+        design_from_dict(_two_qubits(operator, site), source="bad.toml")
+    assert str(info.value) == f"bad.toml: reservoirs[0] ('hot'): {message}"
+
+
+def _channel(jump, **fields) -> dict:
+    return {
+        "medium": {"type": "Qubit", "omega": 1.0},
+        "reservoirs": [
+            {"name": "pump", "type": "channel", "jumps": [{"operator": jump, "rate": 0.2}], **fields},
+            {"name": "bath", "type": "bosonic", "T": 0.5, "coupling": 0.1, "operator": "sigma_x"},
+        ],
+    }
+
+
+def test_channel_jumps_energy_and_particles_take_matrices():
+    """A channel's jump (and its energy and particle observables) as matrices equal the named ones."""
+    sigma_plus = design_from_dict(_channel("sigma_plus")).medium.operator("sigma_plus", None)
+    sigma_z = design_from_dict(_channel("sigma_plus")).medium.operator("sigma_z", None)
+    named = design_from_dict(_channel("sigma_plus", particles="sigma_z")).steady_state()
+    design = design_from_dict(
+        _channel(
+            sigma_plus.real.tolist(), particles=sigma_z.real.tolist(), energy=np.diag([-0.5, 0.5]).tolist()
+        )
+    )
+    ness = design.steady_state()
+    assert np.max(np.abs(ness.rho - named.rho)) < 1e-12
+    assert ness.particle_currents["pump"] == pytest.approx(named.particle_currents["pump"], rel=TOL)
+
+
+@pytest.mark.parametrize(
+    ("design", "message"),
+    [
+        pytest.param(
+            _channel([[0, 1, 0], [0, 0, 0], [0, 0, 0]]),
+            "bad.toml: reservoirs[0] ('pump') jumps[0]: `operator` must be of shape (2, 2) (the medium's "
+            "dimension), got 'a matrix of shape (3, 3)'.",
+            id="jump-dimension",
+        ),
+        pytest.param(
+            _channel("sigma_plus", particles=[[1, 0], [0, "x"]]),
+            "bad.toml: reservoirs[0] ('pump'): `particles[1][1]` must be a number or an [re, im] pair of "
+            "numbers, got 'x'.",
+            id="particles-entry",
+        ),
+        pytest.param(
+            _channel({"re": 1}),
+            "bad.toml: reservoirs[0] ('pump') jumps[0]: `operator` must be an operator name (a string) or "
+            "a matrix written as an array of rows of numbers (complex entries as [re, im] pairs), "
+            "got {'re': 1}.",
+            id="jump-table",
+        ),
+    ],
+)
+def test_bad_channel_matrix_is_one_line(design, message):
+    with pytest.raises(WorkbenchError) as info:
+        design_from_dict(design, source="bad.toml")
+    assert str(info.value) == message
 
 
 def _chain_coupling(**changes):
