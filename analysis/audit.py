@@ -18,6 +18,7 @@ docs/physics.md, Sections 3, 6 and 7.
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -118,11 +119,16 @@ def audit(engine) -> Audit:
             "a machine of thermal reservoirs (a non-thermal one has no regime rule)",
         )
     regime = validity(engine)
+    local = (
+        f"local dissipators {regime.local_rate:.3g}"
+        if math.isfinite(regime.local_rate)
+        else "no local dissipators: a bath couples to several sites at once"
+    )
     findings.append(
         Finding(
             "info",
             "regime",
-            f"largest bath rate {regime.rate:.3g} (local dissipators {regime.local_rate:.3g}), smallest "
+            f"largest bath rate {regime.rate:.3g} ({local}), smallest "
             f"coupled Bohr-frequency spacing {regime.bohr_spacing:.3g}, largest internal coupling "
             f"{regime.internal_coupling:.3g}: global {'valid' if regime.global_valid else 'NOT valid'}, "
             f"local {'valid' if regime.local_valid else 'NOT valid'}; recommended flavour "

@@ -149,7 +149,8 @@ def main(argv=None) -> int:
             )
     recorder.stop()
     print(
-        f"Entropy ledger along a relaxation of the XXZ chain (J = 1, Delta = 0.5, field = 1, kappa = {KAPPA}); "
+        "Entropy ledger along a relaxation of the XXZ chain "
+        f"(J = 1, Delta = 0.5, field = 1, kappa = {KAPPA}); "
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs, load average "
         f"{recorder.load_before[0]:.2f} before / {recorder.load_after[0]:.2f} after"
     )
@@ -167,7 +168,8 @@ def main(argv=None) -> int:
         Table(
             name=flavour,
             title=f"per-bath entropy ledger along a relaxation, {flavour} XXZ chain (kappa = {KAPPA})",
-            ours=f'relaxation(Engine(chain, baths, "{flavour}"), rho0, times), construction and NESS included',
+            ours=f'relaxation(Engine(chain, baths, "{flavour}"), rho0, times), construction and NESS '
+            "included",
             qutip="qutip.mesolve(L, rho0, times), qutip.steadystate(L), entropy_vn and entropy_relative "
             "per time, on our Liouvillian",
             time="one trajectory",

@@ -35,7 +35,14 @@ from _common import (
 )
 
 #: The programs, in the order of the README.
-PROGRAMS = ("ness_sweep", "chain_scaling", "cycle_table", "sweep_throughput", "master_equations")
+PROGRAMS = (
+    "ness_sweep",
+    "chain_scaling",
+    "cycle_table",
+    "sweep_throughput",
+    "master_equations",
+    "ledger_trajectory",
+)
 BENCHMARKS_README = BENCHMARKS_DIR / "README.md"
 MAIN_README = REPO_ROOT / "README.md"
 PERF_START = "<!-- performance:start -->"

@@ -24,6 +24,7 @@ Global is out of its regime when rate > 10 bohr_spacing, local when internal_cou
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -52,7 +53,8 @@ class Validity:
         Largest total decay rate of an eigenstate of H (global Davies dissipators).
     local_rate : float
         Largest total decay rate of the local dissipators (site Hamiltonians), summed over the
-        reservoirs (the rate set against the internal couplings).
+        reservoirs (the rate set against the internal couplings); NaN when a reservoir's operator
+        acts on several sites (no local dissipator exists, and `local_valid` is False).
     bohr_spacing : float
         Smallest spacing between distinct coupled Bohr frequencies of H (inf if fewer than two).
     internal_coupling : float
@@ -125,9 +127,12 @@ def validity(engine) -> Validity:
     rate = largest_decay_rate(tables)
     spacing = _bohr_spacing(tables, engine.options.degeneracy_tol)
     coupling = _internal_coupling(engine)
-    local_rate = _local_rate(engine) if coupling > 0 else rate
+    if not all(_acts_on_one_site(engine.medium, r) for r in engine.reservoirs):
+        local_rate = math.nan  # a reservoir coupled to several sites at once has no local dissipator
+    else:
+        local_rate = _local_rate(engine) if coupling > 0 else rate
     global_valid = rate <= FACTOR * spacing
-    local_valid = coupling <= FACTOR * local_rate
+    local_valid = coupling <= FACTOR * local_rate  # False for NaN: the local flavour does not apply
     recommended = "global" if global_valid else "local" if local_valid else "unified"
     return Validity(gen.flavour, rate, local_rate, spacing, coupling, global_valid, local_valid, recommended)
 
@@ -155,6 +160,14 @@ def _bohr_spacing(tables, tol: float) -> float:
     gaps = np.diff(w)
     gaps = gaps[gaps > 2.0 * tol * scale]  # +w and -w: equal up to the grouping of Bohr frequencies
     return float(gaps.min()) if gaps.size else float("inf")
+
+
+def _acts_on_one_site(medium, reservoir) -> bool:
+    """Whether the reservoir's operator lives on one site (a name, or a matrix of its site's size)."""
+    dims = medium.site_dims
+    if len(dims) == 1 or isinstance(reservoir.operator, str):
+        return True
+    return reservoir.site is not None and reservoir.operator.shape[0] == dims[reservoir.site] != medium.dim
 
 
 def _local_rate(engine) -> float:

@@ -312,6 +312,22 @@ def test_local_with_strong_internal_coupling_warns_and_weak_one_does_not():
         engine(0.5, "global").steady_state()
 
 
+def test_a_bath_on_several_sites_has_no_local_regime_and_solves_globally():
+    """A full-space coupling operator (sigma_x sigma_x, no site) on two qubits: the global engine solves
+    (its NESS with one bath is the Gibbs state, Davies detailed balance); the local flavour does not
+    apply, so the regime check says so (local_rate NaN, local not valid) instead of failing."""
+    medium = Composite([Qubit(1.0), Qubit(1.3)], [(0.2, [("sigma_x", 0), ("sigma_x", 1)])])
+    sx = np.array([[0, 1], [1, 0]], dtype=complex)
+    bath = BosonicBath("b", 0.7, 0.01, np.kron(sx, np.eye(2)) + np.kron(np.eye(2), sx))
+    engine = Engine(medium, [bath], "global")
+    v = engines.validity(engine)
+    assert math.isnan(v.local_rate) and not v.local_valid
+    H = medium.hamiltonian()
+    E, V = np.linalg.eigh(H)
+    gibbs = (V * np.exp(-E / 0.7)) @ V.conj().T
+    np.testing.assert_allclose(engine.steady_state().rho, gibbs / np.trace(gibbs), atol=1e-10)
+
+
 @pytest.mark.parametrize("flavour", ["unified", "redfield"])
 def test_design_files_take_the_new_flavours(flavour):
     """``[engine] flavour = "redfield"`` (or "unified") in a design builds that engine; its NESS is the
