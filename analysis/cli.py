@@ -312,7 +312,7 @@ def _parser() -> argparse.ArgumentParser:
     transport.add_argument(
         "--bonds",
         action="store_true",
-        help="energy and magnetisation currents along a spin chain (local flavour)",
+        help="energy, magnetisation or occupation currents along a chain of sites (local flavour)",
     )
     transport.add_argument(
         "--rectify",
@@ -723,11 +723,23 @@ def _transport(args) -> int:
             },
         }
     if args.bonds:
-        payload["bonds"] = {
-            "energy": transport.bond_currents(engine, "energy", steady=state).tolist(),
-            "magnetisation": transport.bond_currents(engine, "magnetisation", steady=state).tolist(),
-            "sigma_z": transport.site_profile(engine, steady=state).tolist(),
-        }
+        bonds = {"energy": transport.bond_currents(engine, "energy", steady=state).tolist()}
+        names = engine.medium.operator_names
+        # the charges a chain of qubits or of dots carries, where every site has them and H conserves them
+        sites = getattr(engine.medium, "sites", ())
+        for label, quantity, operator in (
+            ("magnetisation", "magnetisation", "sigma_z"),
+            ("occupation", "proj_1", "proj_1"),
+        ):
+            if operator not in names or any(operator not in site.operator_names for site in sites):
+                continue
+            try:
+                bonds[label] = transport.bond_currents(engine, quantity, steady=state).tolist()
+            except WorkbenchError as e:  # not conserved by H: no continuity equation to report
+                bonds[label] = str(e)
+                continue
+            bonds[operator] = transport.site_profile(engine, operator, steady=state).tolist()
+        payload["bonds"] = bonds
     if args.rectify:
         left, sep, right = args.rectify.partition(":")
         if not sep:
@@ -758,12 +770,14 @@ def _transport(args) -> int:
         for lead, coefficients in onsager["thermoelectric"].items():
             print(f"  {lead}: " + ", ".join(f"{k} {v:.6g}" for k, v in coefficients.items()))
     if args.bonds:
-        bonds = payload["bonds"]
-        print("  energy current through sites 1..n-2: " + "  ".join(f"{x:.6g}" for x in bonds["energy"]))
-        print(
-            "  magnetisation current per bond:      " + "  ".join(f"{x:.6g}" for x in bonds["magnetisation"])
-        )
-        print("  <sigma_z> per site:                  " + "  ".join(f"{x:.6g}" for x in bonds["sigma_z"]))
+        labels = {
+            "energy": "energy current through sites 1..n-2",
+            "magnetisation": "magnetisation current per bond",
+        }
+        for key, values in payload["bonds"].items():
+            label = labels.get(key, f"{key} current per bond" if key == "occupation" else f"<{key}> per site")
+            text = values if isinstance(values, str) else "  ".join(f"{x:.6g}" for x in values)
+            print(f"  {label + ':':<38}{text}")
     if args.rectify:
         rows = payload["rectification"]
         header = ["bias", "J_forward", "J_reverse", "ratio", "note"]

@@ -59,6 +59,8 @@ __all__ = [
 QUANTITIES = ("heat", "energy", "particles")
 #: What `bond_currents` carries along a chain.
 BOND_QUANTITIES = ("energy", "magnetisation")
+#: ||[H, Q]|| relative to ||H|| ||Q|| below which the charge Q counts as conserved.
+CONSERVATION_TOL = 1e-12
 #: Relative tolerance for a jump to move a definite energy: ||[H, L] - eps L|| <= tol ||H|| ||L||.
 EIGENOPERATOR_TOL = 1e-8
 #: Sectors up to this many unknowns are factorised densely (LAPACK), larger ones by sparse LU.
@@ -419,50 +421,74 @@ def _unvec(v, d):
 # currents inside the medium
 
 
-def _chain(engine, owner):
-    from engines import SpinChain
-
-    if not isinstance(engine.medium, SpinChain):
-        fail(owner, "engine", repr(engine), "an engine whose medium is a SpinChain")
+def _line(engine, owner):
+    """The medium, its controls and its interaction terms, checked to form a chain of sites."""
+    medium = engine.medium
+    n = len(medium.site_dims)
+    if n < 2:
+        fail(owner, "engine", repr(engine), "an engine whose medium has sites (a SpinChain or a Composite)")
     if engine.drive is not None:
         fail(owner, "engine", repr(engine), "an undriven engine (a drive makes H time-dependent)")
-    return engine.medium
+    controls = {**medium.controls, **engine.controls}
+    terms = medium.interaction_terms(**controls)
+    for sites, _ in terms:
+        if len(sites) != 2 or sites[1] != sites[0] + 1:
+            fail(
+                owner,
+                "engine",
+                f"a medium with a coupling between the sites {list(sites)}",
+                "a chain: every coupling joins two neighbouring sites k, k + 1",
+            )
+    return medium, controls, terms
+
+
+def _site_sum(medium, name, sites):
+    """sum_{m in sites} o_m of the named site operator, embedded (sparse)."""
+    dims = medium.site_dims
+    zero = sp.csr_array((medium.dim, medium.dim), dtype=complex)
+    return sum((embed(medium.local_operator(name, m), dims, m) for m in sites), zero)
 
 
 def bond_currents(engine, quantity: str = "energy", *, steady=None) -> np.ndarray:
-    """The current along a chain at the NESS, from the continuity equation of `quantity`.
+    """The current along a chain of sites at the NESS, from the continuity equation of `quantity`.
 
-    Magnetisation (sum_i sz_i / 2, conserved by every bond): j_k through the bond (k, k+1), k = 0..n-2,
-    j_k = -<i[H, X_k]> with X_k = sum_{m <= k} sz_m / 2.  Energy: H = sum_b h_b with bond energies
-    h_b = V_b + (h_b's sites' fields)/2 (the end sites' fields wholly in the end bonds), and j_k the
-    current from bond k-1 into bond k through site k, k = 1..n-2, j_k = -<i[H, X_k]> with
+    A conserved charge Q = sum_m q_m (magnetisation: q_m = sz_m / 2; or any site operator the
+    Hamiltonian conserves in sum, such as a dot's occupation ``proj_1``): j_k through the bond
+    (k, k+1), k = 0..n-2, j_k = -<i[H, X_k]> with X_k = sum_{m <= k} q_m.  Energy: H = sum_b h_b with
+    bond energies h_b = V_b + (its sites' Hamiltonians)/2 (the end sites' wholly in the end bonds),
+    and j_k the current from bond k-1 into bond k through site k, k = 1..n-2, j_k = -<i[H, X_k]> with
     X_k = sum_{b < k} h_b.  Reservoirs on the end sites feed the end bonds only, so at the NESS every
     j_k equals the heat current of the left reservoirs booked against the full Hamiltonian.
 
     Parameters
     ----------
     engine : engines.Engine
-        An undriven engine whose medium is an `engines.SpinChain`, in the local flavour.
-    quantity : {"energy", "magnetisation"}
+        An undriven engine, in the local flavour, whose medium is a chain of sites: an
+        `engines.SpinChain` or an `engines.Composite` whose couplings join neighbouring sites.
+    quantity : str
+        ``"energy"``, ``"magnetisation"`` or the name of a site operator whose sum over the sites
+        commutes with H.
     steady : engines.SteadyState, optional
 
     Returns
     -------
     ndarray
-        n - 1 magnetisation currents, or n - 2 energy currents (hbar = 1).
+        n - 1 charge currents, or n - 2 energy currents (hbar = 1).
 
     Raises
     ------
     WorkbenchError
         In the global (secular) flavour: its NESS commutes with H, so no current flows through the
-        bonds coherently; its non-local dissipators move the heat between eigenstates directly.
+        bonds coherently; its non-local dissipators move the heat between eigenstates directly.  For
+        a charge H does not conserve, or a medium whose couplings are not nearest-neighbour.
     """
-    from engines import SpinChain
-
     owner = "bond_currents"
-    chain = _chain(engine, owner)
-    if quantity not in BOND_QUANTITIES:
-        fail(owner, "quantity", quantity, f"one of {list(BOND_QUANTITIES)}")
+    medium, controls, terms = _line(engine, owner)
+    names = medium.operator_names
+    if quantity not in (*BOND_QUANTITIES, *names):
+        fail(
+            owner, "quantity", quantity, f"one of {list(BOND_QUANTITIES)} or a site operator of {list(names)}"
+        )
     if engine.flavour == "global":
         raise WorkbenchError(
             f"{owner}: in the global (secular) flavour the NESS commutes with H, so no current flows "
@@ -470,20 +496,31 @@ def bond_currents(engine, quantity: str = "energy", *, steady=None) -> np.ndarra
             "flavour='local'."
         )
     rho = (engine.steady_state() if steady is None else steady).rho
-    controls = {**chain.controls, **engine.controls}
-    H = chain.hamiltonian_sparse(**controls)
-    sz = chain.local_operator("sigma_z", 0)
-    dims = chain.site_dims
-    if quantity == "magnetisation":
-        cuts = [sum(0.5 * embed(sz, dims, m) for m in range(k + 1)) for k in range(chain.n - 1)]
+    n, dims = len(medium.site_dims), medium.site_dims
+    local = [sp.csr_array(embed(medium.local_hamiltonian(m, **controls), dims, m)) for m in range(n)]
+    H = sp.csr_array(sum(local) + sum(V for _, V in terms))  # = the medium's H, sparse
+    if quantity == "energy":
+        cuts = [
+            sum(local[:k], 0.5 * local[k]) + sum((V for sites, V in terms if sites[1] <= k), 0 * H)
+            for k in range(1, n - 1)
+        ]
     else:
-        field = 0.5 * controls["field"] * sz  # a site's own Hamiltonian
-
-        def left_of(k):  # the bonds b < k: the first k + 1 sites' chain minus half of site k's field
-            part = SpinChain(k + 1, controls["J"], controls["Delta"], controls["field"]).hamiltonian_sparse()
-            return embed(part, dims, 0, span=k + 1) - 0.5 * embed(field, dims, k)
-
-        cuts = [left_of(k) for k in range(1, chain.n - 1)]
+        name, factor = ("sigma_z", 0.5) if quantity == "magnetisation" else (quantity, 1.0)
+        try:
+            total = _site_sum(medium, name, range(n))
+        except WorkbenchError as e:
+            raise WorkbenchError(f"{owner}: `quantity` {quantity!r} is not defined on every site: {e}") from e
+        leak = abs(H @ total - total @ H).max() if total.nnz else 0.0
+        scale = max(1.0, abs(H).max()) * max(1.0, abs(total).max())
+        if leak > CONSERVATION_TOL * scale:
+            fail(
+                owner,
+                "quantity",
+                quantity,
+                f"a charge the Hamiltonian conserves (||[H, sum_m {name}_m]|| = {leak:.3g}); the energy "
+                "always is",
+            )
+        cuts = [factor * _site_sum(medium, name, range(k + 1)) for k in range(n - 1)]
     out = []
     for X in cuts:
         C = sp.csr_array(H @ X - X @ H)
@@ -492,11 +529,19 @@ def bond_currents(engine, quantity: str = "energy", *, steady=None) -> np.ndarra
 
 
 def site_profile(engine, operator: str = "sigma_z", *, steady=None) -> np.ndarray:
-    """<o_k> of the named site operator on every site of a chain at the NESS (e.g. the magnetisation)."""
-    chain = _chain(engine, "site_profile")
+    """<o_k> of the named site operator on every site at the NESS (e.g. the magnetisation profile).
+
+    For a chain of sites (`bond_currents`); every site must have the operator.
+    """
+    medium, _, _ = _line(engine, "site_profile")
     rho = (engine.steady_state() if steady is None else steady).rho
-    o = chain.local_operator(operator, 0)
-    return np.array([np.real(np.sum(embed(o, chain.site_dims, k).multiply(rho.T))) for k in range(chain.n)])
+    dims = medium.site_dims
+    return np.array(
+        [
+            np.real(np.sum(embed(medium.local_operator(operator, k), dims, k).multiply(rho.T)))
+            for k in range(len(dims))
+        ]
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -177,6 +177,19 @@ class Medium(Value):
             total = total + linalg.embed(self._local_h(s, c), self.site_dims, s)
         return to_dense(total)
 
+    def interaction_terms(self, **controls: float) -> tuple:
+        """H - sum_s h_s as terms ``(sites, V)``: the sites a term couples (sorted) and its sparse operator.
+
+        Empty for single-site media.  `analysis.transport` splits the energy into bond energies with
+        them.
+
+        Returns
+        -------
+        tuple of (tuple of int, scipy.sparse.csr_array (dim, dim))
+        """
+        self._resolve(controls)
+        return ()
+
     def local_hamiltonian(self, site, **controls: float) -> np.ndarray:
         """The site's own Hamiltonian on its local space, without interaction terms.
 
@@ -716,6 +729,13 @@ class SpinChain(Medium):
     def _local_h(self, site, c):
         return 0.5 * c["field"] * _pauli("sigma_z")
 
+    def interaction_terms(self, **controls: float) -> tuple:
+        """The bonds ``((i, i + 1), J (sx sx + sy sy + Delta sz sz))``, i = 0..n-2 (see `Medium`)."""
+        c = self._resolve(controls)
+        sx, sy, sz = (sp.csr_array(_pauli(k)) for k in ("sigma_x", "sigma_y", "sigma_z"))
+        bond = sp.csr_array(c["J"] * (sp.kron(sx, sx) + sp.kron(sy, sy) + c["Delta"] * sp.kron(sz, sz)))
+        return tuple(((i, i + 1), linalg.embed(bond, self.site_dims, i, span=2)) for i in range(self.n - 1))
+
     @property
     def site_dims(self):
         """Local dimensions in tensor-product order (site 0 is the leftmost Kronecker factor)."""
@@ -891,6 +911,14 @@ class Composite(Medium):
         for k, v in enumerate(self._couplings):
             total = total + c[f"g_{k}"] * v
         return total
+
+    def interaction_terms(self, **controls: float) -> tuple:
+        """Each coupling ``(sites of its factors, g_k V_k)`` (see `Medium`)."""
+        c = self._resolve(controls)
+        return tuple(
+            (tuple(sorted(site for _, site in factors)), sp.csr_array(c[f"g_{k}"] * v))
+            for k, ((_, factors), v) in enumerate(zip(self._coupling_specs, self._couplings))
+        )
 
     @property
     def sites(self) -> tuple[Medium, ...]:

@@ -229,14 +229,68 @@ def test_chain_magnetisation_current_matches_qutip():
     )
 
 
+def _dot_chain(couplings=None):
+    """Four detuned single-level dots in series (hopping 0.05), leads at mu = 0.3 and -0.1 on the ends."""
+    from engines import Composite, FermionicLead, Levels
+
+    if couplings is None:
+        couplings = [(0.05, [("jump_1_0", k), ("jump_0_1", k + 1)]) for k in range(3)]
+    dots = Composite([Levels([0.0, e]) for e in (1.0, 1.2, 0.9, 1.1)], couplings)
+    leads = [
+        FermionicLead("left", 1.0, 0.3, 0.01, "jump_0_1", site=0),
+        FermionicLead("right", 0.5, -0.1, 0.01, "jump_0_1", site=3),
+    ]
+    return Engine(dots, leads, flavour="local", bookkeeping="full")
+
+
+def test_composite_dot_chain_particle_and_energy_currents_are_continuous():
+    """Dots in series: the occupation (``proj_1``) current through every bond equals the particles the
+    left lead feeds in, and every internal energy current its energy current J_E = J_Q + mu I
+    (continuity of N and of the bond energies at the NESS)."""
+    engine = _dot_chain()
+    state = engine.steady_state()
+    particles = state.particle_currents["left"]
+    energy = state.heat_currents["left"] + 0.3 * particles
+    np.testing.assert_allclose(bond_currents(engine, "proj_1", steady=state), particles, rtol=1e-9)
+    np.testing.assert_allclose(bond_currents(engine, "energy", steady=state), energy, rtol=1e-9)
+    occupations = site_profile(engine, "proj_1", steady=state)
+    assert occupations.shape == (4,) and np.all((occupations > 0) & (occupations < 1))
+
+
+def test_composite_qubit_chain_currents_match_the_boundary():
+    """Graded qubits (1, 1.3, 1.6) with flip-flop bonds: the energy current through the middle site is
+    the hot bath's heat (full bookkeeping), the magnetisation current is equal on both bonds."""
+    from engines import BosonicBath, Composite, Qubit
+
+    medium = Composite(
+        [Qubit(1.0), Qubit(1.3), Qubit(1.6)],
+        [(0.02, [("sigma_plus", k), ("sigma_minus", k + 1)]) for k in range(2)],
+    )
+    baths = [
+        BosonicBath("hot", 2.0, 0.05, "sigma_x", site=0),
+        BosonicBath("cold", 0.5, 0.05, "sigma_x", site=2),
+    ]
+    engine = Engine(medium, baths, flavour="local", bookkeeping="full")
+    state = engine.steady_state()
+    np.testing.assert_allclose(bond_currents(engine, steady=state), state.heat_currents["hot"], rtol=1e-9)
+    spin = bond_currents(engine, "magnetisation", steady=state)
+    assert spin[0] == pytest.approx(spin[1], rel=1e-9) and spin[0] > 0
+
+
 def test_bond_currents_refuse_the_global_flavour_and_non_chains():
     engine = _chain_engine(n=3)
     with pytest.raises(WorkbenchError, match="commutes with H"):
         bond_currents(engine.replace(flavour="global", bookkeeping=None))
-    with pytest.raises(WorkbenchError, match="SpinChain"):
+    with pytest.raises(WorkbenchError, match="SpinChain or a Composite"):
         bond_currents(systems.qubit_two_baths())
     with pytest.raises(WorkbenchError, match="`quantity`"):
         bond_currents(engine, "charge")
+    with pytest.raises(WorkbenchError, match="conserves"):
+        bond_currents(engine, "sigma_x")
+    with pytest.raises(WorkbenchError, match="not defined on every site"):
+        bond_currents(_dot_chain(), "magnetisation")
+    with pytest.raises(WorkbenchError, match=r"coupling between the sites \[0, 2\]"):
+        bond_currents(_dot_chain([(0.05, [("jump_1_0", 0), ("jump_0_1", 2)])]))
 
 
 # ---------------------------------------------------------------------------------------------- rectification
