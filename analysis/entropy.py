@@ -18,13 +18,12 @@ import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from engines import thermo
-from engines.checks import WorkbenchError, matrix, real
+from engines.checks import FrozenMapping, WorkbenchError, matrix, real
 from engines.linalg import (
     Propagator,
     entropy_of_spectrum,
@@ -195,7 +194,7 @@ class EntropyRates:
 
     def __post_init__(self):
         for name in ("spohn", "bath_housekeeping", "entropy_flows"):
-            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name) or {})))
+            object.__setattr__(self, name, FrozenMapping(dict(getattr(self, name) or {})))
 
     def __repr__(self):
         def f(x):
@@ -398,7 +397,7 @@ INITIAL_POINTS = 17
 
 
 def _frozen_map(m):
-    return MappingProxyType({k: _frozen(v) for k, v in (m or {}).items()})
+    return FrozenMapping({k: _frozen(v) for k, v in (m or {}).items()})
 
 
 @dataclass(frozen=True)
@@ -440,14 +439,14 @@ class Relaxation:
     total: np.ndarray
     non_adiabatic: np.ndarray
     housekeeping: np.ndarray
-    heat_currents: MappingProxyType
+    heat_currents: FrozenMapping
     population_divergence: np.ndarray | None = None
     coherence: np.ndarray | None = None
-    spohn: MappingProxyType = None
-    bath_housekeeping: MappingProxyType = None
-    entropy_flows: MappingProxyType = None
-    heat: MappingProxyType = None
-    temperatures: MappingProxyType = None
+    spohn: FrozenMapping = None
+    bath_housekeeping: FrozenMapping = None
+    entropy_flows: FrozenMapping = None
+    heat: FrozenMapping = None
+    temperatures: FrozenMapping = None
     converged: bool = True
     ledger_reason: str | None = None
 
@@ -466,7 +465,7 @@ class Relaxation:
             object.__setattr__(self, name, _frozen(getattr(self, name)))
         for name in ("heat_currents", "spohn", "bath_housekeeping", "entropy_flows", "heat"):
             object.__setattr__(self, name, _frozen_map(getattr(self, name)))
-        object.__setattr__(self, "temperatures", MappingProxyType(dict(self.temperatures or {})))
+        object.__setattr__(self, "temperatures", FrozenMapping(dict(self.temperatures or {})))
 
     def __len__(self) -> int:
         return self.times.size

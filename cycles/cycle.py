@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import FrozenInstanceError, dataclass, field
-from types import MappingProxyType
 
 import numpy as np
 
@@ -18,7 +17,7 @@ from cycles.solve import Solver
 from cycles.steps import Precomposed, Quench, _Hamiltonians, compile_stroke
 from cycles.strokes import Isotherm, Stroke, Unitary
 from engines import davies, thermo
-from engines.checks import WorkbenchError, fail
+from engines.checks import FrozenMapping, WorkbenchError, fail
 from engines.linalg import entropy_of_spectrum, trace_log, von_neumann
 from engines.media import Medium
 from engines.options import Options
@@ -156,9 +155,9 @@ class CycleResult:
     strokes: tuple
     work: float
     chemical_work: float
-    heat: MappingProxyType
-    particles: MappingProxyType
-    temperatures: MappingProxyType
+    heat: FrozenMapping
+    particles: FrozenMapping
+    temperatures: FrozenMapping
     period: float
     power: float
     mode: str
@@ -384,7 +383,7 @@ class Cycle:
                 "a sequence with at least one stroke that attaches a reservoir (Thermalize or Isotherm): "
                 "a cycle of unitary strokes alone has no heat to book and no unique limit cycle",
             )
-        self._set("reservoirs", MappingProxyType(reservoirs))
+        self._set("reservoirs", FrozenMapping(reservoirs))
         # the medium's Hamiltonians (and drives), shared by the strokes: they share end points
         self._set("_hamiltonians", _Hamiltonians(medium, {}))
         compiled = [self._compile(s) for s in strokes]
@@ -533,7 +532,7 @@ class Cycle:
             row.update(
                 stroke_irreversibility(stroke, rho_start, rho, H_start, H_end, Q, self.options.degeneracy_tol)
             )
-            rows.append(MappingProxyType(row))
+            rows.append(FrozenMapping(row))
         work_total = _clean(run["work"][0].sum(), delta)
         chemical_total = _clean(run["chemical"][0].sum(), delta)
         heat = {k: _clean(v, delta) for k, v in heat.items()}
@@ -556,9 +555,9 @@ class Cycle:
             strokes=tuple(rows),
             work=work_total,
             chemical_work=chemical_total,
-            heat=MappingProxyType(heat),
-            particles=MappingProxyType(particles),
-            temperatures=MappingProxyType(temperatures),
+            heat=FrozenMapping(heat),
+            particles=FrozenMapping(particles),
+            temperatures=FrozenMapping(temperatures),
             period=period,
             power=power + 0.0,
             mode=mode,

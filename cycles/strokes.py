@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
-from engines.checks import choice, fail, integer, real
+from engines.checks import FrozenMapping, choice, fail, integer, real
 from engines.generators import FLAVOURS
 from engines.reservoirs import Reservoir
 
@@ -29,10 +28,10 @@ SCHEDULES = ("linear", "smooth")
 
 def _controls(owner, field_, value) -> Mapping:
     if value is None:
-        return MappingProxyType({})
+        return FrozenMapping({})
     if not isinstance(value, Mapping):
         fail(owner, field_, value, "a mapping of control names to numbers")
-    return MappingProxyType({k: real(owner, f"{field_}[{k!r}]", v) for k, v in value.items()})
+    return FrozenMapping({k: real(owner, f"{field_}[{k!r}]", v) for k, v in value.items()})
 
 
 def _schedule(owner, schedule):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Iterable, Mapping
-from types import MappingProxyType
 
 import numpy as np
 
@@ -114,9 +113,40 @@ def read_only(array: np.ndarray) -> np.ndarray:
     return out
 
 
-def mapping(value: Mapping):
-    """A read-only view of a fresh copy of `value`."""
-    return MappingProxyType(dict(value))
+class FrozenMapping(Mapping):
+    """A read-only mapping (a fresh copy of what it is given) that pickles and deep-copies.
+
+    `types.MappingProxyType` is read-only too but cannot be pickled, and results travel: to Dask
+    workers and back, into multiprocessing pools, into pickled caches.
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data=()):
+        object.__setattr__(self, "_data", dict(data))
+
+    def __getitem__(self, key):
+        return self._data[key]
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"FrozenMapping is read-only: cannot set `{name}`")
+
+    def __reduce__(self):
+        return (FrozenMapping, (self._data,))
+
+    def __repr__(self) -> str:
+        return repr(self._data)
+
+
+def mapping(value: Mapping) -> FrozenMapping:
+    """A read-only copy of `value` (`FrozenMapping`)."""
+    return FrozenMapping(value)
 
 
 def choice(owner: str, field: str, value, allowed) -> str:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from types import MappingProxyType
 
 import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from engines import linalg, memory, thermo, validity
-from engines.checks import WorkbenchError, choice, fail, mapping
+from engines.checks import FrozenMapping, WorkbenchError, choice, fail, mapping
 from engines.generators import ENGINE_FLAVOURS, Drive, build_generator, check_reservoirs
 from engines.media import Medium
 from engines.options import Options
@@ -21,6 +22,14 @@ from engines.steady import SOLVERS, solve_steady_state
 from engines.values import Value
 
 __all__ = ["Engine", "SteadyState"]
+
+
+def _known_ledger(spohn: dict, reason):
+    return spohn, reason
+
+
+def _rebuild_steady_state(fields: dict, ledger):
+    return SteadyState(**fields, _ledger=ledger)
 
 
 @dataclass(frozen=True)
@@ -92,12 +101,18 @@ class SteadyState:
     def __post_init__(self):
         for name in ("heat_currents", "particle_currents", "temperatures", "entropy_flows"):
             value = getattr(self, name)
-            object.__setattr__(self, name, MappingProxyType({k: float(v) for k, v in value.items()}))
+            object.__setattr__(self, name, FrozenMapping({k: float(v) for k, v in value.items()}))
+
+    def __reduce__(self):
+        # the lazy ledger is a closure over the engine: a pickled steady state carries its values
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "_ledger"}
+        known = functools.partial(_known_ledger, dict(self.spohn_rates), self.ledger_reason)
+        return (_rebuild_steady_state, (fields, known))
 
     @cached_property
     def _spohn(self) -> tuple:
         spohn, reason = ({}, None) if self._ledger is None else self._ledger()
-        return MappingProxyType({k: None if v is None else float(v) for k, v in spohn.items()}), reason
+        return FrozenMapping({k: None if v is None else float(v) for k, v in spohn.items()}), reason
 
     @property
     def spohn_rates(self) -> Mapping:

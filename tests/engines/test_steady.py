@@ -298,7 +298,8 @@ def test_ness_equals_qutip_steadystate(engine):
 def test_steady_state_is_a_frozen_value_with_json_dict_and_series():
     """Mappings are read-only, to_dict survives json, to_series lines designs up side by side."""
     import json
-    import types
+    import pickle
+    from collections.abc import Mapping
 
     import pandas as pd
 
@@ -316,12 +317,15 @@ def test_steady_state_is_a_frozen_value_with_json_dict_and_series():
     results = {"dot": dot.steady_state(), "maser": maser.steady_state()}
     for ness in results.values():
         for name in ("heat_currents", "particle_currents", "temperatures"):
-            assert isinstance(getattr(ness, name), types.MappingProxyType)
+            assert isinstance(getattr(ness, name), Mapping)
             with pytest.raises(TypeError):
                 getattr(ness, name)["x"] = 1.0
         assert json.loads(json.dumps(ness.to_dict()))["mode"] == ness.mode
         with pytest.raises(ValueError, match="read-only"):
             ness.rho[0, 0] = 1.0
+        # results travel (Dask workers, process pools): a pickled state keeps every figure
+        back = pickle.loads(pickle.dumps(ness))
+        assert back.to_dict() == ness.to_dict() and back.ledger_reason == ness.ledger_reason
     table = pd.concat({k: v.to_series() for k, v in results.items()}, axis=1)
     head = ["mode", "power", "efficiency", "cop", "carnot_efficiency", "entropy_production_rate"]
     tail = ["resolution", "residual", "solver", "flavour", "bookkeeping"]

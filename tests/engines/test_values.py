@@ -18,7 +18,7 @@ import dataclasses
 import inspect
 import math
 import pickle
-import types
+from collections.abc import Mapping
 
 import numpy as np
 import pytest
@@ -102,7 +102,7 @@ def _held(obj, seen=None):
     if id(obj) in seen:
         return
     seen.add(id(obj))
-    if isinstance(obj, dict | types.MappingProxyType):
+    if isinstance(obj, Mapping):
         items = obj.values()
     elif isinstance(obj, list | tuple | set):
         items = obj
