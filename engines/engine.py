@@ -450,7 +450,7 @@ class Engine(Value):
 
         See `engines.thermo.bath_fixed_points` (generator basis); computed once per engine.
         """
-        return thermo.bath_fixed_points(self.generator, self.options)
+        return thermo.bath_fixed_points(self.generator, self.options, self.medium.site_dims)
 
     @cached_property
     def work_source(self) -> bool:

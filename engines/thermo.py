@@ -410,7 +410,7 @@ def json_number(x):
 FIXED_POINT_DENSE_MAX_DIM = 32
 
 
-def bath_fixed_points(generator, options=None) -> tuple:
+def bath_fixed_points(generator, options=None, site_dims=(None,)) -> tuple:
     """Per dissipator D_a, its fixed point pi_a (D_a(pi_a) = 0, generator basis) and why it is missing.
 
     Returns a tuple of ``(pi_a, reason)``: ``(ndarray, None)`` when D_a alone has one fixed state,
@@ -418,13 +418,27 @@ def bath_fixed_points(generator, options=None) -> tuple:
     reservoir with zero rates), never an invented one.  For global (Davies) dissipators the kernel is
     sought in the zero-frequency sector, where D_a's states are (D_a is covariant: it maps that
     sector to itself); pi_a is then the Gibbs state of H at T_a (mu_a for leads), Davies' detailed
-    balance.  Local dissipators are solved on their dense superoperator for d <=
-    `FIXED_POINT_DENSE_MAX_DIM`.
+    balance.  A local dissipator on one site of a multi-site medium (`site_dims` its site
+    dimensions) is D_s (x) id on the other sites: it leaves their state free, so its fixed points
+    pi_s (x) X span at least (d / d_s)^2 dimensions, known without a solve.  Other local dissipators
+    are solved on their dense superoperator for d <= `FIXED_POINT_DENSE_MAX_DIM`.
     """
     out = []
     d = generator.dim
     for a, D in enumerate(generator.dissipators):
         name = D.reservoir.name
+        site = D.reservoir.site
+        if generator.flavour == "local" and len(site_dims) > 1 and site is not None:
+            free = (d // site_dims[site]) ** 2
+            out.append(
+                (
+                    None,
+                    f"reservoir {name!r}: its local dissipator acts on site {site} only and leaves the "
+                    f"state of the other sites free ({free} or more independent fixed points), so its "
+                    "Spohn term is not defined",
+                )
+            )
+            continue
         if generator.davies is not None:
             spec = generator.davies.spectrum
             M = generator.davies.zero_frequency_generator(a)

@@ -192,6 +192,10 @@ def test_local_multi_site_bath_has_no_unique_fixed_point():
     assert "fixed points" in ss.ledger_reason
     r = entropy_production_rates(engine, np.eye(4) / 4)
     assert r.spohn["hot"] is None and "fixed points" in r.ledger_reason
+    # the count stated without a solve, against the kernel of D_hot's superoperator (SVD)
+    assert "(4 or more independent fixed points)" in ss.ledger_reason
+    s = np.linalg.svd(engine.generator.dissipators[0].superoperator(dense=True), compute_uv=False)
+    assert int(np.sum(s <= 1e-12 * s[0])) == 4
 
 
 def test_relaxation_needs_times_or_until():
