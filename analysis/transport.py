@@ -43,7 +43,7 @@ import scipy.sparse.linalg as spla
 
 from engines.checks import WorkbenchError, fail, read_only
 from engines.linalg import embed, trace_vector, unvec, vec
-from engines.steady import population_sector
+from engines.steady import population_sector, sector_generator
 
 __all__ = [
     "Counting",
@@ -129,12 +129,30 @@ class _Sector:
         """A (d^2, d^2) superoperator restricted to the sector."""
         return sp.csr_array(sp.csr_array(superoperator)[self.index][:, self.index])
 
+    def dissipator(self, generator, name: str) -> sp.csr_array:
+        """The dissipator of reservoir `name` of `generator` on the sector.
+
+        For a secular generator (whose sector is the zero-frequency sector) straight from its Davies
+        tables, without the d^2 x d^2 superoperator.
+        """
+        k = generator.names.index(name)
+        if not generator.secular:
+            return self.restrict(generator.dissipators[k].superoperator())
+        return _from_block_layout(generator, generator.davies.zero_frequency_generator(k))
+
     def weighted(self, weights) -> sp.csr_array:
         """sum_j w_j K_j."""
         out = sp.csr_array((self.index.size,) * 2, dtype=complex)
         for w, k in zip(weights, self.K):
             out = out + w * k
         return out
+
+
+def _from_block_layout(generator, M) -> sp.csr_array:
+    """A zero-frequency-sector matrix from the block layout to the sector's sorted vec indices."""
+    rows, cols = generator.davies.spectrum.block_entries
+    order = np.argsort(rows + generator.dim * cols)
+    return sp.csr_array(M[order][:, order])
 
 
 @functools.lru_cache(maxsize=8)
@@ -144,6 +162,8 @@ def _generator_sector(generator) -> _Sector:
     base = _Sector(
         index, sp.csr_array((index.size,) * 2, dtype=complex), (), trace_vector(generator.dim)[index]
     )
+    if generator.secular:  # from the Davies tables, without the d^2 x d^2 superoperator
+        return dataclasses.replace(base, L=_from_block_layout(generator, sector_generator(generator)))
     return dataclasses.replace(base, L=base.restrict(generator.superoperator()))
 
 
@@ -368,7 +388,7 @@ def onsager(engine, reference: str | None = None) -> Onsager:
     sector = _sector(generator)
     rho = rho_full[sector.index]
     drazin = _drazin_solver(sector, rho)
-    leads = {D.reservoir.name: any(D.particles) for D in generator.dissipators}
+    leads = {r.name: any(ch.particles != 0 for ch in r.channels()) for r in reservoirs}
     others = [r for r in reservoirs if r.name != ref]
     fluxes = []
     for r in others:
@@ -377,15 +397,16 @@ def onsager(engine, reference: str | None = None) -> Onsager:
             fluxes.append(f"I_{r.name}")
 
     def flux_vector(gen, rho_vec):
+        """The fluxes of the reservoirs `gen` has (0 for the others) at the sector vector rho_vec."""
         full = np.zeros(gen.dim**2, dtype=complex)
         full[sector.index] = rho_vec
         energy, number = gen.currents(unvec(full, gen.dim))
         out = []
         for r in others:
-            k = gen.names.index(r.name)
-            out.append(energy[k])
+            k = gen.names.index(r.name) if r.name in gen.names else None
+            out.append(0.0 if k is None else energy[k])
             if leads[r.name]:
-                out.append(number[k])
+                out.append(0.0 if k is None else number[k])
         return np.array(out)
 
     columns = []
@@ -395,9 +416,11 @@ def onsager(engine, reference: str | None = None) -> Onsager:
         for f in fields:
             value = getattr(r, f)
             h = DERIVATIVE_STEP * max(abs(value), r.T)
-            shifted = [_shifted(engine, r, f, value + s * h) for s in (1.0, -1.0)]
-            dL = sector.restrict(
-                shifted[0].generator.superoperator() - shifted[1].generator.superoperator()
+            # only D_r and r's currents depend on r's T and mu: engines holding r alone, shifted
+            shifted = [engine.replace(reservoirs=[r.replace(**{f: value + s * h})]) for s in (1.0, -1.0)]
+            dL = (
+                sector.dissipator(shifted[0].generator, r.name)
+                - sector.dissipator(shifted[1].generator, r.name)
             ) / (2 * h)
             drho = -drazin(dL @ rho)
             dobs = (flux_vector(shifted[0].generator, rho) - flux_vector(shifted[1].generator, rho)) / (2 * h)
@@ -406,11 +429,6 @@ def onsager(engine, reference: str | None = None) -> Onsager:
         jac = _affinity_jacobian(r.T, r.mu)[: len(fields), : len(fields)]
         columns.append(dJ @ np.linalg.inv(jac))
     return Onsager(ref, tuple(fluxes), np.real(np.column_stack(columns)))
-
-
-def _shifted(engine, reservoir, field: str, value: float):
-    changed = [r.replace(**{field: value}) if r is reservoir else r for r in engine.reservoirs]
-    return engine.replace(reservoirs=changed)
 
 
 def _unvec(v, d):

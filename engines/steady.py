@@ -243,16 +243,23 @@ def generator_scale(generator) -> float:
 # populations-only (block-secular) path
 
 
-def _pauli(generator, initial, options) -> Solution:
-    """The NESS of a secular generator from its zero-frequency sector (`engines.davies`)."""
+def sector_generator(generator) -> np.ndarray:
+    """L of a secular generator on its zero-frequency sector (block layout of `Spectrum.block_entries`)."""
     tables = generator.davies
-    spec = tables.spectrum
     M = tables.zero_frequency_generator()
     # The coherent part inside the sector: zero for the global flavour (degenerate levels), the true
     # level differences inside each level cluster for the unified flavour.
     h = np.real(sp.csr_array(generator.hamiltonian).diagonal())
-    rows, cols = spec.block_entries
+    rows, cols = tables.spectrum.block_entries
     M[np.diag_indices_from(M)] += -1j * (h[rows] - h[cols])
+    return M
+
+
+def _pauli(generator, initial, options) -> Solution:
+    """The NESS of a secular generator from its zero-frequency sector (`engines.davies`)."""
+    tables = generator.davies
+    spec = tables.spectrum
+    M = sector_generator(generator)
     x0 = None if initial is None else spec.to_sector(initial)
     x, res, k = stationary_vector(M, tables.sector_trace(), x0, options)
     rho = spec.from_sector(x)
@@ -304,7 +311,15 @@ def _sectors(generator) -> _Sectors:
 
 
 def population_sector(generator) -> np.ndarray:
-    """Indices (into vec, column stacking) of the invariant sector that holds every population."""
+    """Indices (into vec, column stacking) of the invariant sector that holds every population.
+
+    For a secular generator it is the zero-frequency sector of its eigenbasis (populations and the
+    coherences inside degenerate blocks), which Davies dissipators map to itself (covariance), known
+    from the spectrum; otherwise it is found from the block structure of H and the jumps (`_sectors`).
+    """
+    if generator.secular:
+        rows, cols = generator.davies.spectrum.block_entries
+        return np.sort(rows + generator.dim * cols)
     sec = _sectors(generator)
     d = generator.dim
     return np.sort(

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import qutip
 import scipy.linalg as la
+import scipy.sparse as sp
 import systems
 
 from engines import (
@@ -335,3 +336,35 @@ def test_steady_state_is_a_frozen_value_with_json_dict_and_series():
     assert table.loc["I_l", "dot"] == pytest.approx(-table.loc["I_r", "dot"], rel=1e-12)
     assert table.loc["mode", "maser"] == results["maser"].mode
     assert table.loc["J_hot", "maser"] == results["maser"].heat_currents["hot"]
+
+
+@pytest.mark.parametrize(
+    "medium",
+    [
+        pytest.param(SpinChain(4, 1.0, 0.5, field=1.0), id="xxz-chain"),
+        pytest.param(SpinChain(3, 1.0, 1.0), id="heisenberg-degenerate"),
+    ],
+)
+def test_secular_population_sector_is_invariant_and_holds_the_populations(medium):
+    """The zero-frequency sector of a Davies generator (populations and coherences inside degenerate
+    blocks) is mapped to itself by L (covariance) and holds every population; it contains the sector
+    the block-structure search finds."""
+    from engines.steady import _sectors, population_sector
+
+    n = len(medium.site_dims)
+    baths = [
+        BosonicBath("hot", 2.0, 0.1, "sigma_x", site=0),
+        BosonicBath("cold", 0.5, 0.1, "sigma_x", site=n - 1),
+    ]
+    gen = Engine(medium, baths, "global").generator
+    d = gen.dim
+    index = population_sector(gen)
+    L = sp.csr_array(gen.superoperator()).tocsc()
+    outside = np.setdiff1d(np.arange(d * d), index)
+    assert abs(L[outside][:, index]).max() <= 1e-14 * abs(L).max()
+    assert set(np.arange(d) * (d + 1)) <= set(index.tolist())
+    sec = _sectors(gen)
+    generic = np.concatenate(
+        [(sec.blocks[c][:, None] + d * sec.blocks[c2][None, :]).ravel() for c, c2 in sec.pairs]
+    )
+    assert set(generic.tolist()) <= set(index.tolist())
