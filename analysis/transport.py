@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +42,7 @@ import scipy.linalg as la
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from engines import _kernels
 from engines.checks import WorkbenchError, fail, read_only
 from engines.linalg import embed, trace_vector, unvec, vec
 from engines.steady import population_sector, sector_generator
@@ -108,16 +110,15 @@ def _jump_weights(generator, index: int, quantity: str, owner: str) -> tuple[lis
 
 @dataclass(frozen=True)
 class _Sector:
-    """L and the jump superoperators K_j restricted to the population sector.
+    """L restricted to the population sector.
 
-    vec(L rho L^dag) = (conj(L) kron L) vec(rho).  The sector is the invariant subspace that holds
-    the populations (`engines.steady.population_sector`); the tilted generator keeps it invariant,
-    so counting never touches the rest of the d^2 unknowns.
+    The sector is the invariant subspace that holds the populations
+    (`engines.steady.population_sector`); the tilted generator keeps it invariant, so counting never
+    touches the rest of the d^2 unknowns.
     """
 
     index: np.ndarray
     L: sp.csr_array
-    K: tuple
     trace: np.ndarray
 
     @property
@@ -140,13 +141,6 @@ class _Sector:
             return self.restrict(generator.dissipators[k].superoperator())
         return _from_block_layout(generator, generator.davies.zero_frequency_generator(k))
 
-    def weighted(self, weights) -> sp.csr_array:
-        """sum_j w_j K_j."""
-        out = sp.csr_array((self.index.size,) * 2, dtype=complex)
-        for w, k in zip(weights, self.K):
-            out = out + w * k
-        return out
-
 
 def _from_block_layout(generator, M) -> sp.csr_array:
     """A zero-frequency-sector matrix from the block layout to the sector's sorted vec indices."""
@@ -159,18 +153,72 @@ def _from_block_layout(generator, M) -> sp.csr_array:
 def _generator_sector(generator) -> _Sector:
     """The population sector of an (immutable) generator with L restricted to it, built once."""
     index = population_sector(generator)
-    base = _Sector(
-        index, sp.csr_array((index.size,) * 2, dtype=complex), (), trace_vector(generator.dim)[index]
-    )
+    base = _Sector(index, sp.csr_array((index.size,) * 2, dtype=complex), trace_vector(generator.dim)[index])
     if generator.secular:  # from the Davies tables, without the d^2 x d^2 superoperator
         return dataclasses.replace(base, L=_from_block_layout(generator, sector_generator(generator)))
     return dataclasses.replace(base, L=base.restrict(generator.superoperator()))
 
 
-def _sector(generator, jumps=()) -> _Sector:
-    base = _generator_sector(generator)
-    K = tuple(base.restrict(sp.kron(J.conj(), J, format="csr")) for J in jumps)
-    return dataclasses.replace(base, K=K)
+def _sector(generator) -> _Sector:
+    return _generator_sector(generator)
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """What one reservoir's jumps move, on the sector: ``weighted(f)`` = sum_j f(nu_j) K_j.
+
+    K_j is the jump superoperator of jump j (vec(L rho L^dag) = (conj(L) kron L) vec(rho)) and nu_j
+    what it moves into the medium; f = nu gives dL_chi/dchi at 0, f = nu^2 the second derivative and
+    f = exp(chi nu) - 1 the tilt L_chi - L.  `scale` is the largest |nu_j|.
+    """
+
+    weighted: Callable
+    scale: float
+
+
+def _counted(generator, sector: _Sector, index: int, quantity: str, owner: str) -> _Counted:
+    """The counted jumps of dissipator `index` (see `_Counted`).
+
+    Global (Davies) generators: from the eigenbasis tables, the jump k -> m of a channel moving the
+    energy E_m - E_k (exact: its Bohr cluster is degenerate) and the channel's particle number, with
+    no jump operator built (a d = 256 chain has ~2e4 of them).  Otherwise from the jump operators,
+    each checked to move a definite energy (`_jump_weights`).
+    """
+    if generator.secular and generator.flavour == "global":
+        tables = generator.davies
+        starts = tables.spectrum.starts
+        h = np.real(sp.csr_array(generator.reference).diagonal())
+        gained = h[:, None] - h[None, :]  # E_m - E_k of the jump k -> m
+        mu = generator.dissipators[index].reservoir.mu
+        channels = tables.channels[index]
+
+        def moved(c):
+            if quantity == "particles":
+                return np.full_like(gained, float(c.particles))
+            return gained if quantity == "energy" else gained - mu * c.particles
+
+        def weighted(f):
+            n = int(np.sum(np.diff(starts) ** 2))
+            M = np.zeros((n, n), dtype=complex)
+            for c in channels:
+                _kernels.sector_jump_term(starts, c.X, np.ascontiguousarray(c.R * f(moved(c))), M)
+            return _from_block_layout(generator, M)
+
+        scale = max(
+            (float(np.max(np.abs(moved(c))[(c.R * np.abs(c.X) ** 2) > 0], initial=0.0)) for c in channels),
+            default=0.0,
+        )
+        return _Counted(weighted, scale)
+    jumps, nu = _jump_weights(generator, index, quantity, owner)
+    K = [sector.restrict(sp.kron(J.conj(), J, format="csr")) for J in jumps]
+
+    def weighted(f):
+        out = sp.csr_array((sector.index.size,) * 2, dtype=complex)
+        for w, k in zip(f(nu), K):
+            out = out + w * k
+        return out
+
+    return _Counted(weighted, float(np.max(np.abs(nu), initial=0.0)))
 
 
 def _drazin_solver(sector: _Sector, rho_vec):
@@ -257,16 +305,16 @@ def counting(engine, reservoir: str, quantity: str = "heat", *, steady=None) -> 
     index = _reservoir_index(engine, reservoir, owner)
     state, rho = _steady(engine, steady)
     generator = engine.generator
-    jumps, nu = _jump_weights(generator, index, quantity, owner)
-    sector = _sector(generator, jumps)
+    sector = _sector(generator)
+    counted = _counted(generator, sector, index, quantity, owner)
     rho, tr = rho[sector.index], sector.trace
-    L1, L2 = sector.weighted(nu), sector.weighted(nu**2)
+    L1, L2 = counted.weighted(lambda nu: nu), counted.weighted(lambda nu: nu**2)
     L1rho = L1 @ rho
     mean = float(np.real(tr @ L1rho))
     x = _drazin_solver(sector, rho)(L1rho - mean * rho)
     variance = float(np.real(tr @ (L2 @ rho)) - 2.0 * np.real(tr @ (L1 @ x)))
     sigma = state.entropy_production_rate if all(r.thermal for r in engine.reservoirs) else None
-    resolved = abs(mean) > state.resolution * max(1.0, float(np.max(np.abs(nu), initial=0.0)))
+    resolved = abs(mean) > state.resolution * max(1.0, counted.scale)
     tur = variance * sigma / mean**2 if sigma is not None and resolved else None
     return Counting(reservoir, quantity, mean, variance, sigma, tur)
 
@@ -282,14 +330,14 @@ def scgf(engine, reservoir: str, chi, quantity: str = "heat"):
     _check_quantity(owner, quantity)
     index = _reservoir_index(engine, reservoir, owner)
     generator = engine.generator
-    jumps, nu = _jump_weights(generator, index, quantity, owner)
-    sector = _sector(generator, jumps)
+    sector = _sector(generator)
     if not sector.dense:
         fail(owner, "engine", f"a population sector of {sector.index.size} unknowns", f"<= {DENSE_SECTOR}")
     chi = np.atleast_1d(np.asarray(chi, dtype=float))
     out = np.empty(chi.shape)
+    counted = _counted(generator, sector, index, quantity, owner)
     for i, c in enumerate(chi):
-        tilted = sector.L + sector.weighted(np.expm1(c * nu))
+        tilted = sector.L + counted.weighted(lambda nu, c=c: np.expm1(c * nu))
         out[i] = np.max(np.linalg.eigvals(tilted.toarray()).real)
     return out
 

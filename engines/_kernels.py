@@ -13,33 +13,28 @@ from engines.jit import njit, prange
 
 
 @njit
-def sector_superoperator(starts, X, R, out):
-    """Add one Davies channel's dissipator restricted to the zero-frequency sector to `out`.
-
-    The sector holds the coherences inside each degenerate block b = starts[b]:starts[b+1] of the
-    (sorted) spectrum, block by block, each block column-stacked. X is the channel's coupling
-    operator in the eigenbasis, R[m, k] the rate of the jump k -> m.  Jump term:
-    (m, m') <- (k, k') with weight R[m, k] X[m, k] conj(X[m', k']); anticommutator with
-    Gamma[k, k'] = sum_m R[m, k] conj(X[m, k]) X[m, k'] inside each block.
-    """
+def _block_offsets(starts):
     nb = starts.size - 1
     offs = np.zeros(nb + 1, dtype=np.int64)
     for b in range(nb):
         n = starts[b + 1] - starts[b]
         offs[b + 1] = offs[b] + n * n
-    for bm in range(nb):
-        sm, nm = starts[bm], starts[bm + 1] - starts[bm]
-        for bk in range(nb):
-            sk, nk = starts[bk], starts[bk + 1] - starts[bk]
-            for m in range(sm, sm + nm):
-                for m2 in range(sm, sm + nm):
-                    row = offs[bm] + (m - sm) + nm * (m2 - sm)
-                    for k in range(sk, sk + nk):
-                        a = R[m, k] * X[m, k]
-                        if a == 0:
-                            continue
-                        for k2 in range(sk, sk + nk):
-                            out[row, offs[bk] + (k - sk) + nk * (k2 - sk)] += a * np.conj(X[m2, k2])
+    return offs
+
+
+@njit
+def sector_superoperator(starts, X, R, out):
+    """Add one Davies channel's dissipator restricted to the zero-frequency sector to `out`.
+
+    The sector holds the coherences inside each degenerate block b = starts[b]:starts[b+1] of the
+    (sorted) spectrum, block by block, each block column-stacked. X is the channel's coupling
+    operator in the eigenbasis, R[m, k] the rate of the jump k -> m.  Jump term
+    (`sector_jump_term`); anticommutator with Gamma[k, k'] = sum_m R[m, k] conj(X[m, k]) X[m, k']
+    inside each block.
+    """
+    sector_jump_term(starts, X, R, out)
+    nb = starts.size - 1
+    offs = _block_offsets(starts)
     for b in range(nb):
         s, n = starts[b], starts[b + 1] - starts[b]
         gamma = np.zeros((n, n), dtype=np.complex128)
@@ -56,6 +51,30 @@ def sector_superoperator(starts, X, R, out):
                 for k in range(n):
                     out[row, offs[b] + k + n * j] -= 0.5 * gamma[i, k]
                     out[row, offs[b] + i + n * k] -= 0.5 * gamma[k, j]
+
+
+@njit
+def sector_jump_term(starts, X, R, out):
+    """Add the jump term of one Davies channel on the zero-frequency sector to `out`.
+
+    (m, m') <- (k, k') with weight R[m, k] X[m, k] conj(X[m', k']).  With R weighted by what each
+    jump k -> m moves, it is the counting-field derivative of the tilted generator.
+    """
+    nb = starts.size - 1
+    offs = _block_offsets(starts)
+    for bm in range(nb):
+        sm, nm = starts[bm], starts[bm + 1] - starts[bm]
+        for bk in range(nb):
+            sk, nk = starts[bk], starts[bk + 1] - starts[bk]
+            for m in range(sm, sm + nm):
+                for m2 in range(sm, sm + nm):
+                    row = offs[bm] + (m - sm) + nm * (m2 - sm)
+                    for k in range(sk, sk + nk):
+                        a = R[m, k] * X[m, k]
+                        if a == 0:
+                            continue
+                        for k2 in range(sk, sk + nk):
+                            out[row, offs[bk] + (k - sk) + nk * (k2 - sk)] += a * np.conj(X[m2, k2])
 
 
 #: Rate functions a channel's kernel code selects (`engines.reservoirs` encodes its channels with them).
