@@ -31,6 +31,7 @@ PROGRAMS = {
     "cycle_table": ("part1", "part2"),
     "sweep_throughput": ("sweep",),
     "master_equations": ("redfield", "unified"),
+    "chain_transport": ("local", "global"),
 }
 STAMP_KEYS = {
     "git",
