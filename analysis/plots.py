@@ -18,6 +18,7 @@ from engines.checks import WorkbenchError
 __all__ = [
     "column",
     "comparison",
+    "current_vs_size",
     "currents",
     "cycle_diagrams",
     "efficiency_power",
@@ -38,6 +39,8 @@ LABELS = {
     "work": "work per cycle W [energy]",
     "period": "period [1/energy]",
     "residual": "residual ||L ρ||",
+    "N": "chain length N [sites]",
+    "M_hot": "magnetisation current I_hot [1/time]",
 }
 
 
@@ -155,6 +158,50 @@ def currents(table, x: str, ax=None):
         else "heat per cycle [energy] (> 0: into the medium)"
     )
     ax.legend(fontsize="small")
+    return fig
+
+
+#: Line styles of the flavours in `current_vs_size`.
+FLAVOUR_STYLES = {"local": ("-", "o"), "global": ("--", "s"), "unified": (":", "^"), "redfield": ("-.", "v")}
+
+
+def current_vs_size(table, ax=None, *, current: str = "J_hot", logy: bool | None = None):
+    """A current against chain length N: one line per anisotropy Delta, the flavours told apart by style.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Columns ``N``, ``Delta``, ``flavour`` and `current` (rows without a value are skipped).
+    current : str
+        The column drawn (``J_hot``: heat current from the hot bath; ``M_hot``: magnetisation current).
+    logy : bool, optional
+        Logarithmic current axis; by default when every value is positive and they span more than a
+        factor of 10.
+    """
+    _need(table, ("N", "Delta", "flavour", current), "current_vs_size")
+    fig, ax = _axes(ax)
+    rows = table[table[current].notna()]
+    deltas = sorted(rows["Delta"].unique())
+    colours = {D: f"C{i % 10}" for i, D in enumerate(deltas)}
+    for (flavour, delta), group in rows.groupby(["flavour", "Delta"], sort=True):
+        group = group.sort_values("N")
+        line, marker = FLAVOUR_STYLES.get(flavour, ("-", "."))
+        ax.plot(
+            group["N"],
+            group[current],
+            line,
+            marker=marker,
+            color=colours[delta],
+            label=f"Δ = {delta:g}, {flavour}",
+        )
+    values = rows[current].to_numpy(dtype=float)
+    if logy is None:
+        logy = values.size > 0 and values.min() > 0 and values.max() > 10 * values.min()
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(label("N"))
+    ax.set_ylabel(label(current))
+    ax.legend(fontsize="small", ncols=2)
     return fig
 
 

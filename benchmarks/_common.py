@@ -27,8 +27,10 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import multiprocessing as mp
 import os
 import platform
+import resource
 import shlex
 import subprocess
 import sys
@@ -114,6 +116,54 @@ def numba_cache_state(kernel) -> str:
     if sum(stats.cache_misses.values()):
         return "compiled"
     return "unknown"
+
+
+# ========================================================================= fresh interpreters
+
+
+def max_rss() -> int:
+    """Peak resident set size of this process in bytes (ru_maxrss is in kB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def run_in_fresh_interpreter(target, args, timeout: float, setup_timeout: float | None = None) -> dict:
+    """Run `target(conn, *args)` in a fresh interpreter; kill it after `timeout` seconds.
+
+    The child sends a dict through `conn`; its peak memory is its own `max_rss`, untouched by what
+    the parent or earlier measurements allocated.  With `setup_timeout`, the child first sends
+    {"status": "ready"} (within `setup_timeout`) and `timeout` counts from then on (the timed call
+    only).  Returns the child's dict, or {"status": "timeout"} / {"status": "crashed", ...}.
+    """
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=target, args=(child, *args))
+    proc.start()
+    child.close()
+    result = None
+    try:
+        if setup_timeout is not None:
+            result = _receive(parent, setup_timeout)
+            if result is not None and result.get("status") == "ready":
+                result = _receive(parent, timeout)
+        else:
+            result = _receive(parent, timeout)
+        if result is None:
+            result = {"status": "timeout"}
+    except EOFError:  # the child died without a word: a crash, typically out of memory
+        proc.join(5)
+        code = proc.exitcode
+        result = {"status": "crashed", "message": f"exit code {code}"}
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+        parent.close()
+    return result
+
+
+def _receive(conn, timeout: float):
+    """The child's next message, or None after `timeout` seconds."""
+    return conn.recv() if conn.poll(timeout) else None
 
 
 # ============================================================================ the stamp of a run

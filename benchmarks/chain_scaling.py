@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import multiprocessing as mp
 import os
 import platform
 import resource
@@ -63,6 +62,10 @@ from _common import (
     print_table,
     thread_settings,
 )
+from _common import (
+    max_rss as _max_rss,
+)
+from _common import run_in_fresh_interpreter as _run
 
 from engines import _kernels
 
@@ -98,11 +101,6 @@ def build_engine(n: int, flavour: str):
     chain = SpinChain(n, **CHAIN)
     baths = [BosonicBath(name, T, COUPLING, OPERATOR, site=site % n) for name, T, site in BATHS]
     return Engine(chain, baths, flavour)
-
-
-def _max_rss() -> int:
-    """Peak resident set size of this process in bytes (ru_maxrss is in kB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _coo(jumps, first_id: int = 0):
@@ -385,44 +383,6 @@ def _qutip_child(conn, path: str, flavour: str, n: int, cap: int) -> None:
 
 
 # ------------------------------------------------------------------------------------------- running
-
-
-def _run(target, args, timeout: float, setup_timeout: float | None = None) -> dict:
-    """Run `target(conn, *args)` in a fresh interpreter; kill it after `timeout` seconds.
-
-    With `setup_timeout`, the child first sends {"status": "ready"} (within `setup_timeout`) and
-    `timeout` counts from then on (the timed call only).
-    """
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=target, args=(child, *args))
-    proc.start()
-    child.close()
-    result = None
-    try:
-        if setup_timeout is not None:
-            result = _receive(parent, setup_timeout)
-            if result is not None and result.get("status") == "ready":
-                result = _receive(parent, timeout)
-        else:
-            result = _receive(parent, timeout)
-        if result is None:
-            result = {"status": "timeout"}
-    except EOFError:  # the child died without a word: a crash, typically out of memory
-        proc.join(5)
-        code = proc.exitcode
-        result = {"status": "crashed", "message": f"exit code {code}"}
-    finally:
-        if proc.is_alive():
-            proc.kill()
-        proc.join()
-        parent.close()
-    return result
-
-
-def _receive(conn, timeout: float):
-    """The child's next message, or None after `timeout` seconds."""
-    return conn.recv() if conn.poll(timeout) else None
 
 
 # ---------------------------------------------------------------------------------------------- report

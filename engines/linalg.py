@@ -51,6 +51,7 @@ __all__ = [
     "to_dense",
     "to_eigenbasis",
     "trace_vector",
+    "triangular_sylvester",
     "unvec",
     "vec",
     "von_neumann",
@@ -594,6 +595,42 @@ def _spectral_factor(lam, zero, t, kind):
 
 # ----------------------------------------------------------------------------------------------
 # eigendecompositions by sectors, and basis changes
+
+
+#: Below this size a triangular Sylvester block goes to LAPACK's (unblocked) ztrsyl (a 924 x 924 block,
+#: one thread: 0.59 s with 32, 0.80 s with 96, 5.8 s for ztrsyl alone).
+SYLVESTER_BLOCK = 32
+
+
+def triangular_sylvester(R1: np.ndarray, R2: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """X with R1 X - X R2^dag = C, for upper triangular R1 (m, m) and R2 (n, n) (complex Schur forms).
+
+    LAPACK's ``trsyl`` does the same with level-2 operations, which is slow for blocks of hundreds of
+    rows; this splits the larger of the two triangles in halves and solves the two smaller problems,
+    the coupling between them by one matrix product, down to ``SYLVESTER_BLOCK`` where ``trsyl`` is
+    called, so nearly all the work runs in level-3 BLAS (recursive blocking: I. Jonsson and
+    B. Kagstrom, ACM Trans. Math. Softw. 28, 392 (2002)).  Split on R1 = [[A11, A12], [0, A22]]:
+    A22 X2 - X2 R2^dag = C2, then A11 X1 - X1 R2^dag = C1 - A12 X2.  Split on R2 = [[B11, B12],
+    [0, B22]] (R2^dag lower triangular): R1 X2 - X2 B22^dag = C2, then R1 X1 - X1 B11^dag =
+    C1 + X2 B12^dag.  Unique when no eigenvalue of R1 equals one of R2^dag.
+    """
+    m, n = C.shape
+    if max(m, n) <= SYLVESTER_BLOCK:
+        trsyl = la.get_lapack_funcs("trsyl", (R1, R2, C))
+        X, scale, info = trsyl(R1, R2, C, trana="N", tranb="C", isgn=-1)
+        if info < 0:
+            raise ValueError(f"trsyl: argument {-info} is invalid")
+        return X / scale if scale != 1.0 else X
+    X = np.empty((m, n), dtype=np.result_type(R1, R2, C))
+    if m >= n:
+        k = m // 2
+        X[k:] = triangular_sylvester(R1[k:, k:], R2, C[k:])
+        X[:k] = triangular_sylvester(R1[:k, :k], R2, C[:k] - R1[:k, k:] @ X[k:])
+    else:
+        k = n // 2
+        X[:, k:] = triangular_sylvester(R1, R2[k:, k:], C[:, k:])
+        X[:, :k] = triangular_sylvester(R1, R2[:k, :k], C[:, :k] + X[:, k:] @ R2[:k, k:].conj().T)
+    return X
 
 
 def eigh_sectors(H, tol: float):

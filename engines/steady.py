@@ -381,7 +381,8 @@ def _iterative(generator, initial, options) -> Solution:
     Split L = S + J with S(rho) = -i(K rho - rho K^dag), K = H - (i/2) sum_j L_j^dag L_j (no-jump
     evolution) and J(rho) = sum_j L_j rho L_j^dag.  The NESS solves rho = T(rho), T = -S^{-1} J
     (T is similar to the CPTP jump-chain map -J S^{-1}); S^{-1} is a Sylvester solve that costs a
-    triangular solve per block pair once each block of K is in Schur form K_c = Q_c R_c Q_c^dag.
+    triangular solve per block pair once each block of K is in Schur form K_c = Q_c R_c Q_c^dag
+    (`engines.linalg.triangular_sylvester`, recursive, in level-3 BLAS).
     GMRES solves (I - T) x + v tr(x) = v, non-singular for a unique NESS (v = T(1/d), tr(J v) > 0).
     Falls back to sparse LU when S is singular (an undamped eigenstate of K) or GMRES stalls.
     """
@@ -418,7 +419,6 @@ def _iterative(generator, initial, options) -> Solution:
             for (b, c2), Lb in pieces.items():
                 if (c, c2) in pair_index:
                     moves.append((pair_index[a, b], pair_index[c, c2], sign * Lk, Lb))
-    trsyl = la.get_lapack_funcs("trsyl", (schur[0][0],))
     n = int(offsets[-1])
 
     def T(x):
@@ -429,8 +429,8 @@ def _iterative(generator, initial, options) -> Solution:
             Y[tgt] += Lk @ blocks[src] @ Lb.conj().T
         for i, (c, c2) in enumerate(sec.pairs):
             # S(X) = Y  <=>  R_c X - X R_c2^dag = i Y   (Schur coordinates)
-            X, scale, _info = trsyl(schur[c][0], schur[c2][0], 1j * Y[i], trana="N", tranb="C", isgn=-1)
-            out[offsets[i] : offsets[i + 1]] = (-X / scale).ravel()
+            X = linalg.triangular_sylvester(schur[c][0], schur[c2][0], 1j * Y[i])
+            out[offsets[i] : offsets[i + 1]] = (-X).ravel()
         return out
 
     diag_blocks = [pair_index[c, c] for c in range(len(sec.blocks))]

@@ -32,6 +32,7 @@ PROGRAMS = {
     "sweep_throughput": ("sweep",),
     "master_equations": ("redfield", "unified"),
     "ledger_trajectory": ("global", "local"),
+    "chain_transport": ("local", "global"),
 }
 STAMP_KEYS = {
     "git",

@@ -61,6 +61,23 @@ def test_currents_against_a_parameter():
     assert [line.get_label() for line in fig.axes[0].get_lines()][:2] == ["Q_hot", "Q_cold"]
 
 
+def test_current_against_chain_length_draws_a_line_per_anisotropy_and_flavour():
+    table = pd.DataFrame(
+        [
+            {"flavour": f, "N": n, "Delta": D, "J_hot": 0.02 / n**D * (1.1 if f == "global" else 1.0)}
+            for f in ("local", "global")
+            for D in (0.0, 3.0)
+            for n in range(4, 9)
+        ]
+    )
+    fig = plots.current_vs_size(table)
+    ax = fig.axes[0]
+    lines = ax.get_lines()
+    assert len(lines) == 4 and {line.get_linestyle() for line in lines} == {"-", "--"}
+    assert ax.get_yscale() == "log" and "[energy/time]" in ax.get_ylabel()
+    assert "Δ = 3, local" in [line.get_label() for line in lines]
+
+
 def test_cycle_diagrams_of_an_otto_cycle():
     """T-S and E-control panels: one point per stroke end, closed (first point repeated)."""
     cycle = otto(

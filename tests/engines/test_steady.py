@@ -27,7 +27,7 @@ from engines import (
     SpinChain,
     WorkbenchError,
 )
-from engines.linalg import unvec, vec
+from engines.linalg import SYLVESTER_BLOCK, triangular_sylvester, unvec, vec
 
 #: Two solvers of the same well-conditioned linear problem (entries of rho are O(1)).
 SOLVER_TOL = 1e-9
@@ -368,3 +368,31 @@ def test_secular_population_sector_is_invariant_and_holds_the_populations(medium
         [(sec.blocks[c][:, None] + d * sec.blocks[c2][None, :]).ravel() for c, c2 in sec.pairs]
     )
     assert set(generic.tolist()) <= set(index.tolist())
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        pytest.param((5, 7), id="below-the-block"),
+        pytest.param((3 * SYLVESTER_BLOCK + 5, 2 * SYLVESTER_BLOCK + 1), id="tall"),
+        pytest.param((SYLVESTER_BLOCK + 3, 4 * SYLVESTER_BLOCK), id="wide"),
+    ],
+)
+def test_recursive_triangular_sylvester_equals_lapack_trsyl(shape):
+    """R1 X - X R2^dag = C by recursive blocking (Jonsson & Kagstrom, ACM TOMS 28, 392 (2002)) gives
+    LAPACK's ztrsyl answer; the no-jump evolution's Schur forms are well separated (damped), so are
+    these (spectra shifted by -5i and +5i)."""
+    rng = np.random.default_rng(1234)
+    m, n = shape
+
+    def schur(k, shift):
+        A = rng.standard_normal((k, k)) + 1j * rng.standard_normal((k, k))
+        return la.schur(A + shift * np.eye(k), output="complex")[0]
+
+    R1, R2 = schur(m, -5j), schur(n, 5j)
+    C = rng.standard_normal((m, n)) + 1j * rng.standard_normal((m, n))
+    X = triangular_sylvester(R1, R2, C)
+    trsyl = la.get_lapack_funcs("trsyl", (R1,))
+    expected, scale, _ = trsyl(R1, R2, C, trana="N", tranb="C", isgn=-1)
+    np.testing.assert_allclose(X, expected / scale, rtol=0, atol=1e-10 * np.abs(expected).max())
+    np.testing.assert_allclose(R1 @ X - X @ R2.conj().T, C, rtol=0, atol=1e-10 * np.abs(C).max())
