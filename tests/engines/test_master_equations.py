@@ -312,6 +312,21 @@ def test_local_with_strong_internal_coupling_warns_and_weak_one_does_not():
         engine(0.5, "global").steady_state()
 
 
+@pytest.mark.parametrize("n", [3, 6, 10])
+def test_internal_coupling_is_the_bond_scale_not_the_chain_sum(n):
+    """XXZ chain: each bond J (sx sx + sy sy + Delta sz sz) has entries 2J (flip) and J Delta (diagonal),
+    so the internal coupling is max(2J, J |Delta|) at every length; the sum over bonds of the diagonal
+    energies, (n - 1) J Delta, is not a coupling a site's dissipator neglects."""
+    J, Delta = 0.1, 1.5
+    chain = SpinChain(n, J, Delta, field=2.0)
+    baths = [
+        BosonicBath("hot", 2.0, 0.05, "sigma_x", site=0),
+        BosonicBath("cold", 0.5, 0.05, "sigma_x", site=n - 1),
+    ]
+    v = engines.validity(Engine(chain, baths, "local"))
+    assert v.internal_coupling == pytest.approx(max(2 * J, J * Delta), rel=1e-12)
+
+
 def test_a_bath_on_several_sites_has_no_local_regime_and_solves_globally():
     """A full-space coupling operator (sigma_x sigma_x, no site) on two qubits: the global engine solves
     (its NESS with one bath is the Gibbs state, Davies detailed balance); the local flavour does not
