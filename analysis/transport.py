@@ -45,7 +45,7 @@ import scipy.sparse.linalg as spla
 from engines import _kernels
 from engines.checks import WorkbenchError, fail, read_only
 from engines.linalg import embed, trace_vector, unvec, vec
-from engines.steady import population_sector, sector_generator
+from engines.steady import JumpChain, population_sector, sector_generator
 
 __all__ = [
     "Counting",
@@ -222,11 +222,42 @@ def _counted(generator, sector: _Sector, index: int, quantity: str, owner: str) 
     return _Counted(weighted, float(np.max(np.abs(nu), initial=0.0)))
 
 
-def _drazin_solver(sector: _Sector, rho_vec):
+def _drazin_solver(generator, sector: _Sector, rho_vec):
     """The map y -> L^D y on traceless y (vectors on the sector): x with L x = y and Tr x = 0.
 
-    One LU of the bordered matrix [[L, vec rho], [tr, 0]], non-singular when the NESS is unique.
+    Small sectors: one LU of the bordered matrix [[L, vec rho], [tr, 0]], non-singular when the NESS
+    is unique.  Large sectors of non-secular generators (local chains, Redfield), whose LU fills in
+    (d = 256: minutes): GMRES on the jump-chain splitting of the iterative NESS solver
+    (`engines.steady.JumpChain.drazin`), with the LU as the fallback if it does not converge.
     """
+    if sector.dense or generator.secular:
+        return _lu_drazin(sector, rho_vec)
+    chain = JumpChain(generator)
+    if not chain.damped:
+        return _lu_drazin(sector, rho_vec)
+    d, index = generator.dim, sector.index
+    ness = _on_sector(rho_vec, index, d)
+    fallback = []
+
+    def solve(y):
+        x = chain.drazin(_on_sector(y, index, d), ness)
+        if x is not None:
+            return vec(x)[index]
+        if not fallback:
+            fallback.append(_lu_drazin(sector, rho_vec))
+        return fallback[0](y)
+
+    return solve
+
+
+def _on_sector(x, index, d) -> np.ndarray:
+    """The (d, d) matrix of a sector vector (zero elsewhere)."""
+    full = np.zeros(d * d, dtype=complex)
+    full[index] = x
+    return unvec(full, d)
+
+
+def _lu_drazin(sector: _Sector, rho_vec):
     L = sector.L
     n = L.shape[0]
     if sector.dense:
@@ -312,7 +343,7 @@ def counting(engine, reservoir: str, quantity: str = "heat", *, steady=None) -> 
     L1, L2 = counted.weighted(lambda nu: nu), counted.weighted(lambda nu: nu**2)
     L1rho = L1 @ rho
     mean = float(np.real(tr @ L1rho))
-    x = _drazin_solver(sector, rho)(L1rho - mean * rho)
+    x = _drazin_solver(generator, sector, rho)(L1rho - mean * rho)
     variance = float(np.real(tr @ (L2 @ rho)) - 2.0 * np.real(tr @ (L1 @ x)))
     sigma = state.entropy_production_rate if all(r.thermal for r in engine.reservoirs) else None
     resolved = abs(mean) > state.resolution * max(1.0, counted.scale)
@@ -436,7 +467,7 @@ def onsager(engine, reference: str | None = None) -> Onsager:
     generator = engine.generator
     sector = _sector(generator)
     rho = rho_full[sector.index]
-    drazin = _drazin_solver(sector, rho)
+    drazin = _drazin_solver(generator, sector, rho)
     leads = {r.name: any(ch.particles != 0 for ch in r.channels()) for r in reservoirs}
     others = [r for r in reservoirs if r.name != ref]
     fluxes = []

@@ -375,81 +375,105 @@ def _replace_row(B, row: int, values: np.ndarray) -> sp.csr_array:
 # iterative path: GMRES preconditioned by the no-jump evolution
 
 
-def _iterative(generator, initial, options) -> Solution:
-    """NESS by GMRES on the jump-chain fixed point, block by block in Schur coordinates.
+class JumpChain:
+    """L = S + J of a generator, split for iterative solves, block by block in Schur coordinates.
 
-    Split L = S + J with S(rho) = -i(K rho - rho K^dag), K = H - (i/2) sum_j L_j^dag L_j (no-jump
-    evolution) and J(rho) = sum_j L_j rho L_j^dag.  The NESS solves rho = T(rho), T = -S^{-1} J
-    (T is similar to the CPTP jump-chain map -J S^{-1}); S^{-1} is a Sylvester solve that costs a
-    triangular solve per block pair once each block of K is in Schur form K_c = Q_c R_c Q_c^dag
-    (`engines.linalg.triangular_sylvester`, recursive, in level-3 BLAS).
-    GMRES solves (I - T) x + v tr(x) = v, non-singular for a unique NESS (v = T(1/d), tr(J v) > 0).
-    Falls back to sparse LU when S is singular (an undamped eigenstate of K) or GMRES stalls.
+    S(rho) = -i(K rho - rho K^dag), K = H - (i/2) sum_j L_j^dag L_j (no-jump evolution) and
+    J(rho) = sum_j L_j rho L_j^dag.  The NESS solves rho = T(rho), T = -S^{-1} J (T is similar to the
+    CPTP jump-chain map -J S^{-1}); S^{-1} is a Sylvester solve that costs a triangular solve per
+    block pair once each block of K is in Schur form K_c = Q_c R_c Q_c^dag
+    (`engines.linalg.triangular_sylvester`, recursive, in level-3 BLAS).  Vectors `x` hold the
+    block pairs of the population sector in Schur coordinates (`to_schur`, `from_schur`).
+    `damped` is False when S is singular (an undamped eigenstate of K): then none of this applies.
     """
-    import scipy.sparse.linalg as spla  # imported when an iterative solve runs
 
-    sec = _sectors(generator)
-    H = sp.csr_array(generator.hamiltonian)
-    jumps = [sp.csr_array(L) for D in generator.dissipators for L in D.jumps]
-    signs = [s for D in generator.dissipators for s in D.signs]
-    decay = sum((sp.csr_array(D.decay) for D in generator.dissipators), sp.csr_array(H.shape, dtype=complex))
-    for D in generator.dissipators:
-        if D.shift is not None:  # Redfield: its Hermitian part joins the no-jump evolution
-            H = H + sp.csr_array(D.shift)
-    K = (H - 0.5j * decay).tocsr()
-    schur = []
-    for idx in sec.blocks:
-        R, Q = la.schur(K[idx][:, idx].toarray(), output="complex")
-        schur.append((R, Q))
-    damping = np.array([-np.max(np.imag(np.diag(R))) for R, _ in schur])
-    if np.any(damping <= 1e-12 * max(1.0, abs(H).max())):
-        return _sparse(generator, initial, options)
-    pair_index = {p: i for i, p in enumerate(sec.pairs)}
-    shapes = [(sec.blocks[c].size, sec.blocks[c2].size) for c, c2 in sec.pairs]
-    offsets = np.concatenate(([0], np.cumsum([a * b for a, b in shapes])))
-    # Jump operators between blocks, in Schur coordinates: Lt[a, c] = Q_a^dag L[a, c] Q_c.
-    moves = []  # (target pair, source pair, sign * Lt_ket, Lt_bra)
-    for L, sign in zip(jumps, signs):
-        pieces = {}
-        for c, idx in enumerate(sec.blocks):
-            col = L[:, idx]
-            for a in np.unique(sec.label[col.nonzero()[0]]):
-                pieces[a, c] = schur[a][1].conj().T @ col[sec.blocks[a]].toarray() @ schur[c][1]
-        for (a, c), Lk in pieces.items():
-            for (b, c2), Lb in pieces.items():
-                if (c, c2) in pair_index:
-                    moves.append((pair_index[a, b], pair_index[c, c2], sign * Lk, Lb))
-    n = int(offsets[-1])
+    def __init__(self, generator):
+        self.d = generator.dim
+        sec = self.sectors = _sectors(generator)
+        H = sp.csr_array(generator.hamiltonian)
+        jumps = [sp.csr_array(L) for D in generator.dissipators for L in D.jumps]
+        signs = [s for D in generator.dissipators for s in D.signs]
+        decay = sum(
+            (sp.csr_array(D.decay) for D in generator.dissipators), sp.csr_array(H.shape, dtype=complex)
+        )
+        for D in generator.dissipators:
+            if D.shift is not None:  # Redfield: its Hermitian part joins the no-jump evolution
+                H = H + sp.csr_array(D.shift)
+        K = (H - 0.5j * decay).tocsr()
+        self.schur = [la.schur(K[idx][:, idx].toarray(), output="complex") for idx in sec.blocks]
+        damping = np.array([-np.max(np.imag(np.diag(R))) for R, _ in self.schur])
+        self.damped = bool(np.all(damping > 1e-12 * max(1.0, abs(H).max())))
+        pair_index = {p: i for i, p in enumerate(sec.pairs)}
+        self.shapes = [(sec.blocks[c].size, sec.blocks[c2].size) for c, c2 in sec.pairs]
+        self.offsets = np.concatenate(([0], np.cumsum([a * b for a, b in self.shapes])))
+        self.n = int(self.offsets[-1])
+        self.diagonal = [pair_index[c, c] for c in range(len(sec.blocks))]
+        # Jump operators between blocks, in Schur coordinates: Lt[a, c] = Q_a^dag L[a, c] Q_c.
+        self.moves = []  # (target pair, source pair, sign * Lt_ket, Lt_bra)
+        for L, sign in zip(jumps, signs):
+            pieces = {}
+            for c, idx in enumerate(sec.blocks):
+                col = L[:, idx]
+                for a in np.unique(sec.label[col.nonzero()[0]]):
+                    pieces[a, c] = self.schur[a][1].conj().T @ col[sec.blocks[a]].toarray() @ self.schur[c][1]
+            for (a, c), Lk in pieces.items():
+                for (b, c2), Lb in pieces.items():
+                    if (c, c2) in pair_index:
+                        self.moves.append((pair_index[a, b], pair_index[c, c2], sign * Lk, Lb))
 
-    def T(x):
-        out = np.zeros(n, dtype=complex)
-        blocks = [x[offsets[i] : offsets[i + 1]].reshape(shapes[i]) for i in range(len(shapes))]
-        Y = [np.zeros(s, dtype=complex) for s in shapes]
-        for tgt, src, Lk, Lb in moves:
-            Y[tgt] += Lk @ blocks[src] @ Lb.conj().T
-        for i, (c, c2) in enumerate(sec.pairs):
+    def _blocks(self, x) -> list:
+        return [x[self.offsets[i] : self.offsets[i + 1]].reshape(s) for i, s in enumerate(self.shapes)]
+
+    def solve_S(self, Y: list) -> np.ndarray:
+        """S^{-1} of the block pairs Y (Schur coordinates), as a vector."""
+        out = np.zeros(self.n, dtype=complex)
+        for i, (c, c2) in enumerate(self.sectors.pairs):
             # S(X) = Y  <=>  R_c X - X R_c2^dag = i Y   (Schur coordinates)
-            X = linalg.triangular_sylvester(schur[c][0], schur[c2][0], 1j * Y[i])
-            out[offsets[i] : offsets[i + 1]] = (-X).ravel()
+            X = linalg.triangular_sylvester(self.schur[c][0], self.schur[c2][0], 1j * Y[i])
+            out[self.offsets[i] : self.offsets[i + 1]] = X.ravel()
         return out
 
-    diag_blocks = [pair_index[c, c] for c in range(len(sec.blocks))]
+    def T(self, x) -> np.ndarray:
+        """T(x) = -S^{-1} J(x)."""
+        blocks = self._blocks(x)
+        Y = [np.zeros(s, dtype=complex) for s in self.shapes]
+        for tgt, src, Lk, Lb in self.moves:
+            Y[tgt] += Lk @ blocks[src] @ Lb.conj().T
+        return -self.solve_S(Y)
 
-    def trace(x):
-        return sum(np.trace(x[offsets[i] : offsets[i + 1]].reshape(shapes[i])) for i in diag_blocks)
+    def trace(self, x):
+        blocks = self._blocks(x)
+        return sum(np.trace(blocks[i]) for i in self.diagonal)
 
-    d = generator.dim
+    def to_schur(self, rho) -> np.ndarray:
+        """The population sector of the (d, d) matrix `rho` (generator basis) in Schur coordinates."""
+        sec, out = self.sectors, np.zeros(self.n, dtype=complex)
+        for i, (c, c2) in enumerate(sec.pairs):
+            block = rho[np.ix_(sec.blocks[c], sec.blocks[c2])]
+            out[self.offsets[i] : self.offsets[i + 1]] = (
+                self.schur[c][1].conj().T @ block @ self.schur[c2][1]
+            ).ravel()
+        return out
 
-    def solve(start):
-        """NESS from the start vector `start` (diagonal blocks) in the medium's basis, or None."""
-        v = T(start)
-        v /= trace(v)
-        A = spla.LinearOperator((n, n), matvec=lambda x: x - T(x) + v * trace(x), dtype=complex)
-        with _progress(f"steady_state (iterative, {n} unknowns): GMRES iterations", total=None) as bar:
+    def from_schur(self, x) -> np.ndarray:
+        """The (d, d) matrix (generator basis, zero outside the population sector) of `x`."""
+        sec, rho = self.sectors, np.zeros((self.d, self.d), dtype=complex)
+        for (c, c2), block in zip(sec.pairs, self._blocks(x)):
+            rho[np.ix_(sec.blocks[c], sec.blocks[c2])] = self.schur[c][1] @ block @ self.schur[c2][1].conj().T
+        return rho
+
+    def gmres(self, v, b, x0, what: str):
+        """The x with (I - T) x + v tr(x) = b (non-singular for a unique NESS v, tr v = 1), or None."""
+        import scipy.sparse.linalg as spla  # imported when an iterative solve runs
+
+        A = spla.LinearOperator(
+            (self.n, self.n), matvec=lambda x: x - self.T(x) + v * self.trace(x), dtype=complex
+        )
+        with _progress(f"{what} (iterative, {self.n} unknowns): GMRES iterations", total=None) as bar:
             x, info = spla.gmres(
                 A,
-                v,
-                x0=v,
+                b,
+                x0=x0,
                 rtol=1e-13,
                 atol=0.0,
                 restart=60,
@@ -457,23 +481,53 @@ def _iterative(generator, initial, options) -> Solution:
                 callback=lambda r: bar.update_residual(r),
                 callback_type="pr_norm",
             )
-        if info != 0:
+        return x if info == 0 else None
+
+    def drazin(self, y: np.ndarray, ness: np.ndarray):
+        """The x with L x = y and Tr x = 0, for a traceless y and the unique NESS `ness`.
+
+        All three are (d, d) matrices in the generator's basis.
+
+        L x = y <=> (I - T) x = S^{-1} y; with the NESS v, (I - T) x + v tr(x) = S^{-1} y has the
+        traceless solution as its only one.  None when GMRES does not converge.
+        """
+        v = self.to_schur(ness)
+        b = self.solve_S(self._blocks(self.to_schur(y)))
+        x = self.gmres(v / self.trace(v), b, np.zeros(self.n, dtype=complex), "drazin inverse")
+        return None if x is None else self.from_schur(x)
+
+
+def _iterative(generator, initial, options) -> Solution:
+    """NESS by GMRES on the jump-chain fixed point (`JumpChain`).
+
+    GMRES solves (I - T) x + v tr(x) = v, non-singular for a unique NESS (v = T(1/d), tr(J v) > 0).
+    Falls back to sparse LU when S is singular (an undamped eigenstate of K) or GMRES stalls.
+    """
+    chain = JumpChain(generator)
+    if not chain.damped:
+        return _sparse(generator, initial, options)
+    sec, d = chain.sectors, generator.dim
+
+    def solve(start):
+        """NESS from the start vector `start` (diagonal blocks), or None."""
+        v = chain.T(start)
+        v /= chain.trace(v)
+        x = chain.gmres(v, v, v, "steady_state")
+        if x is None:
             return None
-        rho = np.zeros((d, d), dtype=complex)
-        for i, (c, c2) in enumerate(sec.pairs):
-            block = schur[c][1] @ x[offsets[i] : offsets[i + 1]].reshape(shapes[i]) @ schur[c2][1].conj().T
-            rho[np.ix_(sec.blocks[c], sec.blocks[c2])] = block
+        rho = chain.from_schur(x)
         return rho / np.trace(rho)
 
     # Two starts: with a unique NESS both give it; otherwise (I - T) has a larger kernel and the
     # answers differ, and the sparse/dense path decides with the spectral projector.
-    starts = [np.zeros(n, dtype=complex) for _ in range(2)]
+    starts = [np.zeros(chain.n, dtype=complex) for _ in range(2)]
     weights = np.random.default_rng(0).uniform(0.5, 1.5, d)
-    for i in diag_blocks:
+    for i in chain.diagonal:
         c = sec.pairs[i][0]
-        Q = schur[c][1]
-        starts[0][offsets[i] : offsets[i + 1]] = (np.eye(shapes[i][0]) / d).ravel()
-        starts[1][offsets[i] : offsets[i + 1]] = (Q.conj().T @ np.diag(weights[sec.blocks[c]]) @ Q).ravel()
+        Q = chain.schur[c][1]
+        lo, hi = chain.offsets[i], chain.offsets[i + 1]
+        starts[0][lo:hi] = (np.eye(chain.shapes[i][0]) / d).ravel()
+        starts[1][lo:hi] = (Q.conj().T @ np.diag(weights[sec.blocks[c]]) @ Q).ravel()
     rho = solve(starts[0])
     other = solve(starts[1]) if rho is not None else None
     if other is None or np.max(np.abs(rho - other)) > options.state_tol:

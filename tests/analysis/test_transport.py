@@ -498,3 +498,33 @@ def test_counted_jumps_from_the_tables_equal_the_jump_operators(system, quantity
         expected = sum(w * sector.restrict(sp.kron(J.conj(), J, format="csr")) for w, J in zip(f(nu), jumps))
         got = _counted(gen, sector, 0, quantity, "test").weighted(f)
         np.testing.assert_allclose(got.toarray(), expected.toarray(), rtol=0, atol=1e-13)
+
+
+def test_iterative_drazin_solve_equals_the_bordered_lu(monkeypatch):
+    """A local 6-site chain (population sector of 924 unknowns: the magnetisation-conserving pairs),
+    taken as large (the dense limit lowered to 500): the GMRES solve on the jump-chain splitting gives
+    the x with L x = y, Tr x = 0 that the LU of the bordered matrix [[L, rho], [tr, 0]] gives."""
+    import analysis.transport as transport
+    from analysis.transport import _drazin_solver, _lu_drazin, _sector
+    from engines.linalg import vec
+    from engines.steady import JumpChain
+
+    monkeypatch.setattr(transport, "DENSE_SECTOR", 500)
+    engine = _chain_engine(n=6, J=0.1, Delta=0.5, field=2.0)
+    gen = engine.generator
+    sector = _sector(gen)
+    assert not sector.dense
+    rho = vec(gen.from_medium_basis(engine.steady_state().rho))[sector.index]
+    y = np.random.default_rng(3).normal(size=sector.index.size) * (sector.trace == 0)  # traceless
+    iterative = _drazin_solver(gen, sector, rho)(y)
+    # the GMRES route itself converged (no silent fall back to the LU)
+    full = np.zeros(gen.dim**2, dtype=complex)
+    full[sector.index], d = y, gen.dim
+    ness = gen.from_medium_basis(engine.steady_state().rho)
+    direct = JumpChain(gen).drazin(full.reshape(d, d, order="F"), ness)
+    assert direct is not None
+    np.testing.assert_allclose(vec(direct)[sector.index], iterative, rtol=0, atol=1e-14)
+    lu = _lu_drazin(sector, rho)(y)
+    np.testing.assert_allclose(iterative, lu, rtol=0, atol=1e-9 * np.max(np.abs(lu)))
+    np.testing.assert_allclose(sector.L @ iterative, y, rtol=0, atol=1e-9 * np.max(np.abs(y)))
+    assert abs(sector.trace @ iterative) <= 1e-12 * np.max(np.abs(lu))
