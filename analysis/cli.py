@@ -52,11 +52,11 @@ that reads a design.
     every flavour; exit status 0 when clean, 1 with findings, 2 on bad input.
 
 ``qhe transport DESIGN.toml [--noise] [--onsager [--reference NAME]] [--bonds]
-[--rectify LEFT:RIGHT [--bias SPEC]] [--json]``
+[--rectify LEFT:RIGHT [--bias SPEC]] [--json] [--plot FILE]``
     Each reservoir's currents, with ``--noise`` their counting statistics and TUR ratio, with
     ``--onsager`` the Onsager matrix and each lead's thermoelectric coefficients, with ``--bonds`` the
-    currents along a spin chain, with ``--rectify`` forward and reversed currents and their ratio
-    (`analysis.transport`).
+    currents along a chain of sites, with ``--rectify`` forward and reversed currents and their ratio
+    (`analysis.transport`); ``--plot`` draws them (`analysis.plots.transport`).
 
 Errors in the input (`engines.WorkbenchError`, unreadable files) print one line,
 ``qhe: error: <message>``, to stderr and exit with status 2; an exception raised inside user code
@@ -326,6 +326,9 @@ def _parser() -> argparse.ArgumentParser:
         help="with --rectify: temperature biases, start:stop:num or v1,v2,... (default 0.2:1:5)",
     )
     transport.add_argument("--json", action="store_true", help="print JSON")
+    transport.add_argument(
+        "--plot", metavar="FILE", help="figure: currents (with noise), bond currents, rectification"
+    )
     _add_set(transport)
     transport.set_defaults(func=_transport)
 
@@ -748,6 +751,10 @@ def _transport(args) -> int:
 
         biases = Grid.parse([f"bias={args.bias}"]).values[:, 0]
         payload["rectification"] = transport.rectification(engine, left, right, biases).to_dict("records")
+    if args.plot:
+        from analysis import plots
+
+        plots.save(plots.transport(payload), args.plot)
     if args.json:
         print(_dumps(payload))
         return 0
@@ -786,6 +793,8 @@ def _transport(args) -> int:
             "from RIGHT)"
         )
         print("\n".join(_table([header, *([_cell(r[k]) for k in header] for r in rows)])))
+    if args.plot:
+        print(f"  figure {args.plot}")
     return 0
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "efficiency_power",
     "entropy_production",
     "save",
+    "transport",
 ]
 
 FORMATS = ("png", "svg", "pdf")
@@ -314,4 +315,59 @@ def entropy_production(frame, ax=None):
     ax.set_xlabel("time t [1/energy]")
     ax.set_ylabel(LABELS["entropy_production_rate"])
     ax.legend(fontsize="small")
+    return fig
+
+
+def transport(result, ax=None):
+    """The figure of a `qhe transport` result (its ``--json`` payload).
+
+    Panels: each reservoir's heat current (bars; with the noise, error bars of sqrt(Var J), the
+    zero-frequency noise per unit time); with ``bonds`` the currents through the chain, bond by bond
+    (each divided by its mean, so equal currents lie on 1) and the site profiles; with
+    ``rectification`` the forward and reversed heat currents against the bias.
+    """
+    rows = result["reservoirs"]
+    panels = ["currents"] + [k for k in ("bonds", "rectification") if result.get(k)]
+    if ax is not None and len(panels) > 1:
+        raise WorkbenchError(f"transport: the result has {len(panels)} panels; pass ax=None")
+    fig, axes = _axes(ax, len(panels))
+    axes = np.atleast_1d(axes)
+    names = [r["reservoir"] for r in rows]
+    heat = np.array([r["J"] for r in rows], dtype=float)
+    noise = [np.sqrt(r["var_J"]) if r.get("var_J") is not None else np.nan for r in rows]
+    has_noise = np.any(np.isfinite(noise))
+    axes[0].bar(names, heat, yerr=noise if has_noise else None, capsize=4, color="C0")
+    axes[0].axhline(0.0, color="0.5", lw=0.8)
+    axes[0].set_xlabel("reservoir")
+    axes[0].set_ylabel("heat current J [energy/time] (> 0: into the medium)")
+    if has_noise:
+        axes[0].set_title("error bars: sqrt(Var J) [energy/time^(1/2)]", fontsize="small")
+    k = 1
+    if "bonds" in panels:
+        ax_b = axes[k]
+        for key, values in result["bonds"].items():
+            if isinstance(values, str):
+                continue
+            values = np.asarray(values, dtype=float)
+            if key in ("energy", "magnetisation", "occupation"):
+                mean = np.mean(values)
+                first = 1 if key == "energy" else 0  # energy currents start at site 1
+                ax_b.plot(
+                    np.arange(values.size) + first, values / mean, marker="o", label=f"{key} current / mean"
+                )
+            else:
+                ax_b.plot(np.arange(values.size), values, marker=".", ls=":", label=f"<{key}> per site")
+        ax_b.set_xlabel("bond k (between sites k, k+1; energy: through site k) / site")
+        ax_b.set_ylabel("current / its mean; site expectation value")
+        ax_b.legend(fontsize="small")
+        k += 1
+    if "rectification" in panels:
+        ax_r = axes[k]
+        rect = result["rectification"]
+        bias = np.array([r["bias"] for r in rect], dtype=float)
+        for key, text in (("J_forward", "forward (left hotter)"), ("J_reverse", "reversed (right hotter)")):
+            ax_r.plot(bias, [r[key] for r in rect], marker="o", label=text)
+        ax_r.set_xlabel("temperature bias ΔT [energy]")
+        ax_r.set_ylabel("heat current from the hotter side [energy/time]")
+        ax_r.legend(fontsize="small")
     return fig

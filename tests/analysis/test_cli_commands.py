@@ -247,6 +247,29 @@ def test_transport_bonds_of_the_chain_and_rectification_of_the_two_qubit_chain()
     assert code == 2 and "LEFT:RIGHT" in err
 
 
+def test_transport_plot_has_a_panel_per_result(tmp_path):
+    """`qhe transport --plot`: the figure file is written; the payloads drawn in Python have the current
+    panel (with noise error bars) and, with --bonds, the bond panel, with their labelled axes."""
+    from analysis import plots
+
+    figure = tmp_path / "transport.png"
+    code, text, err = _qhe("transport", EXAMPLES / "xxz_chain.toml", "--bonds", "--plot", figure)
+    assert (code, err) == (0, ""), err
+    assert f"figure {figure}" in text and figure.stat().st_size > 1000
+    code, text, _ = _qhe("transport", EXAMPLES / "xxz_chain.toml", "--bonds", "--json")
+    currents, bonds = plots.transport(json.loads(text)).axes
+    assert currents.get_ylabel().startswith("heat current J")
+    assert [t.get_text() for t in bonds.get_legend().get_texts()][:2] == [
+        "energy current / mean",
+        "magnetisation current / mean",
+    ]
+    code, text, _ = _qhe("transport", EXAMPLES / "qubit_two_baths.toml", "--noise", "--json")
+    (alone,) = plots.transport(json.loads(text)).axes
+    assert "sqrt(Var J)" in alone.get_title()
+    code, _, err = _qhe("transport", EXAMPLES / "xxz_chain.toml", "--plot", tmp_path / "x.gif")
+    assert code == 2 and ".png" in err
+
+
 def test_entropy_ledger_of_two_baths(tmp_path):
     """`qhe entropy` on the two-bath qubit: its table, figure and JSON agree with `relaxation` from Python.
 
