@@ -186,16 +186,17 @@ def test_example_is_the_infinite_u_dot_up_to_its_first_order_double_occupancy():
     assert r == pytest.approx(r1, rel=2 * g["hot"])
 
 
-@pytest.mark.parametrize(
-    "changes",
-    [
-        pytest.param({}, id="example"),
-        pytest.param(
-            {"medium.energies.3": 3.0, "reservoirs.hot_up.mu": 1.5, "reservoirs.hot_dn.mu": 1.5},
-            id="U=1-strong-double-occupancy",
-        ),
-    ],
-)
+#: The example, and a regime where |2> is well populated (U = 1, hot leads at mu = 1.5).
+FINITE_U_CASES = [
+    pytest.param({}, id="example"),
+    pytest.param(
+        {"medium.energies.3": 3.0, "reservoirs.hot_up.mu": 1.5, "reservoirs.hot_dn.mu": 1.5},
+        id="U=1-strong-double-occupancy",
+    ),
+]
+
+
+@pytest.mark.parametrize("changes", FINITE_U_CASES)
 def test_finite_u_dot_is_the_four_state_rate_equations(changes):
     """The example (and a regime where |2> is well populated) against the finite-U rate equations of
     the module docstring: particle and heat currents per lead, exact up to rounding."""
@@ -238,16 +239,7 @@ def _qutip_currents(eps, U, leads) -> dict:
     return {lead: tuple(v) for lead, v in out.items()}
 
 
-@pytest.mark.parametrize(
-    "changes",
-    [
-        pytest.param({}, id="example"),
-        pytest.param(
-            {"medium.energies.3": 3.0, "reservoirs.hot_up.mu": 1.5, "reservoirs.hot_dn.mu": 1.5},
-            id="U=1-strong-double-occupancy",
-        ),
-    ],
-)
+@pytest.mark.parametrize("changes", FINITE_U_CASES)
 def test_finite_u_dot_currents_match_qutip(changes):
     """The example's particle and heat currents per lead against qutip.steadystate of the same
     Lindblad operators built from QuTiP's own fermion operators."""
