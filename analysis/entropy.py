@@ -20,12 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from engines import thermo
 from engines.checks import FrozenMapping, WorkbenchError, matrix, real
 from engines.linalg import (
     Propagator,
+    blas_threads,
     entropy_of_spectrum,
     log_trace_value,
     trace_log,
@@ -728,7 +728,7 @@ def relaxation(engine, rho0, times=None, *, until=None, rtol=1e-3, steady=None) 
                 f"relaxation: `times` must be a non-empty 1-d array of finite times >= 0, got {times!r}."
             )
     # the library's thread policy (engines.Options.blas_threads): many small products per time
-    with threadpool_limits(limits=engine.options.blas_threads, user_api="blas"):
+    with blas_threads(engine.options.blas_threads):
         traj = _Trajectory(acc, rho0)
         if until is not None:
             rows, converged = _adaptive_times(traj, until, rtol)

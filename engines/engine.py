@@ -10,7 +10,6 @@ from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
 
 from engines import linalg, memory, thermo, validity
 from engines.checks import FrozenMapping, WorkbenchError, choice, fail, mapping
@@ -278,15 +277,17 @@ class Engine(Value):
     @cached_property
     def generator(self):
         """The GKSL generator (built once; the engine and its parts are immutable)."""
-        return build_generator(
-            self.medium,
-            self.reservoirs,
-            self.flavour,
-            drive=self.drive,
-            bookkeeping=self.bookkeeping,
-            controls=self.controls,
-            options=self.options,
-        )
+        # the library's thread policy: the basis changes of the coupling operators are many small products
+        with linalg.blas_threads(self.options.blas_threads):
+            return build_generator(
+                self.medium,
+                self.reservoirs,
+                self.flavour,
+                drive=self.drive,
+                bookkeeping=self.bookkeeping,
+                controls=self.controls,
+                options=self.options,
+            )
 
     def to_qutip(self):
         """The engine's Hamiltonian and jump operators as QuTiP objects, in the medium's basis.
@@ -358,7 +359,7 @@ class Engine(Value):
         validity.warn_if_out_of_regime(self, stacklevel=3)
         memory.check_solve(self, gen, solver, self.options)
         # the library's thread policy (engines.steady) also covers the basis change back
-        with threadpool_limits(limits=self.options.blas_threads, user_api="blas"):
+        with linalg.blas_threads(self.options.blas_threads):
             sol = solve_steady_state(gen, solver, initial, self.options)
             rho = gen.to_medium_basis(sol.rho)
         self.medium.check_state(rho)

@@ -34,7 +34,6 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as la
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
 
 from engines import _kernels, linalg
 from engines.checks import ModelValidityWarning, WorkbenchError, choice, matrix
@@ -104,7 +103,7 @@ def solve_steady_state(generator, solver="auto", initial=None, options=None) -> 
     # multi-threaded BLAS's synchronisation, which stalls badly when another process holds a core
     # (local N = 8 chain: 0.5 s alone, 25 s next to busy processes with default OpenBLAS threads),
     # and even the 4096-unknown LU of a global N = 12 chain was slower with two threads under load.
-    with threadpool_limits(limits=options.blas_threads, user_api="blas"):
+    with linalg.blas_threads(options.blas_threads):
         if solver == "pauli":
             return _pauli(generator, initial, options)
         if solver == "dense":

@@ -396,3 +396,18 @@ def test_recursive_triangular_sylvester_equals_lapack_trsyl(shape):
     expected, scale, _ = trsyl(R1, R2, C, trana="N", tranb="C", isgn=-1)
     np.testing.assert_allclose(X, expected / scale, rtol=0, atol=1e-10 * np.abs(expected).max())
     np.testing.assert_allclose(R1 @ X - X @ R2.conj().T, C, rtol=0, atol=1e-10 * np.abs(C).max())
+
+
+def test_blas_thread_policy_is_applied_and_restored():
+    """`linalg.blas_threads(n)` limits every loaded BLAS to n threads inside and restores the counts."""
+    from threadpoolctl import threadpool_info
+
+    from engines.linalg import blas_threads
+
+    def counts():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    before = counts()
+    with blas_threads(1):
+        assert set(counts()) <= {1}
+    assert counts() == before
