@@ -356,12 +356,17 @@ def solve(generator, solver: str, options) -> Estimate:
     sizes = np.array([b.size for b in sec.blocks], dtype=np.int64)
     m = int(sum(sizes[c] * sizes[c2] for c, c2 in sec.pairs))
     if solver == "sparse":
+        from engines.steady import population_sector
+
+        m = int(population_sector(generator).size)  # a secular generator's: its zero-frequency sector
         nnz_s = _superoperator_entries(generator)
         nnz_a = max(m, nnz_s * m // (d * d))
+        # a secular superoperator comes from the Davies tables, without jump operators
+        jumps = 0 if generator.secular else SPARSE_VIEW * _jump_count(generator)
         return out + Estimate(
             during=(
                 ("sparse superoperator", 2 * sparse_bytes(nnz_s, d * d)),
-                ("copies of the jump operators", SPARSE_VIEW * _jump_count(generator)),
+                ("copies of the jump operators", jumps),
                 (
                     "population-sector matrix and its LU factors (no fill-in)",
                     4 * sparse_bytes(nnz_a, m) + LIL_ENTRY * nnz_a,
