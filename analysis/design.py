@@ -69,6 +69,22 @@ multi-site media (SpinChain, Composite) and optional (0) otherwise.  Bosonic bat
 the zero-frequency rate of the flat spectrum).  Fermionic leads (`engines.FermionicLead`) take
 ``mu`` (default 0).  TOML writes infinity as ``inf`` (no quotes).
 
+``type = "squeezed"`` (`engines.SqueezedBath`, a squeezed thermal bath on the medium's one Bohr
+frequency): the bosonic keys (not ``dephasing``) and ``r`` (squeezing, >= 0, required) and ``phi``
+(its phase, default 0); ``examples/squeezed_otto.toml``.  It has no temperature in the thermodynamic
+sense: Clausius figures are reported as undefined, with the reason.
+
+``type = "channel"`` (`engines.ChannelReservoir`, jump operators with rates, as QuTiP's ``c_ops``):
+``name`` and ``jumps`` (an array of tables ``{operator = ..., rate = ...}``, rates finite and >= 0)
+are required; ``energy`` (the operator the energy current is booked against, default the medium's
+Hamiltonian) and ``particles`` (a number operator whose current is reported) are optional.  No
+``T``, ``coupling`` or ``site``; entropy production in the relative-entropy form only::
+
+    [[reservoirs]]
+    name = "pump"
+    type = "channel"
+    jumps = [{operator = "sigma_plus_0", rate = 0.05}]
+
 An ``operator`` (of a reservoir, or of a channel reservoir's ``jumps``, ``energy`` or ``particles``)
 is either a name of the medium's operators or a matrix written out as an array of rows, each row an
 array of entries; an entry is a number or, for a complex one, an ``[re, im]`` pair of numbers.  The
