@@ -243,7 +243,8 @@ class BosonicBath(Reservoir):
                     f"{self._owner()}: the `spectrum` callable {fn!r} must return finite values >= 0 of "
                     f"shape {w.shape} (one per frequency), got {got} at w = {at}."
                 )
-            return self.coupling * values
+            with np.errstate(over="ignore"):  # an overflow to inf is refused, by name, where rates are used
+                return self.coupling * values
         if self.spectrum == "flat":
             return np.full_like(w, self.coupling)
         with np.errstate(over="ignore"):

@@ -35,6 +35,12 @@ from analysis.entropy import (
 )
 from engines import BosonicBath, Composite, Custom, Drive, Engine, Levels, Qubit, WorkbenchError
 
+#: These tests check numerics and laws that hold in every regime; the random and reference machines
+#: are often outside their flavour's regime on purpose, so the regime warning is not theirs to report
+#: (tests/engines/test_master_equations.py and test_audit.py check it).
+pytestmark = pytest.mark.filterwarnings("ignore::engines.checks.ModelValidityWarning")
+
+
 #: Our S and D against a direct scipy.linalg.logm computation.
 LOGM_TOL = 1e-10
 #: Identities between rates that hold exactly in exact arithmetic (relative to the rate scale).

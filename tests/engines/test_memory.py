@@ -33,6 +33,12 @@ from engines import (
 )
 from engines.options import DEFAULT_OPTIONS
 
+#: These tests check numerics and laws that hold in every regime; the random and reference machines
+#: are often outside their flavour's regime on purpose, so the regime warning is not theirs to report
+#: (tests/engines/test_master_equations.py and test_audit.py check it).
+pytestmark = pytest.mark.filterwarnings("ignore::engines.checks.ModelValidityWarning")
+
+
 #: The estimate may exceed the traced peak by this factor (it counts upper bounds of sparse entries and
 #: LAPACK workspace that tracemalloc does not see), and fall short of it by the inverse of LOW.
 HIGH = 3.0

@@ -34,6 +34,12 @@ from engines import (
     thermo,
 )
 
+#: These tests check numerics and laws that hold in every regime; the random and reference machines
+#: are often outside their flavour's regime on purpose, so the regime warning is not theirs to report
+#: (tests/engines/test_master_equations.py and test_audit.py check it).
+pytestmark = pytest.mark.filterwarnings("ignore::engines.checks.ModelValidityWarning")
+
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "absorption_refrigerator.toml"
 #: Efficiency and COP of tight coupling (local flavour), and of the global flavour with g = 0.01
 #: (its Bohr frequencies are shifted by O(g) from E_a).
