@@ -45,7 +45,7 @@ import scipy.sparse.linalg as spla
 from engines import _kernels
 from engines.checks import WorkbenchError, fail, read_only
 from engines.linalg import embed, trace_vector, unvec, vec
-from engines.steady import JumpChain, population_sector, sector_generator
+from engines.steady import jump_chain, population_sector, sector_generator
 
 __all__ = [
     "Counting",
@@ -232,7 +232,7 @@ def _drazin_solver(generator, sector: _Sector, rho_vec):
     """
     if sector.dense or generator.secular:
         return _lu_drazin(sector, rho_vec)
-    chain = JumpChain(generator)
+    chain = jump_chain(generator)
     if not chain.damped:
         return _lu_drazin(sector, rho_vec)
     d, index = generator.dim, sector.index
@@ -478,9 +478,7 @@ def onsager(engine, reference: str | None = None) -> Onsager:
 
     def flux_vector(gen, rho_vec):
         """The fluxes of the reservoirs `gen` has (0 for the others) at the sector vector rho_vec."""
-        full = np.zeros(gen.dim**2, dtype=complex)
-        full[sector.index] = rho_vec
-        energy, number = gen.currents(unvec(full, gen.dim))
+        energy, number = gen.currents(_on_sector(rho_vec, sector.index, gen.dim))
         out = []
         for r in others:
             k = gen.names.index(r.name) if r.name in gen.names else None

@@ -28,13 +28,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import sys
 import time
 import warnings
 
 import numpy as np
-from _common import Recorder, Row, Table, add_results_argument, print_table, thread_settings
+from _common import Recorder, Row, Table, add_results_argument, max_rss, print_table, thread_settings
 
 #: Agreement required between our D(rho_t || pi) and QuTiP's (mesolve's default tolerances).
 AGREEMENT_TOL = 1e-4
@@ -187,8 +186,7 @@ def main(argv=None) -> int:
         )
         for flavour, flavour_rows in rows.items()
     ]
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    path = recorder.write(tables, exit_status=status, threads=thread_settings(process_max_rss=rss))
+    path = recorder.write(tables, exit_status=status, threads=thread_settings(process_max_rss=max_rss()))
     print(f"results: {path}")
     return status
 

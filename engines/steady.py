@@ -27,6 +27,7 @@ projector onto the kernel of L, P = R (Lt^dag R)^{-1} Lt^dag (right and left nul
 
 from __future__ import annotations
 
+import functools
 import itertools
 import warnings
 from dataclasses import dataclass
@@ -496,13 +497,19 @@ class JumpChain:
         return None if x is None else self.from_schur(x)
 
 
+@functools.lru_cache(maxsize=4)
+def jump_chain(generator) -> JumpChain:
+    """The `JumpChain` of an (immutable) generator, built once for its NESS and its noise."""
+    return JumpChain(generator)
+
+
 def _iterative(generator, initial, options) -> Solution:
     """NESS by GMRES on the jump-chain fixed point (`JumpChain`).
 
     GMRES solves (I - T) x + v tr(x) = v, non-singular for a unique NESS (v = T(1/d), tr(J v) > 0).
     Falls back to sparse LU when S is singular (an undamped eigenstate of K) or GMRES stalls.
     """
-    chain = JumpChain(generator)
+    chain = jump_chain(generator)
     if not chain.damped:
         return _sparse(generator, initial, options)
     sec, d = chain.sectors, generator.dim
