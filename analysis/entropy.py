@@ -586,11 +586,9 @@ class _Trajectory:
         return row
 
     def slowest_fastest(self) -> tuple[float, float]:
-        """The smallest and largest nonzero decay rates |Re lambda| of L (from its eigenvalues)."""
-        spectral = self.prop.spectral()
-        if spectral is None:
-            return math.nan, math.nan
-        rates = np.abs(spectral.lam.real[~spectral.zero])
+        """The smallest and largest nonzero decay rates |Re lambda| of L where rho0 goes (see eigenvalues)."""
+        lam, zero = self.prop.eigenvalues(self.v0)
+        rates = np.abs(lam.real[~zero])
         rates = rates[rates > 0]
         if rates.size == 0:
             return math.nan, math.nan

@@ -119,12 +119,15 @@ def coarse_grained(spec: Spectrum, width: float, tol: float, couplings) -> tuple
 
     Levels k and l are grouped when |E_k - E_l| <= `width` and a reservoir feeds their coherence
     (sum_a (|X_a| |X_a|^T)_kl above 1e-10 of its largest entry: some state m jumps to both, so the
-    non-secular term A(w) rho A(w')^dag with w - w' = E_k - E_l is kept), closed transitively and
-    then split, in energy order, into groups whose spread is at most `width`; degenerate levels stay
-    together.  Each group's levels are set to its mean, so every Bohr frequency of H_TD is the mean of
-    the Bohr frequencies of H it stands for.  The eigenvectors are reordered so that groups are
-    contiguous: `order` maps new positions to old ones (apply it to eigenbasis operators as
-    ``X[np.ix_(order, order)]``).  Bohr frequencies of H_TD are grouped at `tol` as usual.
+    non-secular term A(w) rho A(w')^dag with w - w' = E_k - E_l is kept) and closed transitively; a
+    component is then split, in energy order, into groups whose spread is at most `width` only when
+    some transition a reservoir drives would otherwise land more than `width` off its Bohr frequency
+    (Trushechkin, PRA 103, 062226 (2021): the rates are taken at H_TD's frequencies, and frequencies
+    of H_TD that differ are treated as resolved); degenerate levels stay together.  Each group's
+    levels are set to its mean, so every Bohr frequency of H_TD is the mean of the Bohr frequencies
+    of H it stands for.  The eigenvectors are reordered so that groups are contiguous: `order` maps
+    new positions to old ones (apply it to eigenbasis operators as ``X[np.ix_(order, order)]``).
+    Bohr frequencies of H_TD are grouped at `tol` as usual.
     """
     from engines.linalg import connected_components
 
@@ -139,21 +142,40 @@ def coarse_grained(spec: Spectrum, width: float, tol: float, couplings) -> tuple
     linked = (close & (feed > 1e-10 * max(1.0, float(feed.max(initial=0.0))))) | (
         np.abs(E[:, None] - E[None, :]) <= tol * scale
     )
-    _, linked_labels = connected_components(sp.csr_array(linked), directed=False)
-    # A chain of links can span far more than the width: split each component, in energy order, into
-    # groups whose spread stays within the width (the rates are taken at the group's mean).
-    labels = np.empty(d, dtype=np.int64)
-    count = 0
-    for c in np.unique(linked_labels):
-        idx = np.flatnonzero(linked_labels == c)
-        idx = idx[np.argsort(E[idx], kind="stable")]
-        first = E[idx[0]]
-        for k in idx:
-            if E[k] - first > max(width, tol * scale):
-                count += 1
-                first = E[k]
-            labels[k] = count
-        count += 1
+    _, labels = connected_components(sp.csr_array(linked), directed=False)
+    # A chain of links can span far more than the width, and then a group's mean misplaces the Bohr
+    # frequencies of its transitions.  Components are kept whole while every transition a reservoir
+    # drives keeps its frequency within the width (the harmonic ladder w +- g: manifolds of spread
+    # 2 g N whose transitions are all at w +- g); a component that a transition leaves further off is
+    # split, in energy order, into groups whose spread stays within the width.  Splitting only where
+    # needed keeps apart no two Bohr frequencies of H_TD that the bath rates cannot resolve.
+    driven = np.zeros((d, d), dtype=bool)
+    for X in couplings:
+        a = np.abs(np.asarray(X))
+        driven |= a > 1e-10 * max(1.0, float(a.max(initial=0.0)))
+    limit = max(width, tol * scale)
+    final = np.zeros(d, dtype=bool)  # the levels of components already split
+    while True:
+        labels = np.unique(labels, return_inverse=True)[1]
+        mean = (np.bincount(labels, weights=E) / np.bincount(labels))[labels]
+        m, k = np.nonzero(
+            driven & (np.abs((mean[None, :] - mean[:, None]) - (E[None, :] - E[:, None])) > limit)
+        )
+        ends = np.concatenate([m, k])
+        todo = np.unique(labels[ends[~final[ends]]])
+        if todo.size == 0:
+            break
+        fresh = labels.max() + 1
+        for c in todo:
+            idx = np.flatnonzero(labels == c)
+            idx = idx[np.argsort(E[idx], kind="stable")]
+            first = E[idx[0]]
+            for j in idx:
+                if E[j] - first > limit:
+                    fresh, first = fresh + 1, E[j]
+                labels[j] = fresh
+            fresh += 1
+            final[idx] = True
     means = np.bincount(labels, weights=E) / np.bincount(labels)
     order = np.lexsort((E, labels, means[labels]))
     levels = means[labels][order]

@@ -300,7 +300,7 @@ class Propagator:
     L : ndarray (m, m) or scipy.sparse matrix
         The generator on the chosen space of vectors.
     options : engines.Options, optional
-        ``null_tol`` decides which eigenvalues count as zero: |lam| <= null_tol * max(1, max |lam|).
+        ``null_tol`` decides which eigenvalues count as zero: |lam| <= null_tol * max(1, ||L||_inf).
     blocks : None, "auto" or sequence of index arrays, optional
         None: one sector.  "auto": the connected components of L's sparsity graph (exact, since an
         entry of L that is not stored or is exactly zero couples nothing).  A sequence: index arrays
@@ -329,6 +329,9 @@ class Propagator:
 
     #: Condition number (1-norm) of a sector's eigenvector matrix above which expm is used instead.
     MAX_CONDITION = 1e8
+    #: Relative size (to ||L||_inf) of the departure from Hermiticity preservation, L(X^dag) = L(X)^dag,
+    #: below which a sector's eigendecomposition is taken real or from its partner's.
+    HERMITICITY_TOL = 1e-12
 
     def __init__(self, L, options=None, *, blocks=None, conserved=None):
         self.L = L
@@ -336,67 +339,164 @@ class Propagator:
         self.shape = L.shape
         self._blocks_spec = blocks
         self._conserved = None if conserved is None else np.asarray(conserved, dtype=complex)
-        self._sectors = None
+        self._dense = None if sp.issparse(L) else np.asarray(L)
+        self._csr = sp.csr_array(L) if sp.issparse(L) else None
+        self._group_list = None
+        self._partners = None
+        self._sectors = []
+        self._done = None
         self._projector = None
+        scale = np.max(np.abs(L).sum(axis=1)) if self.shape[0] else 0.0
+        self._scale = max(1.0, float(scale))  # ||L||_inf >= max |lam|
 
     # ------------------------------------------------------------------------------------------
     # the sectors and their eigendecompositions
 
     def _groups(self) -> list:
         """The sectors as index arrays (see `blocks`)."""
+        if self._group_list is not None:
+            return self._group_list
         m = self.shape[0]
         spec = self._blocks_spec
         if spec is None:
-            return [np.arange(m)]
-        if isinstance(spec, str):
-            pattern = sp.csr_array(
-                abs(sp.csr_array(self.L)) > 0 if sp.issparse(self.L) else np.abs(self.L) > 0
-            )
+            groups = [np.arange(m)]
+        elif isinstance(spec, str):
+            pattern = sp.csr_array(abs(self._csr) > 0 if self._dense is None else np.abs(self._dense) > 0)
             _, labels = connected_components(pattern, directed=False)
             order = np.argsort(labels, kind="stable")
-            return np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
-        return [np.asarray(g, dtype=np.int64) for g in spec]
+            groups = np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
+        else:
+            groups = [np.asarray(g, dtype=np.int64) for g in spec]
+        self._group_list = groups
+        self._done = np.zeros(len(groups), dtype=bool)
+        return groups
 
-    def _decompose(self) -> list:
-        """The sectors, diagonalised: `_Sector` records, sectors of one size stacked together.
+    def _block(self, idx) -> np.ndarray:
+        """L restricted to the indices `idx` (dense, complex)."""
+        if self._dense is not None:
+            return self._dense[np.ix_(idx, idx)].astype(complex)
+        return self._csr[idx][:, idx].toarray().astype(complex)
 
-        Each stack is diagonalised in one batched call; a sector whose eigenvectors are
-        ill-conditioned (condition number above MAX_CONDITION) is kept apart, for expm.
+    def _partner_map(self):
+        """(vec index -> index of its transpose, group of each index), or None unless m = d^2.
+
+        On column-stacked d x d matrices, k = i + d j holds X_ij; X^dag has conj(X_ji) there.
         """
-        if self._sectors is not None:
-            return self._sectors
-        groups = self._groups()
-        L = self.L if not sp.issparse(self.L) else None
-        csr = sp.csr_array(self.L) if L is None else None
-        sectors = []
-        by_size = {}
-        for g in groups:
-            by_size.setdefault(g.size, []).append(g)
-        for n, members in sorted(by_size.items()):
-            idx = np.array(members, dtype=np.int64)  # (k, n)
-            if n == 1:
-                diag = L[idx[:, 0], idx[:, 0]] if L is not None else csr.diagonal()[idx[:, 0]]
-                sectors.append(_Sector(idx[:, 0], np.asarray(diag, dtype=complex)))
-                continue
-            if L is not None:
-                blocks = L[idx[:, :, None], idx[:, None, :]].astype(complex)
+        if self._partners is None:
+            m = self.shape[0]
+            d = math.isqrt(m)
+            if d * d != m or m == 0:
+                self._partners = False
             else:
-                blocks = np.stack([csr[g][:, g].toarray() for g in members]).astype(complex)
+                k = np.arange(m)
+                group = np.empty(m, dtype=np.int64)
+                for n, g in enumerate(self._groups()):
+                    group[g] = n
+                self._partners = ((k % d) * d + k // d, group)
+        return self._partners or None
+
+    def _hermitian(self, block, partner_block) -> bool:
+        """Whether two blocks are each other's images under X -> X^dag, to HERMITICITY_TOL."""
+        return np.max(np.abs(block - partner_block.conj()), initial=0.0) <= (
+            self.HERMITICITY_TOL * self._scale
+        )
+
+    def _decompose(self, needed=None) -> list:
+        """The diagonalised sectors covering the groups `needed` (default all), each diagonalised once.
+
+        Sectors of one size are stacked and diagonalised in one batched call; a sector whose
+        eigenvectors are ill-conditioned (condition number above MAX_CONDITION) is kept apart, for
+        expm.  For a Hermiticity-preserving L (every GKSL or Redfield generator on vec(rho)) a sector
+        closed under X -> X^dag is real in a basis of Hermitian matrices (`_hermitian_basis`) and is
+        diagonalised there, and a sector whose image under X -> X^dag is another sector hands that
+        sector its eigendecomposition conjugated: L(X^dag) = L(X)^dag maps an eigenvector r (lam) to
+        r^dag (conj(lam)).
+        """
+        groups = self._groups()
+        todo = np.flatnonzero(~self._done) if needed is None else [n for n in needed if not self._done[n]]
+        if len(todo) == 0:
+            return self._sectors
+        partners = self._partner_map()
+        plain, real = {}, {}
+        for n in todo:
+            if self._done[n]:
+                continue
+            g = groups[n]
+            self._done[n] = True
+            if g.size == 1:
+                plain.setdefault(1, []).append((g, None, None))
+                continue
+            block = self._block(g)
+            if partners is None:
+                plain.setdefault(g.size, []).append((g, block, None))
+                continue
+            flip, group = partners
+            image = flip[g]
+            if np.all(group[image] == n):  # closed under X -> X^dag
+                U = _hermitian_basis(g, image)
+                M = U.conj().T @ (U.T @ block.T).T
+                if np.max(np.abs(M.imag), initial=0.0) <= self.HERMITICITY_TOL * self._scale:
+                    real.setdefault(g.size, []).append((g, M.real, U))
+                else:
+                    plain.setdefault(g.size, []).append((g, block, None))
+                continue
+            m = group[image[0]]
+            paired = (
+                not self._done[m]
+                and groups[m].size == g.size
+                and bool(np.all(group[image] == m))
+                and self._hermitian(self._block(image), block)
+            )
+            self._done[m] |= paired
+            plain.setdefault(g.size, []).append((g, block, image if paired else None))
+        new = []
+        for n, members in sorted(plain.items()):
+            if n == 1:
+                idx = np.array([g[0] for g, _, _ in members], dtype=np.int64)
+                diag = self._dense[idx, idx] if self._dense is not None else self._csr.diagonal()[idx]
+                new.append(_Sector(idx, np.asarray(diag, dtype=complex)))
+                continue
+            idx = np.array([g for g, _, _ in members], dtype=np.int64)
+            blocks = np.stack([b for _, b, _ in members])
             lam, R = np.linalg.eig(blocks)
-            Rinv = _inverses(R)
-            with np.errstate(invalid="ignore"):
-                condition = _norm1(R) * _norm1(Rinv)  # the 1-norm condition number (nan: singular)
-            good = condition < self.MAX_CONDITION
-            if good.any():
-                sectors.append(_Sector(idx[good], lam[good], R[good], Rinv[good]))
-            for b in np.flatnonzero(~good):
-                sectors.append(_Sector(idx[b], None, block=blocks[b]))
-        lams = [x.lam for x in sectors if x.lam is not None]
-        scale = max(1.0, max((float(np.max(np.abs(x), initial=0.0)) for x in lams), default=0.0))
+            new += self._conditioned(idx, blocks, lam, R, [image for _, _, image in members])
+        for _, members in sorted(real.items()):
+            idx = np.array([g for g, _, _ in members], dtype=np.int64)
+            lam, V = np.linalg.eig(np.stack([M for _, M, _ in members]))
+            R = np.stack([U @ v for (_, _, U), v in zip(members, V)]).astype(complex, copy=False)
+            blocks = np.stack([self._block(g) for g, _, _ in members])
+            new += self._conditioned(idx, blocks, lam.astype(complex), R, [None] * len(members))
+        self._finish(new)
+        self._sectors += new
+        return self._sectors
+
+    def _conditioned(self, idx, blocks, lam, R, images) -> list:
+        """`_Sector` records of a stack (and of the partners `images` it hands its decomposition to).
+
+        Well-conditioned eigenvectors stay together; the rest, and their partners, go to expm.
+        """
+        Rinv = _inverses(R)
+        with np.errstate(invalid="ignore"):
+            condition = _norm1(R) * _norm1(Rinv)  # the 1-norm condition number (nan: singular)
+        good = condition < self.MAX_CONDITION
+        out = [_Sector(idx[good], lam[good], R[good], Rinv[good])] if good.any() else []
+        paired = np.array([image is not None for image in images])
+        if (good & paired).any():
+            rows = np.flatnonzero(good & paired)
+            image = np.stack([images[b] for b in rows])
+            out.append(_Sector(image, lam[rows].conj(), R[rows].conj(), Rinv[rows].conj()))
+        for b in np.flatnonzero(~good):
+            out.append(_Sector(idx[b], None, block=blocks[b]))
+            if images[b] is not None:
+                out.append(_Sector(images[b], None, block=self._block(images[b])))
+        return out
+
+    def _finish(self, sectors) -> None:
+        """Exact zeros for the kernel modes, and the conserved functional kept exactly."""
         for x in sectors:
             if x.lam is None:
                 continue
-            x.zero = np.abs(x.lam) <= self.options.null_tol * scale
+            x.zero = np.abs(x.lam) <= self.options.null_tol * self._scale
             # a kernel mode's eigenvalue is 0 up to round-off: exactly 0, so that exp(L t) -> P_0
             # and no mode grows as exp(1e-16 t)
             x.lam = np.where(x.zero, 0.0, x.lam)
@@ -405,13 +505,45 @@ class Propagator:
                     x.R[b], x.Rinv[b] = _keep_conserved(
                         self._conserved[x.idx[b]], x.R[b], x.Rinv[b], x.zero[b]
                     )
-        self._sectors = sectors
-        return sectors
+
+    def _support(self, X) -> np.ndarray:
+        """Which components of X (a vector or columns) are not zero: (m,) bool."""
+        return np.abs(X).reshape(X.shape[0], -1).max(axis=1) > 0
+
+    def _touched(self, support) -> list:
+        """The groups that meet `support`."""
+        return [n for n, g in enumerate(self._groups()) if support[g].any()]
 
     @property
     def defective(self) -> bool:
         """Whether some sector has ill-conditioned eigenvectors (then expm is used there)."""
         return any(x.lam is None for x in self._decompose())
+
+    def eigenvalues(self, x=None) -> tuple[np.ndarray, np.ndarray]:
+        """(eigenvalues, which count as zero) of the sectors `x` has support on (default: all).
+
+        A defective sector (see `defective`) contributes none.
+        """
+        if x is None:
+            sectors, keep = self._decompose(), lambda idx: True
+        else:
+            support = self._support(np.asarray(x))
+            sectors = self._decompose(self._touched(support))
+            keep = lambda idx: support[idx].any()  # noqa: E731
+        lam, zero = [np.zeros(0, dtype=complex)], [np.zeros(0, dtype=bool)]
+        for s in sectors:
+            if s.lam is None:
+                continue
+            if s.R is None:  # singletons
+                rows = np.array([keep(i) for i in s.idx], dtype=bool)
+                lam.append(s.lam[rows])
+                zero.append(s.zero[rows])
+                continue
+            for b in range(s.idx.shape[0]):
+                if keep(s.idx[b]):
+                    lam.append(s.lam[b])
+                    zero.append(s.zero[b])
+        return np.concatenate(lam), np.concatenate(zero)
 
     def _map(self, x, X, t, kind):
         """exp(L t) X (kind "exp") or int_0^t exp(L s) ds X (kind "integral") on one `_Sector`."""
@@ -435,8 +567,8 @@ class Propagator:
         X = np.asarray(X)
         vector = X.ndim == 1
         X2 = X.reshape(X.shape[0], -1).astype(complex, copy=False)
-        out = np.empty_like(X2)
-        for x in self._decompose():
+        out = np.zeros_like(X2)
+        for x in self._decompose(self._touched(self._support(X2))):
             out[x.idx] = self._map(x, X2[x.idx], float(t), kind)
         return out[:, 0] if vector else out
 
@@ -452,8 +584,8 @@ class Propagator:
         """
         x = np.asarray(x, dtype=complex)
         t = np.atleast_1d(np.asarray(times, dtype=float))
-        out = np.empty((t.size, x.size), dtype=complex)
-        for s in self._decompose():
+        out = np.zeros((t.size, x.size), dtype=complex)
+        for s in self._decompose(self._touched(self._support(x))):
             xs = x[s.idx]
             if s.lam is None:
                 out[:, s.idx] = [self._map(s, xs[:, None], tp, kind)[:, 0] for tp in t]
@@ -524,6 +656,34 @@ class Propagator:
         """T -> exp(L t) v as a function (one decomposition, any number of times)."""
         v = np.asarray(v)
         return lambda t: self.evolve(v, t)
+
+
+def _hermitian_basis(g, image):
+    """Unitary U (sparse) from real coefficients to the Hermitian matrices on the vec indices `g`.
+
+    `image[p]` is the index of the transpose of the entry `g[p]` (`g` is closed under it).  A pair
+    p != q (entries ij and ji) gets (e_p + e_q)/sqrt 2 and i(e_p - e_q)/sqrt 2 at positions p < q; a
+    diagonal entry keeps e_p.  Then U^dag L U is real for a Hermiticity-preserving L.
+    """
+    n = g.size
+    position = np.empty(int(g.max()) + 1, dtype=np.int64)
+    position[g] = np.arange(n)
+    q = position[image]
+    p = np.arange(n)
+    single = p == q
+    first = p < q
+    s = 1.0 / math.sqrt(2.0)
+    rows = np.concatenate([p[single], p[first], q[first], p[first], q[first]])
+    cols = np.concatenate([p[single], p[first], p[first], q[first], q[first]])
+    vals = np.concatenate(
+        [
+            np.ones(single.sum()),
+            np.full(2 * first.sum(), s),
+            np.full(first.sum(), 1j * s),
+            np.full(first.sum(), -1j * s),
+        ]
+    )
+    return sp.csr_array((vals.astype(complex), (rows, cols)), shape=(n, n))
 
 
 def _norm1(A) -> np.ndarray:

@@ -150,3 +150,61 @@ def test_spectral_form_reproduces_the_maps():
     np.testing.assert_allclose(
         form.modes[:, form.zero] @ form.dual[form.zero], form.projector, atol=ROUTE_TOL
     )
+
+
+def _local_chain_generator():
+    """A local XXZ chain between two baths: sectors of N(ket) - N(bra), none secular."""
+    chain = SpinChain(3, 1.0, 0.5, field=1.0)
+    baths = [BosonicBath("h", 2.0, 0.1, "sigma_x", site=0), BosonicBath("c", 0.5, 0.1, "sigma_x", site=2)]
+    return build_generator(chain, baths, "local")
+
+
+def test_hermiticity_preserving_sectors_are_diagonalised_once_and_real(monkeypatch):
+    """L(X^dag) = L(X)^dag: a sector closed under X -> X^dag is diagonalised as a real matrix and of a
+    pair of sectors mapped onto each other only one is diagonalised; the maps still equal expm.
+    """
+    gen = _local_chain_generator()
+    L = gen.superoperator(dense=True)
+    calls = []
+    eig = np.linalg.eig
+
+    def spy(a):
+        calls.append((a.dtype, a.shape))
+        return eig(a)
+
+    monkeypatch.setattr(np.linalg, "eig", spy)
+    prop = Propagator(L, blocks="auto", conserved=trace_vector(gen.dim))
+    t = 1.3
+    np.testing.assert_allclose(prop.evolve(np.eye(L.shape[0]), t), la.expm(L * t), rtol=0, atol=ROUTE_TOL)
+    sizes = {dtype.kind: sum(math.prod(s[:-1]) for k, s in calls if k == dtype) for dtype, _ in calls}
+    d = gen.dim
+    # N = 3 spins: the q = 0 sector (sum_k C(3,k)^2 = 20) is self-conjugate, q = +-1, +-2, +-3 pair up
+    assert sizes == {"f": 20, "c": (d * d - 20 - 2) // 2}
+
+
+def test_a_trajectory_diagonalises_only_the_sectors_it_visits(monkeypatch):
+    """From a population state only the sector of N(ket) = N(bra) is diagonalised (and its rates reported)."""
+    gen = _local_chain_generator()
+    L = gen.superoperator(dense=True)
+    d = gen.dim
+    rho = np.zeros((d, d), dtype=complex)
+    rho[-1, -1] = 1.0
+    x = rho.reshape(-1, order="F")
+    prop = Propagator(L, blocks="auto", conserved=trace_vector(d))
+    lam, zero = prop.eigenvalues(x)
+    assert lam.size == 20 and zero.sum() == 1
+    for t in (0.5, 4.0):
+        np.testing.assert_allclose(prop.trajectory(x, [t])[0], la.expm(L * t) @ x, rtol=0, atol=ROUTE_TOL)
+    assert prop.eigenvalues()[0].size == d * d
+
+
+def test_a_generator_that_does_not_preserve_hermiticity_takes_the_complex_route():
+    """A random L with a GKSL generator's sectors but no X -> X^dag symmetry: the maps are expm's."""
+    gen = _local_chain_generator()
+    L = gen.superoperator(dense=True)
+    rng = np.random.default_rng(SEED)
+    noise = (rng.normal(size=L.shape) + 1j * rng.normal(size=L.shape)) * (np.abs(L) > 0)
+    A = L + 0.1 * noise
+    prop = Propagator(A, blocks="auto")
+    t = 0.9
+    np.testing.assert_allclose(prop.evolve(np.eye(A.shape[0]), t), la.expm(A * t), rtol=0, atol=ROUTE_TOL)
