@@ -474,6 +474,7 @@ def batched_ness_sector(
     particle_norms,
     work,
     mechanical,
+    decay_rate,
 ):
     """Steady states and currents of many global-flavour machines sharing one eigenbasis.
 
@@ -613,6 +614,7 @@ def batched_ness_sector(
             for k in range(d):
                 largest = max(largest, decay[k])
             scale[p] = h + largest
+            decay_rate[p] = largest
             work[p] = source
             mechanical[p] = _mechanical_power(Hc, E, rho)
             _basis_out(V, rho, tmp, rho_out[p], identity_basis)
@@ -647,6 +649,9 @@ def batched_ness(
     particle_norms,
     work,
     mechanical,
+    decay_rate,
+    amplitude_cutoff,
+    spacing,
 ):
     """Steady states and currents of many global-flavour machines whose Hamiltonian changes (prange).
 
@@ -763,6 +768,8 @@ def batched_ness(
             particle_norms[p, a] = _row_norm(Nn[a], d)
         h, source = _coherent_figures(Hce, E, work_tol)
         scale[p] = h + decay.max()
+        decay_rate[p] = decay.max()
+        spacing[p] = coupled_bohr_spacing(E, Xe, amplitude_cutoff, tol)
         work[p] = source
         mechanical[p] = _mechanical_power(Hce, E, rho)
         residual[p] = res if ok else np.inf
@@ -786,15 +793,37 @@ def add_decay_diagonal(X, R, out):
 
 
 @njit
-def mark_coupled_clusters(X, ids, cutoff, out):
-    """out[ids[m, k]] = True where |X[m, k]| > cutoff: the Bohr-frequency clusters a coupling reaches."""
-    d = X.shape[0]
-    c2 = cutoff * cutoff
-    for m in range(d):
-        for k in range(d):
-            a = X[m, k]
-            if a.real * a.real + a.imag * a.imag > c2:
-                out[ids[m, k]] = True
+def coupled_bohr_spacing(E, X, amplitude_cutoff, tol):
+    """Smallest spacing between distinct Bohr frequencies |E_k - E_m| that the couplings X reach.
+
+    X[c] (eigenbasis, (n_ch, d, d)) reaches k -> m where |X[c, m, k]| > amplitude_cutoff *
+    max(1, max |X[c]|); frequencies closer than 2 tol max(1, max |E|) count as one (+w and -w,
+    degenerate levels); inf when there are fewer than two.
+    """
+    d = E.size
+    scale = 1.0
+    for k in range(d):
+        scale = max(scale, abs(E[k]))
+    w = np.empty(X.shape[0] * d * d)
+    n = 0
+    for c in range(X.shape[0]):
+        largest = 1.0
+        for m in range(d):
+            for k in range(d):
+                largest = max(largest, abs(X[c, m, k]))
+        cut = amplitude_cutoff * largest
+        for m in range(d):
+            for k in range(d):
+                if abs(X[c, m, k]) > cut:
+                    w[n] = abs(E[k] - E[m])
+                    n += 1
+    w = np.sort(w[:n])
+    best = np.inf
+    for i in range(1, n):
+        gap = w[i] - w[i - 1]
+        if gap > 2.0 * tol * scale:
+            best = min(best, gap)
+    return best
 
 
 #: Mode codes of `classify_points`, in the order of `engines.thermo.MODES`.

@@ -10,14 +10,15 @@ currents without creating a Python object per design.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field, fields
 
 import numba
 import numpy as np
 import scipy.sparse as sp
 
-from engines import _kernels, linalg, thermo
-from engines.checks import WorkbenchError, fail, real
+from engines import _kernels, davies, linalg, thermo, validity
+from engines.checks import ModelValidityWarning, WorkbenchError, fail, real
 from engines.generators import Drive, coupling_operator
 from engines.linalg import BATCH_MAX_DIM, snap_degenerate
 from engines.reservoirs import Reservoir
@@ -246,6 +247,7 @@ class Batch:
         self._Hc_coef = np.ascontiguousarray(Vh @ Hc_coef @ self._V)
         self._channels(medium, Vh)
         if self._fixed:
+            self._spacing = _kernels.coupled_bohr_spacing(self._E, self._X, davies.AMPLITUDE_CUTOFF, tol)
             self._terms = _sector_terms(
                 self._E,
                 self._starts,
@@ -344,16 +346,37 @@ class Batch:
         particle_norms = np.zeros((n, n_res))
         work = np.zeros(n, dtype=np.bool_)
         mechanical = np.zeros(n)
-        outputs = (energy, number, residual, positive, states, scale, norms, particle_norms, work, mechanical)
+        decay_rate = np.zeros(n)
+        outputs = (energy, number, residual, positive, states, scale, norms, particle_norms, work)
+        outputs += (mechanical, decay_rate)
+        spacing = np.full(n, self._spacing) if self._fixed else np.zeros(n)
         threads = numba.get_num_threads()
         numba.set_num_threads(_kernel_threads(threads, n))
         try:
-            self._run_kernel(values, outputs, options)
+            self._run_kernel(values, outputs, spacing, options)
         finally:
             numba.set_num_threads(threads)
-        return self._result(values, *outputs, options)
+        self._warn_if_out_of_regime(values, decay_rate, spacing)
+        return self._result(values, *outputs[:-1], options)
 
-    def _run_kernel(self, values, outputs, options):
+    def _warn_if_out_of_regime(self, values, rate, spacing) -> None:
+        """`ModelValidityWarning` where points use the global flavour outside its regime (`validity`)."""
+        out = np.flatnonzero(rate > validity.FACTOR * spacing)
+        if out.size == 0:
+            return
+        worst = out[np.argmax(rate[out] / spacing[out])]
+        where = dict(zip(self.parameters, values[worst].tolist()))
+        warnings.warn(
+            f"Batch.solve: flavour 'global' is used outside its regime at {out.size} of {len(values)} "
+            "points: "
+            f"bath rates exceed {validity.FACTOR:g} times the smallest Bohr-frequency spacing the secular "
+            f"master equation must resolve (worst at {where}: rate {rate[worst]:.3g}, spacing "
+            f"{spacing[worst]:.3g}); solve those points one by one with flavour 'unified'.",
+            ModelValidityWarning,
+            stacklevel=3,
+        )
+
+    def _run_kernel(self, values, outputs, spacing, options):
         """One call of the batched kernel (sector path for a fixed eigenbasis, general otherwise)."""
         if self._fixed:
             t = self._terms
@@ -375,7 +398,7 @@ class Batch:
                 self._Hc0, self._Hc_coef, self.engine.drive is not None,
                 self._X, self._ch_res, self._ch_kind, self._ch_particles, self._res_params,
                 options.degeneracy_tol, options.degeneracy_tol, options.state_tol,
-                *outputs,
+                *outputs, davies.AMPLITUDE_CUTOFF, spacing,
             )  # fmt: skip
 
     def _result(

@@ -147,18 +147,11 @@ def warn_if_out_of_regime(engine, stacklevel: int = 3) -> None:
 
 def _bohr_spacing(tables, tol: float) -> float:
     """Smallest spacing between distinct Bohr frequencies |w| of coupled transitions."""
-    spec = tables.spectrum
-    coupled = np.zeros(spec.frequencies.size, dtype=bool)
-    for channels in tables.channels:
-        X = channels[0].X  # every channel of a reservoir couples through the operator or its adjoint
-        cutoff = davies.AMPLITUDE_CUTOFF * max(1.0, float(np.max(np.abs(X), initial=0.0)))
-        _kernels.mark_coupled_clusters(X, spec.bohr_ids, cutoff, coupled)
-    w = np.abs(spec.frequencies[coupled])
-    scale = max(1.0, float(np.max(np.abs(spec.energies), initial=0.0)))
-    w = np.sort(w)
-    gaps = np.diff(w)
-    gaps = gaps[gaps > 2.0 * tol * scale]  # +w and -w: equal up to the grouping of Bohr frequencies
-    return float(gaps.min()) if gaps.size else float("inf")
+    if not tables.channels:
+        return math.inf
+    # every channel of a reservoir couples through the operator or its adjoint: the first one decides
+    X = np.ascontiguousarray(np.array([channels[0].X for channels in tables.channels], dtype=complex))
+    return float(_kernels.coupled_bohr_spacing(tables.spectrum.energies, X, davies.AMPLITUDE_CUTOFF, tol))
 
 
 def _acts_on_one_site(medium, reservoir) -> bool:

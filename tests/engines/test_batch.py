@@ -18,6 +18,7 @@ from engines import (
     Engine,
     FermionicLead,
     Levels,
+    ModelValidityWarning,
     Qubit,
     ThermodynamicsWarning,
     WorkbenchError,
@@ -221,9 +222,45 @@ def test_batch_resolution_marks_unresolved_points_undetermined():
         drive=Drive((1, 2), 0.05),
     )
     kappa = np.array([0.01, 1e6])
-    with pytest.warns(ThermodynamicsWarning, match="undetermined.* for 1 of 2 points"):
+    with (
+        pytest.warns(ThermodynamicsWarning, match="undetermined.* for 1 of 2 points"),
+        pytest.warns(ModelValidityWarning, match="outside its regime at 1 of 2 points"),  # kappa = 1e6
+    ):
         result = Batch(template, ["hot.coupling", "cold.coupling"]).solve(np.column_stack([kappa, kappa]))
     assert list(result.mode) == ["engine", "undetermined"]
     assert result.efficiency[0] == pytest.approx(2 / 3, abs=1e-10)
     assert result.power[1] == 0.0 and np.all(result.heat[1] == 0.0)
     assert result.resolution[1] > 1e6 * result.resolution[0]
+
+
+def _resonant_pair(g=0.01, kappa=0.02):
+    """Resonant qubits with a flip-flop coupling: coupled Bohr frequencies 1 +- g, spacing 2g."""
+    medium = Composite([Qubit(1.0), Qubit(1.0)], [(g, [("sigma_plus", 0), ("sigma_minus", 1)])])
+    baths = [
+        BosonicBath("hot", 2.0, kappa, "sigma_x", site=0),
+        BosonicBath("cold", 0.5, 0.02, "sigma_x", site=1),
+    ]
+    return Engine(medium, baths)
+
+
+@pytest.mark.parametrize(
+    ("parameter", "values", "build"),
+    [
+        pytest.param("g_0", np.geomspace(1e-4, 0.3, 9), _resonant_pair, id="hamiltonian-varies"),
+        pytest.param(
+            "hot.coupling", np.geomspace(1e-3, 1.0, 9), lambda v: _resonant_pair(0.05, v), id="fixed-basis"
+        ),
+    ],
+)
+def test_batch_warns_at_the_points_a_single_solve_warns(parameter, values, build):
+    """The batched kernel applies the regime rule of `engines.validity` point by point: it warns for
+    exactly the points where `validity` of the one-by-one engine says global is out of regime (rate >
+    10 x the smallest coupled Bohr spacing), and names their number."""
+    from engines import validity
+
+    expected = [not validity(build(v)).global_valid for v in values]
+    assert 0 < sum(expected) < len(values)  # the sweep crosses the boundary
+    with pytest.warns(
+        ModelValidityWarning, match=rf"outside its regime at {sum(expected)} of {len(values)} "
+    ):
+        Batch(build(values[0]), [parameter]).solve(values)
